@@ -1,0 +1,159 @@
+"""The HTTP API (FastAPI). ``openidv serve`` runs it; ``create_app`` builds it for tests and embedding.
+
+Every ``/v1`` route needs ``Authorization: Bearer <key>`` (``openidv keys create``). Errors are RFC 9457
+problem+json. ``POST /v1/verifications`` honours ``Idempotency-Key``: the same key and body return the same
+verification, the same key with another body is a 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+import openidv
+from openidv.api import problems
+from openidv.api.limits import BodySizeLimit
+from openidv.api.problems import problem, validation_problem
+from openidv.api.schemas import VerificationOut, VerificationRequest
+from openidv.decision.policy import Policy, load_policy
+from openidv.evidence import Evidence
+from openidv.settings import Settings
+from openidv.store.repository import ApiKeyInfo, Store
+from openidv.verification import request_digest, run_verification
+
+_REQUEST_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/VerificationRequest"}},
+        },
+    }
+}
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_policy(request: Request) -> Policy:
+    policy: Policy = request.app.state.policy
+    return policy
+
+
+def require_api_key(
+    store: Annotated[Store, Depends(get_store)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> ApiKeyInfo:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "send an API key as `Authorization: Bearer <key>`", {"WWW-Authenticate": "Bearer"})
+    key = store.authenticate(token.strip())
+    if key is None:
+        raise HTTPException(401, "the API key is unknown or revoked", {"WWW-Authenticate": "Bearer"})
+    return key
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None, policy: Policy | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="openidv",
+        version=openidv.__version__,
+        description="Open-source identity verification: evidence in, decision with reason codes out.",
+    )
+    app.state.settings = settings
+    app.state.store = store or Store.from_url(settings.resolved_database_url())
+    app.state.policy = policy or load_policy(settings.policy_path)
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    # Keep the request schema in OpenAPI although the route reads the body itself (JSON now, multipart next).
+    app.openapi_schema = None
+    _register_routes(app)
+    return app
+
+
+def _register_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["ops"])
+    def healthz(store: Annotated[Store, Depends(get_store)]) -> dict[str, str]:
+        store.count_verifications()
+        return {"status": "ok", "version": openidv.__version__}
+
+    @app.post(
+        "/v1/verifications",
+        tags=["verifications"],
+        status_code=201,
+        response_model=VerificationOut,
+        openapi_extra=_REQUEST_BODY_DOC,
+        responses={200: {"description": "Idempotent replay of an earlier verification"}},
+    )
+    async def create_verification(
+        request: Request,
+        key: Annotated[ApiKeyInfo, Depends(require_api_key)],
+        store: Annotated[Store, Depends(get_store)],
+        policy: Annotated[Policy, Depends(get_policy)],
+        idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    ) -> JSONResponse:
+        media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return problem(415, f"unsupported content type {media_type!r}; send application/json")
+        raw = await request.body()
+        try:
+            body = VerificationRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            return validation_problem(list(exc.errors()))
+        payload = body.model_dump(mode="json")
+        digest = request_digest(payload)
+        if idempotency_key:
+            earlier = await run_in_threadpool(store.find_idempotent, key.id, idempotency_key, digest)
+            if earlier is not None:
+                return JSONResponse(earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"})
+        evidence = Evidence(mrz_text=body.mrz, declared=body.declared)
+        record = await run_in_threadpool(
+            lambda: run_verification(
+                evidence,
+                policy=policy,
+                store=store,
+                request_hash=digest,
+                api_key_id=key.id,
+                idempotency_key=idempotency_key,
+                actor=f"api_key:{key.id}",
+            )
+        )
+        return JSONResponse(
+            record.to_api(), status_code=201, headers={"Location": f"/v1/verifications/{record.id}"}
+        )
+
+    @app.get("/v1/verifications/{verification_id}", tags=["verifications"], response_model=VerificationOut)
+    def get_verification(
+        verification_id: str,
+        _key: Annotated[ApiKeyInfo, Depends(require_api_key)],
+        store: Annotated[Store, Depends(get_store)],
+    ) -> dict[str, Any]:
+        return store.get_verification(verification_id).to_api()
+
+    _add_schema(app)
+
+
+def _add_schema(app: FastAPI) -> None:
+    """Put VerificationRequest into components so the requestBody $ref resolves."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        request_schema = VerificationRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in request_schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components["VerificationRequest"] = request_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,77 @@
+"""RFC 9457 problem details: every 4xx/5xx body says what is wrong, in a shape clients can parse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openidv.errors import BodyTooLarge, ConfigurationError, Conflict, InvalidInput, NotFound, PolicyError
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(status: int, detail: str, *, errors: list[dict[str, Any]] | None = None, **headers: str) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://openidv.dev/problems/{status}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
+
+
+def validation_problem(errors: list[Any]) -> JSONResponse:
+    """Malformed JSON is a 400; well-formed JSON with wrong fields is a 422 naming each field."""
+    if any(e.get("type") == "json_invalid" for e in errors):
+        first = next(e for e in errors if e.get("type") == "json_invalid")
+        reason = (first.get("ctx") or {}).get("error", "malformed")
+        return problem(400, f"request body is not valid JSON: {reason}")
+    cleaned = [
+        {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+        for e in errors
+    ]
+    summary = "; ".join(f"{c['field'] or 'body'}: {c['message']}" for c in cleaned[:5])
+    return problem(422, summary, errors=cleaned)
+
+
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_problem(list(exc.errors()))
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    return problem(exc.status_code, str(exc.detail), **headers)
+
+
+async def _on_openidv(_: Request, exc: Exception) -> JSONResponse:
+    status = {BodyTooLarge: 413, InvalidInput: 422, NotFound: 404, Conflict: 409, PolicyError: 500, ConfigurationError: 503}
+    code = next((s for t, s in status.items() if isinstance(exc, t)), 500)
+    return problem(code, str(exc))
+
+
+def install(app: Any) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    for exc_type in (BodyTooLarge, InvalidInput, NotFound, Conflict, PolicyError, ConfigurationError):
+        app.add_exception_handler(exc_type, _on_openidv)

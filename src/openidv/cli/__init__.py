@@ -1,0 +1,27 @@
+"""The ``openidv`` command line: verify, serve, keys, audit, demo, eval, thresholds."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="openidv",
+    help="openidv: open-source identity verification. Documents, biometrics, liveness, policy, evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each sub-command group lives in its own module and registers itself here.
+# --- sub-command registration (one line each) ---
+from openidv.cli.main_cmds import audit_app, keys_app, serve_command, verify_command  # noqa: E402
+
+app.command("verify")(verify_command)
+app.command("serve")(serve_command)
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+# --- end of sub-command registration ---
+
+
+def main() -> None:
+    app()

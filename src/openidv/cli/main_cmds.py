@@ -1,0 +1,160 @@
+"""Top-level commands: verify, serve, keys, audit."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openidv.api.schemas import normalise_mrz_text
+from openidv.cli.common import fail, friendly_errors, print_json
+from openidv.decision.policy import load_policy
+from openidv.decision.reason_codes import describe
+from openidv.evidence import DeclaredData, Evidence
+from openidv.settings import Settings
+from openidv.store.repository import Store
+from openidv.verification import VerificationRecord, run_verification
+
+keys_app = typer.Typer(help="Create, list and revoke API keys (only a key's hash is stored).", no_args_is_help=True)
+audit_app = typer.Typer(help="Check the hash-chained audit log.", no_args_is_help=True)
+
+
+def open_store() -> Store:
+    return Store.from_url(Settings.from_env().resolved_database_url())
+
+
+def _read_mrz(mrz: str | None, mrz_file: Path | None) -> str:
+    if (mrz is None) == (mrz_file is None):
+        fail("give the MRZ either as --mrz TEXT or as --mrz-file FILE")
+    text = mrz if mrz is not None else mrz_file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    try:
+        return normalise_mrz_text(text.replace("\\n", "\n"))
+    except ValueError as exc:
+        fail(f"mrz: {exc}")
+
+
+@friendly_errors
+def verify_command(
+    mrz: Annotated[str | None, typer.Option(help="MRZ lines joined by newlines (or '\\n').")] = None,
+    mrz_file: Annotated[Path | None, typer.Option(help="A text file holding the MRZ lines.")] = None,
+    surname: Annotated[str | None, typer.Option(help="Declared surname.")] = None,
+    given_names: Annotated[str, typer.Option(help="Declared given names.")] = "",
+    birth_date: Annotated[str | None, typer.Option(help="Declared date of birth, YYYY-MM-DD.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Judge expiry and age on this date (YYYY-MM-DD).")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML (default: $OPENIDV_POLICY or built-in).")] = None,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="Record it in the database.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Verify one applicant from an MRZ and declared data; prints the decision with reason codes."""
+    text = _read_mrz(mrz, mrz_file)
+    declared = None
+    if surname is not None:
+        declared = DeclaredData(surname=surname, given_names=given_names, birth_date=_date(birth_date, "birth-date"))
+    elif birth_date is not None:
+        fail("--birth-date needs --surname too")
+    evidence = Evidence(mrz_text=text, declared=declared, as_of=_date(as_of, "as-of"))
+    record = run_verification(
+        evidence, policy=load_policy(policy), store=open_store() if store else None, actor="cli"
+    )
+    if as_json:
+        print_json(record.to_api())
+    else:
+        print_record(record)
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--{option}: {value!r} is not a date in the form YYYY-MM-DD")
+
+
+def print_record(record: VerificationRecord, console: Console | None = None) -> None:
+    console = console or Console()
+    colour = {"approve": "green", "review": "yellow", "reject": "red"}[record.decision.outcome.value]
+    console.print(
+        f"[bold {colour}]{record.decision.outcome.value.upper()}[/]  verification {record.id}  "
+        f"policy {record.decision.policy_version}  {record.latency_ms:.1f} ms"
+    )
+    table = Table("check", "status", "score (meaning)", "reason codes", "ms")
+    for c in record.checks:
+        score = "-" if c.score is None else f"{c.score:.3f} ({c.meaning.value})"
+        table.add_row(c.check, c.status.value, score, ", ".join(c.reason_codes) or "-", f"{c.latency_ms:.2f}")
+    console.print(table)
+    for code in record.decision.reason_codes:
+        console.print(f"  [bold]{code}[/]: {describe(code)}")
+
+
+@friendly_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from openidv.api.app import create_app
+
+    open_store()  # migrate and fail fast with a clear message before binding the port
+    if workers > 1:
+        uvicorn.run("openidv.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    else:
+        uvicorn.run(create_app(), host=host, port=port)
+
+
+@keys_app.command("create")
+@friendly_errors
+def keys_create(name: Annotated[str, typer.Option(help="Who or what the key is for.")]) -> None:
+    """Create an API key. The key is printed once, alone on the last line; only its hash is stored."""
+    if not name.strip() or len(name) > 100:
+        fail("--name must be 1 to 100 characters")
+    info, key = open_store().create_api_key(name.strip())
+    typer.echo(f"created API key {info.id} ({info.name}); store it now, it will not be shown again:", err=False)
+    typer.echo(key)
+
+
+@keys_app.command("list")
+@friendly_errors
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List API keys (id, name, prefix, created, revoked)."""
+    keys = open_store().list_api_keys()
+    if as_json:
+        print_json([k.__dict__ for k in keys])
+        return
+    table = Table("id", "name", "prefix", "created", "revoked")
+    for k in keys:
+        table.add_row(k.id, k.name, k.prefix, k.created_at.isoformat(), k.revoked_at.isoformat() if k.revoked_at else "-")
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+@friendly_errors
+def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or its prefix.")]) -> None:
+    """Revoke an API key; requests with it get 401 from now on."""
+    info = open_store().revoke_api_key(key)
+    typer.echo(f"revoked {info.id} ({info.name})")
+
+
+@audit_app.command("verify")
+@friendly_errors
+def audit_verify(
+    expect_head: Annotated[str | None, typer.Option(help="Head hash recorded elsewhere, to detect truncation.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recompute the audit log's hash chain; exit 1 when an entry was edited, removed or reordered."""
+    report = open_store().verify_audit_chain(expect_head=expect_head)
+    if as_json:
+        print_json(report.__dict__)
+    elif report.ok:
+        typer.echo(f"audit log intact: {report.entries} entries, head {report.head_hash}")
+    else:
+        typer.echo(f"audit log TAMPERED: {report.problem}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)

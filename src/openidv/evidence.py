@@ -1,0 +1,51 @@
+"""Typed, immutable inputs for one applicant.
+
+Every field is optional: a check declares which fields it needs (``Check.requires``) and the pipeline runs
+only the checks whose evidence is present. Pixels enter only through ``openidv.imageio``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_NAME_LENGTH = 200
+MAX_MRZ_LENGTH = 200  # 3 x 30 or 2 x 44 characters plus separators; anything longer is not an MRZ
+
+
+class DeclaredData(BaseModel):
+    """What the applicant typed into the onboarding form."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    surname: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    given_names: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    birth_date: date | None = None
+    nationality: str | None = Field(default=None, min_length=1, max_length=3)
+    document_number: str | None = Field(default=None, min_length=1, max_length=40)
+
+    @field_validator("surname", "given_names")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        if any(ord(ch) < 32 for ch in value):
+            raise ValueError("must not contain control characters")
+        return value.strip()
+
+
+class Evidence(BaseModel):
+    """Everything known about one applicant at decision time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    mrz_text: str | None = Field(default=None, max_length=MAX_MRZ_LENGTH)
+    declared: DeclaredData | None = None
+    as_of: date | None = None  # the date the verification is judged on; today when None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def has(self, field: str) -> bool:
+        return getattr(self, field, None) is not None
+
+    def judged_on(self) -> date:
+        return self.as_of or date.today()

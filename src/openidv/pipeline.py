@@ -1,0 +1,83 @@
+"""Runs one applicant's checks concurrently, times each, and never lets one failure sink a verification.
+
+A check that raises becomes an ``error`` result with ``CHECK_ERROR``; one that overruns its budget becomes
+an ``error`` result with ``CHECK_TIMEOUT``. The policy then decides (usually review).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from openidv.checks.base import Check
+from openidv.checks.registry import create_check
+from openidv.decision.policy import Policy
+from openidv.evidence import Evidence
+from openidv.results import CheckResult, Decision, Status
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 30.0
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="openidv-check")
+
+
+def error_result(check: Check, code: str, message: str, latency_ms: float) -> CheckResult:
+    return check.result(Status.ERROR, None, (code,), {"error": message}).with_latency(latency_ms)
+
+
+def run_check_safely(check: Check, evidence: Evidence) -> CheckResult:
+    """Run one check, timing it and turning any exception into an ``error`` result."""
+    start = time.perf_counter()
+    try:
+        result = check.run(evidence)
+    except Exception as exc:  # one failing check must never sink the verification
+        log.exception("check %s raised", check.name)
+        elapsed = (time.perf_counter() - start) * 1000
+        return error_result(check, "CHECK_ERROR", f"{type(exc).__name__}: {exc}", elapsed)
+    return result.with_latency((time.perf_counter() - start) * 1000)
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    results: tuple[CheckResult, ...]
+    decision: Decision
+    latency_ms: float
+
+
+class Pipeline:
+    """The checks a policy configures, ready to run for any number of applicants."""
+
+    def __init__(self, policy: Policy, checks: Sequence[Check] | None = None, timeout_s: float | None = None):
+        self.policy = policy
+        self.checks = (
+            list(checks)
+            if checks is not None
+            else [create_check(name, dict(cfg.params)) for name, cfg in policy.checks.items()]
+        )
+        self.timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+
+    def run_checks(self, evidence: Evidence) -> tuple[CheckResult, ...]:
+        applicable = [c for c in self.checks if c.applies_to(evidence)]
+        futures: list[tuple[Check, Future[CheckResult], float]] = [
+            (c, _executor.submit(run_check_safely, c, evidence), time.perf_counter()) for c in applicable
+        ]
+        deadline = time.perf_counter() + self.timeout_s
+        results = []
+        for check, future, started in futures:
+            try:
+                results.append(future.result(timeout=max(0.0, deadline - time.perf_counter())))
+            except FutureTimeout:
+                future.cancel()
+                elapsed = (time.perf_counter() - started) * 1000
+                results.append(error_result(check, "CHECK_TIMEOUT", f"exceeded {self.timeout_s:g}s", elapsed))
+        return tuple(results)
+
+    def run(self, evidence: Evidence) -> PipelineRun:
+        start = time.perf_counter()
+        results = self.run_checks(evidence)
+        decision = self.policy.decide(results)
+        return PipelineRun(results, decision, round((time.perf_counter() - start) * 1000, 3))
