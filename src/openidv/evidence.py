@@ -45,7 +45,11 @@ class Evidence(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     def has(self, field: str) -> bool:
-        return getattr(self, field, None) is not None
+        """Present means not None and, for containers, not empty."""
+        value = getattr(self, field, None)
+        if isinstance(value, dict | list | tuple | str):
+            return len(value) > 0
+        return value is not None
 
     def judged_on(self) -> date:
         return self.as_of or date.today()

@@ -52,14 +52,18 @@ def require_api_key(
 ) -> ApiKeyInfo:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "send an API key as `Authorization: Bearer <key>`", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "send an API key as `Authorization: Bearer <key>`", {"WWW-Authenticate": "Bearer"}
+        )
     key = store.authenticate(token.strip())
     if key is None:
         raise HTTPException(401, "the API key is unknown or revoked", {"WWW-Authenticate": "Bearer"})
     return key
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None, policy: Policy | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, policy: Policy | None = None
+) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="openidv",
@@ -112,7 +116,9 @@ def _register_routes(app: FastAPI) -> None:
         if idempotency_key:
             earlier = await run_in_threadpool(store.find_idempotent, key.id, idempotency_key, digest)
             if earlier is not None:
-                return JSONResponse(earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"})
+                return JSONResponse(
+                    earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"}
+                )
         evidence = Evidence(mrz_text=body.mrz, declared=body.declared)
         record = await run_in_threadpool(
             lambda: run_verification(

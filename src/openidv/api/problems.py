@@ -27,7 +27,13 @@ _TITLES = {
 }
 
 
-def problem(status: int, detail: str, *, errors: list[dict[str, Any]] | None = None, **headers: str) -> JSONResponse:
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://openidv.dev/problems/{status}",
         "title": _TITLES.get(status, "Error"),
@@ -36,7 +42,7 @@ def problem(status: int, detail: str, *, errors: list[dict[str, Any]] | None = N
     }
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def validation_problem(errors: list[Any]) -> JSONResponse:
@@ -61,11 +67,18 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
 async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
-    return problem(exc.status_code, str(exc.detail), **headers)
+    return problem(exc.status_code, str(exc.detail), headers=headers)
 
 
 async def _on_openidv(_: Request, exc: Exception) -> JSONResponse:
-    status = {BodyTooLarge: 413, InvalidInput: 422, NotFound: 404, Conflict: 409, PolicyError: 500, ConfigurationError: 503}
+    status = {
+        BodyTooLarge: 413,
+        InvalidInput: 422,
+        NotFound: 404,
+        Conflict: 409,
+        PolicyError: 500,
+        ConfigurationError: 503,
+    }
     code = next((s for t, s in status.items() if isinstance(exc, t)), 500)
     return problem(code, str(exc))
 

@@ -46,8 +46,13 @@ class VerificationRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "mrz": "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10",
-                    "declared": {"surname": "Eriksson", "given_names": "Anna Maria", "birth_date": "1974-08-12"},
+                    "mrz": "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n"
+                    "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+                    "declared": {
+                        "surname": "Eriksson",
+                        "given_names": "Anna Maria",
+                        "birth_date": "1974-08-12",
+                    },
                 }
             ]
         },
@@ -67,7 +72,9 @@ class CheckResultOut(BaseModel):
     version: str
     status: str = Field(description="ok, failed_to_acquire or error")
     score: float | None
-    meaning: str = Field(description="similarity: higher = more likely genuine; attack: higher = more likely attack")
+    meaning: str = Field(
+        description="similarity: higher = more likely genuine; attack: higher = more likely attack"
+    )
     reason_codes: list[str]
     details: dict[str, Any]
     latency_ms: float

@@ -19,7 +19,9 @@ from openidv.settings import Settings
 from openidv.store.repository import Store
 from openidv.verification import VerificationRecord, run_verification
 
-keys_app = typer.Typer(help="Create, list and revoke API keys (only a key's hash is stored).", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (only a key's hash is stored).", no_args_is_help=True
+)
 audit_app = typer.Typer(help="Check the hash-chained audit log.", no_args_is_help=True)
 
 
@@ -45,7 +47,9 @@ def verify_command(
     given_names: Annotated[str, typer.Option(help="Declared given names.")] = "",
     birth_date: Annotated[str | None, typer.Option(help="Declared date of birth, YYYY-MM-DD.")] = None,
     as_of: Annotated[str | None, typer.Option(help="Judge expiry and age on this date (YYYY-MM-DD).")] = None,
-    policy: Annotated[Path | None, typer.Option(help="Policy YAML (default: $OPENIDV_POLICY or built-in).")] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy YAML (default: $OPENIDV_POLICY or built-in).")
+    ] = None,
     store: Annotated[bool, typer.Option("--store/--no-store", help="Record it in the database.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -53,7 +57,9 @@ def verify_command(
     text = _read_mrz(mrz, mrz_file)
     declared = None
     if surname is not None:
-        declared = DeclaredData(surname=surname, given_names=given_names, birth_date=_date(birth_date, "birth-date"))
+        declared = DeclaredData(
+            surname=surname, given_names=given_names, birth_date=_date(birth_date, "birth-date")
+        )
     elif birth_date is not None:
         fail("--birth-date needs --surname too")
     evidence = Evidence(mrz_text=text, declared=declared, as_of=_date(as_of, "as-of"))
@@ -116,7 +122,9 @@ def keys_create(name: Annotated[str, typer.Option(help="Who or what the key is f
     if not name.strip() or len(name) > 100:
         fail("--name must be 1 to 100 characters")
     info, key = open_store().create_api_key(name.strip())
-    typer.echo(f"created API key {info.id} ({info.name}); store it now, it will not be shown again:", err=False)
+    typer.echo(
+        f"created API key {info.id} ({info.name}); store it now, it will not be shown again:", err=False
+    )
     typer.echo(key)
 
 
@@ -130,7 +138,13 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     table = Table("id", "name", "prefix", "created", "revoked")
     for k in keys:
-        table.add_row(k.id, k.name, k.prefix, k.created_at.isoformat(), k.revoked_at.isoformat() if k.revoked_at else "-")
+        table.add_row(
+            k.id,
+            k.name,
+            k.prefix,
+            k.created_at.isoformat(),
+            k.revoked_at.isoformat() if k.revoked_at else "-",
+        )
     Console().print(table)
 
 
@@ -145,7 +159,9 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or its prefix.")
 @audit_app.command("verify")
 @friendly_errors
 def audit_verify(
-    expect_head: Annotated[str | None, typer.Option(help="Head hash recorded elsewhere, to detect truncation.")] = None,
+    expect_head: Annotated[
+        str | None, typer.Option(help="Head hash recorded elsewhere, to detect truncation.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recompute the audit log's hash chain; exit 1 when an entry was edited, removed or reordered."""

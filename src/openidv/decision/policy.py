@@ -97,13 +97,14 @@ class Policy:
             codes = (rule.reason_code,) if rule.reason_code else matched_codes
             fired.append(FiredRule(rule=rule.name, outcome=rule.outcome, reason_codes=codes))
         outcome = max((f.outcome for f in fired), key=lambda o: o.severity, default=self.default)
-        codes: dict[str, None] = {}
+        all_codes: dict[str, None] = {}
         for f in sorted(fired, key=lambda f: -f.outcome.severity):
-            codes.update(dict.fromkeys(f.reason_codes))
+            all_codes.update(dict.fromkeys(f.reason_codes))
         for r in results:
-            codes.update(dict.fromkeys(r.reason_codes))
+            all_codes.update(dict.fromkeys(r.reason_codes))
         return Decision(
-            outcome=outcome, reason_codes=tuple(codes), policy_version=self.version, fired_rules=tuple(fired)
+            outcome=outcome,
+            reason_codes=tuple(all_codes), policy_version=self.version, fired_rules=tuple(fired)
         )
 
     def _match(
@@ -253,7 +254,9 @@ def _parse_rule(index: int, raw: Any, checks: Mapping[str, CheckConfig]) -> Rule
             status = Status(when_raw["status"])
         except ValueError:
             choices = ", ".join(s.value for s in Status)
-            raise PolicyError(f"{key}.when.status: unknown status {when_raw['status']!r}; use {choices}") from None
+            raise PolicyError(
+                f"{key}.when.status: unknown status {when_raw['status']!r}; use {choices}"
+            ) from None
     score_op = score_threshold = None
     if "score" in when_raw:
         score = when_raw["score"]

@@ -45,7 +45,8 @@ def markdown() -> str:
     lines = [
         "# Reason codes",
         "",
-        "Stable strings that checks and policy rules attach to results and decisions. Never renamed or reused.",
+        "Stable strings that checks and policy rules attach to results and decisions.",
+        "Never renamed or reused.",
         "Generated from `src/openidv/decision/reason_codes.yaml` by",
         "`python -m openidv.decision.reason_codes --markdown`; a test keeps this file in sync.",
         "",

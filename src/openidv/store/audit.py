@@ -32,13 +32,15 @@ def _timestamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_hash(prev_hash: str, at: datetime, actor: str, action: str, subject: str | None, payload_text: str) -> str:
+def entry_hash(
+    prev_hash: str, at: datetime, actor: str, action: str, subject: str | None, payload_text: str
+) -> str:
     material = "\x1f".join([prev_hash, _timestamp(at), actor, action, subject or "", payload_text])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
 def append(session: Session, *, actor: str, action: str, subject: str | None, payload: Any) -> AuditEntry:
-    """Add an entry inside the caller's transaction (so it commits or rolls back with the change it records)."""
+    """Add an entry in the caller's transaction, so it commits or rolls back with the change it records."""
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
@@ -78,9 +80,13 @@ def verify_chain(session: Session, expect_head: str | None = None, batch: int = 
     count = 0
     last_seq = 0
     while True:
-        rows = session.execute(
-            select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             break
         for row in rows:
@@ -92,7 +98,13 @@ def verify_chain(session: Session, expect_head: str | None = None, batch: int = 
             count += 1
         session.expunge_all()
     if expect_head is not None and expect_head != prev_hash:
-        return ChainReport(False, count, prev_hash, None, f"head hash {prev_hash} differs from the expected {expect_head}: entries were removed or added")
+        return ChainReport(
+            False,
+            count,
+            prev_hash,
+            None,
+            f"head hash {prev_hash} differs from the expected {expect_head}: entries were removed or added",
+        )
     return ChainReport(True, count, prev_hash)
 
 

@@ -102,7 +102,9 @@ class Store:
                         "reason_codes": list(record.decision.reason_codes),
                         "policy_version": record.decision.policy_version,
                         "request_hash": request_hash,
-                        "checks": {c.check: {"status": c.status.value, "score": c.score} for c in record.checks},
+                        "checks": {
+                            c.check: {"status": c.status.value, "score": c.score} for c in record.checks
+                        },
                     },
                 )
         except IntegrityError:
@@ -157,7 +159,9 @@ class Store:
         with self.transaction() as session:
             session.add(row)
             session.flush()
-            audit.append(session, actor="cli", action="api_key.created", subject=row.id, payload={"name": name})
+            audit.append(
+                session, actor="cli", action="api_key.created", subject=row.id, payload={"name": name}
+            )
         return _key_info(row), key
 
     def list_api_keys(self) -> list[ApiKeyInfo]:
@@ -167,9 +171,15 @@ class Store:
 
     def revoke_api_key(self, key_id_or_prefix: str) -> ApiKeyInfo:
         with self.transaction() as session:
-            rows = session.execute(
-                select(ApiKey).where((ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == key_id_or_prefix))
-            ).scalars().all()
+            rows = (
+                session.execute(
+                    select(ApiKey).where(
+                        (ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == key_id_or_prefix)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             if not rows:
                 raise NotFound(f"no API key with id or prefix {key_id_or_prefix!r}")
             if len(rows) > 1:

@@ -1,0 +1,3 @@
+from openidv.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""The CLI as a user runs it: real subprocesses, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+
+
+def openidv(*args: str, data_dir: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENIDV_DATA_DIR": str(data_dir)}
+    env.pop("OPENIDV_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "openidv", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=check,
+        timeout=120,
+    )
+
+
+def test_verify_json_and_table(tmp_path: Path) -> None:
+    mrz_file = tmp_path / "mrz.txt"
+    mrz_file.write_text(TD3 + "\n")
+    result = openidv(
+        "verify",
+        "--mrz-file",
+        str(mrz_file),
+        "--surname",
+        "Eriksson",
+        "--given-names",
+        "Anna Maria",
+        "--birth-date",
+        "1974-08-12",
+        "--as-of",
+        "2010-01-01",
+        "--json",
+        data_dir=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["decision"] == "approve", body
+    assert body["checks"][0]["check"] == "mrz"
+    table = openidv("verify", "--mrz", TD3, data_dir=tmp_path)
+    assert table.returncode == 0 and "REJECT" in table.stdout and "DOC_EXPIRED" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["verify", "--mrz", "hello"], "mrz: line 1 is not MRZ text"),
+        (["verify"], "give the MRZ either"),
+        (["verify", "--mrz", TD3, "--surname", "E", "--birth-date", "1974-13-40"], "--birth-date"),
+        (["verify", "--mrz-file", "/nonexistent/file.txt"], "No such file"),
+        (["verify", "--mrz", TD3, "--policy", "/nonexistent/policy.yaml"], "cannot read policy file"),
+        (["keys", "revoke", "nope"], "no API key"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], fragment: str) -> None:
+    result = openidv(*args, data_dir=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_policy_file_names_the_key(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "version: x\nchecks: {mrz: {}}\nrules:\n"
+        "  - when: {check: mrz, score: {op: '=>', threshold: t}}\n    outcome: reject\n"
+    )
+    result = openidv("verify", "--mrz", TD3, "--policy", str(policy), data_dir=tmp_path)
+    assert result.returncode == 2 and "rules[0].when.score.op: bad operator" in result.stderr
+
+
+def test_keys_and_audit(tmp_path: Path) -> None:
+    created = openidv("keys", "create", "--name", "svc", data_dir=tmp_path, check=True)
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("oidv_")
+    listed = json.loads(openidv("keys", "list", "--json", data_dir=tmp_path, check=True).stdout)
+    assert listed[0]["name"] == "svc" and key not in json.dumps(listed)
+    openidv("verify", "--mrz", TD3, "--store", data_dir=tmp_path, check=True)
+    audit = openidv("audit", "verify", data_dir=tmp_path)
+    assert audit.returncode == 0 and "intact: 2 entries" in audit.stdout
+    openidv("keys", "revoke", listed[0]["id"], data_dir=tmp_path, check=True)
+
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "openidv.sqlite3") as db:
+        db.execute("UPDATE audit_log SET action = 'api_key.deleted' WHERE seq = 1")
+    tampered = openidv("audit", "verify", data_dir=tmp_path)
+    assert tampered.returncode == 1 and "entry 1" in tampered.stderr
