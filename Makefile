@@ -27,7 +27,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+# Peers are installed for benchmarks only; none of them is a dependency of openidv.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check mrz==0.6.2
 	$(BIN)/python bench/mrz.py
 
 clean:

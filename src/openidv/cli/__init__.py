@@ -14,12 +14,16 @@ app = typer.Typer(
 
 # Each sub-command group lives in its own module and registers itself here.
 # --- sub-command registration (one line each) ---
-from openidv.cli.main_cmds import audit_app, keys_app, serve_command, verify_command  # noqa: E402
+from openidv.cli.main_cmds import audit_app, demo_command, keys_app, serve_command, verify_command  # noqa: E402
 
 app.command("verify")(verify_command)
 app.command("serve")(serve_command)
+app.command("demo")(demo_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+from openidv.cli.face_cmd import face_app  # noqa: E402
+
+app.add_typer(face_app, name="face")
 # --- end of sub-command registration ---
 
 

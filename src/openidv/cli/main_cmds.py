@@ -174,3 +174,18 @@ def audit_verify(
         typer.echo(f"audit log TAMPERED: {report.problem}", err=True)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@friendly_errors
+def demo_command(
+    out: Annotated[Path, typer.Option(help="Folder for decisions.json and the demo's SQLite database.")] = Path(
+        "demo-output"
+    ),
+) -> None:
+    """Run synthetic sample applicants through the whole pipeline and print the decisions."""
+    from openidv.demo import run_demo
+
+    rows = run_demo(out)
+    wrong = [r["applicant"] for r in rows if r["decision"] != r["expected"]]
+    if wrong:
+        fail(f"demo decisions differ from the expected ones for: {', '.join(wrong)}", code=1)

@@ -1,0 +1,171 @@
+"""``openidv demo``: sample applicants through the whole pipeline on the embedded default (SQLite).
+
+Every applicant here is synthetic: MRZs are composed with correct check digits by ``compose_mrz`` and then
+some are deliberately broken, so each row shows one behaviour of the policy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from openidv.checks.document.mrz import compose_mrz
+from openidv.decision.policy import load_policy
+from openidv.evidence import DeclaredData, Evidence
+from openidv.store.repository import Store
+from openidv.verification import VerificationRecord, run_verification
+
+
+@dataclass(frozen=True)
+class SampleApplicant:
+    label: str
+    expected: str
+    evidence: Evidence
+
+
+def _yymmdd(d: date) -> str:
+    return d.strftime("%y%m%d")
+
+
+def _years_from(today: date, years: int) -> date:
+    return today.replace(year=today.year + years, day=min(today.day, 28))
+
+
+def sample_applicants(today: date | None = None) -> list[SampleApplicant]:
+    today = today or date.today()
+    valid_until = _yymmdd(_years_from(today, 6))
+    passport = {
+        "document_code": "P",
+        "issuer": "UTO",
+        "surname": "ERIKSSON",
+        "given_names": "ANNA MARIA",
+        "document_number": "L898902C3",
+        "nationality": "UTO",
+        "birth_date": "740812",
+        "sex": "F",
+        "expiry_date": valid_until,
+        "optional_data": "ZE184226B",
+    }
+    anna = DeclaredData(surname="Eriksson", given_names="Anna Maria", birth_date=date(1974, 8, 12))
+    genuine = compose_mrz("TD3", passport)
+    line1, line2 = genuine.split("\n")
+    tampered = line1 + "\n" + line2[:13] + "8" + line2[14:]  # birth year 74 -> 84, check digits untouched
+    german = compose_mrz(
+        "TD3",
+        {
+            **passport,
+            "issuer": "D",
+            "nationality": "D",
+            "surname": "MUELLER",
+            "given_names": "JOERG",
+            "document_number": "C01X00T47",
+            "birth_date": "850303",
+            "sex": "M",
+            "optional_data": "",
+        },
+    )
+    minor_birth = _years_from(today, -15)
+    minor = compose_mrz(
+        "TD1", {**passport, "document_code": "I", "birth_date": _yymmdd(minor_birth), "optional_data": ""}
+    )
+    card = compose_mrz(
+        "TD1", {**passport, "document_code": "I", "document_number": "D23145890", "optional_data": ""}
+    )
+    td2 = compose_mrz(
+        "TD2", {**passport, "document_code": "I", "document_number": "D23145890", "optional_data": ""}
+    )
+    visa = compose_mrz(
+        "MRV-A",
+        {
+            **passport,
+            "document_code": "V",
+            "nationality": "XXX",
+            "document_number": "L8988901C",
+            "optional_data": "",
+        },
+    )
+    specimen = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+    return [
+        SampleApplicant(
+            "UTO passport, data as declared", "approve", Evidence(mrz_text=genuine, declared=anna)
+        ),
+        SampleApplicant(
+            "German passport, declared 'Jörg Müller'",
+            "approve",
+            Evidence(
+                mrz_text=german,
+                declared=DeclaredData(surname="Müller", given_names="Jörg", birth_date=date(1985, 3, 3)),
+            ),
+        ),
+        SampleApplicant("UTO visa (MRV-A)", "approve", Evidence(mrz_text=visa, declared=anna)),
+        SampleApplicant("birth date edited in the MRZ", "reject", Evidence(mrz_text=tampered, declared=anna)),
+        SampleApplicant(
+            "ICAO specimen passport, expired 2012", "reject", Evidence(mrz_text=specimen, declared=anna)
+        ),
+        SampleApplicant(
+            "identity card of a 15-year-old",
+            "reject",
+            Evidence(
+                mrz_text=minor,
+                declared=DeclaredData(surname="Eriksson", given_names="Anna Maria", birth_date=minor_birth),
+            ),
+        ),
+        SampleApplicant(
+            "identity card, someone else's name declared",
+            "review",
+            Evidence(
+                mrz_text=card,
+                declared=DeclaredData(surname="Lopez", given_names="Maria", birth_date=date(1974, 8, 12)),
+            ),
+        ),
+        SampleApplicant(
+            "TD2 card, declared birth date differs",
+            "review",
+            Evidence(
+                mrz_text=td2,
+                declared=DeclaredData(surname="Eriksson", given_names="Anna", birth_date=date(1975, 8, 12)),
+            ),
+        ),
+    ]
+
+
+def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, Any]]:
+    """Run the sample applicants, store them in SQLite under ``out_dir``, print and write the decisions."""
+    console = console or Console()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.from_url(f"sqlite:///{out_dir / 'openidv.sqlite3'}")
+    policy = load_policy()
+    rows: list[dict[str, Any]] = []
+    table = Table(title=f"openidv demo: synthetic applicants (policy {policy.version})")
+    for column in ("applicant", "decision", "expected", "reason codes", "ms"):
+        table.add_column(column)
+    for applicant in sample_applicants():
+        record = run_verification(applicant.evidence, policy=policy, store=store, actor="demo")
+        rows.append(_row(applicant, record))
+        colour = {"approve": "green", "review": "yellow", "reject": "red"}[record.decision.outcome.value]
+        table.add_row(
+            applicant.label,
+            f"[{colour}]{record.decision.outcome.value}[/]",
+            applicant.expected,
+            ", ".join(record.decision.reason_codes) or "-",
+            f"{record.latency_ms:.1f}",
+        )
+    console.print(table)
+    chain = store.verify_audit_chain()
+    console.print(
+        f"audit log: {'intact' if chain.ok else 'TAMPERED'}, {chain.entries} entries, head {chain.head_hash[:16]}…"
+    )
+    (out_dir / "decisions.json").write_text(json.dumps(rows, indent=2, default=str), encoding="utf-8")
+    console.print(f"wrote {out_dir / 'decisions.json'} and {out_dir / 'openidv.sqlite3'}")
+    store.engine.dispose()
+    return rows
+
+
+def _row(applicant: SampleApplicant, record: VerificationRecord) -> dict[str, Any]:
+    return {"applicant": applicant.label, "expected": applicant.expected, **record.to_api()}
