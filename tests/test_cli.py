@@ -98,3 +98,47 @@ def test_keys_and_audit(tmp_path: Path) -> None:
         db.execute("UPDATE audit_log SET action = 'api_key.deleted' WHERE seq = 1")
     tampered = openidv("audit", "verify", data_dir=tmp_path)
     assert tampered.returncode == 1 and "entry 1" in tampered.stderr
+
+
+def test_serve_answers_over_http(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    key = (
+        openidv("keys", "create", "--name", "http", data_dir=tmp_path, check=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    env = {**os.environ, "OPENIDV_DATA_DIR": str(tmp_path)}
+    env.pop("OPENIDV_DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "openidv", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not come up: " + (server.stderr.read() if server.stderr else ""))
+        body = {"mrz": TD3, "declared": {"surname": "Eriksson", "given_names": "Anna Maria"}}
+        response = httpx.post(
+            f"{base}/v1/verifications", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 201 and response.json()["decision"] == "reject"
+        assert httpx.post(f"{base}/v1/verifications", json=body).status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -21,6 +21,11 @@ app.command("serve")(serve_command)
 app.command("demo")(demo_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+from openidv.cli.synth_cmd import synth_app  # noqa: E402
+from openidv.cli.train_cmd import train_app  # noqa: E402
+
+app.add_typer(synth_app, name="synth")
+app.add_typer(train_app, name="train")
 from openidv.cli.face_cmd import face_app  # noqa: E402
 
 app.add_typer(face_app, name="face")

@@ -1,0 +1,27 @@
+"""`openidv demo` as a user runs it: every sample applicant gets the decision it is there to show."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from openidv.demo import run_demo
+
+
+def test_demo_decisions_match_their_purpose(tmp_path: Path) -> None:
+    rows = run_demo(tmp_path / "out", console=Console(file=io.StringIO(), width=200))
+    assert len(rows) >= 8
+    for row in rows:
+        assert row["decision"] == row["expected"], row
+    written = json.loads((tmp_path / "out" / "decisions.json").read_text())
+    assert [r["id"] for r in written] == [r["id"] for r in rows]
+    reasons = {code for r in rows for code in r["reason_codes"]}
+    assert {
+        "DOC_EXPIRED",
+        "APPLICANT_UNDERAGE",
+        "DECLARED_NAME_MISMATCH",
+        "MRZ_CHECK_DIGIT_BIRTH_DATE",
+    } <= reasons
