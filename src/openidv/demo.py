@@ -159,7 +159,8 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     console.print(table)
     chain = store.verify_audit_chain()
     console.print(
-        f"audit log: {'intact' if chain.ok else 'TAMPERED'}, {chain.entries} entries, head {chain.head_hash[:16]}…"
+        f"audit log: {'intact' if chain.ok else 'TAMPERED'}, {chain.entries} entries, "
+        f"head {chain.head_hash[:16]}…"
     )
     (out_dir / "decisions.json").write_text(json.dumps(rows, indent=2, default=str), encoding="utf-8")
     console.print(f"wrote {out_dir / 'decisions.json'} and {out_dir / 'openidv.sqlite3'}")

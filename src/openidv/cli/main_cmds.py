@@ -178,7 +178,7 @@ def audit_verify(
 
 @friendly_errors
 def demo_command(
-    out: Annotated[Path, typer.Option(help="Folder for decisions.json and the demo's SQLite database.")] = Path(
+    out: Annotated[Path, typer.Option(help="Folder for decisions.json and the SQLite database.")] = Path(
         "demo-output"
     ),
 ) -> None:
