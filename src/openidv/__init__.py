@@ -7,6 +7,8 @@ The three calls most people need::
     openidv.compare_faces(a, b)               # 1:1 face similarity (face extras)
 """
 
+from openidv.checks.document.mrz import read_mrz
+from openidv.checks.face.match import compare_faces
 from openidv.results import CheckResult, Decision, Meaning, Outcome, Status
 from openidv.verification import VerificationRecord, verify
 
@@ -20,5 +22,7 @@ __all__ = [
     "Status",
     "VerificationRecord",
     "__version__",
+    "compare_faces",
+    "read_mrz",
     "verify",
 ]
