@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -331,18 +331,21 @@ def write_threshold(
 ) -> Policy:
     """Set ``checks.<check>.thresholds.<name>`` in a policy file and bump its version.
 
-    The file is validated before and after and replaced atomically, so a failed write leaves the old policy.
+    The YAML is edited round-trip (comments, order and layout stay as the author wrote them), validated
+    before and after, and replaced atomically, so a failed write leaves the old policy in place.
     """
     path = Path(path)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    if raw is None:
-        raw = yaml.safe_load(default_policy_path().read_text(encoding="utf-8"))
+    source_text = (path if path.exists() else default_policy_path()).read_text(encoding="utf-8")
+    editor = _round_trip_yaml()
+    raw = editor.load(source_text)
     parse_policy(raw, path)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    check_settings = raw.setdefault("checks", {}).setdefault(check, {}) or {}
-    raw["checks"][check] = check_settings
-    check_settings.setdefault("thresholds", {})[name] = {
-        "value": float(value),
+    checks = raw.setdefault("checks", {})
+    if checks.get(check) is None:
+        checks[check] = {}
+    thresholds = checks[check].setdefault("thresholds", {})
+    thresholds[name] = {
+        "value": round(float(value), 6),
         "target": target,
         "achieved": dict(achieved or {}),
         "source": source,
@@ -351,9 +354,20 @@ def write_threshold(
     raw["version"] = _bump(str(raw.get("version", "0")), stamp)
     policy = parse_policy(raw, path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as handle:
+        editor.dump(raw, handle)
     tmp.replace(path)
-    return policy
+    return replace(policy, path=path)
+
+
+def _round_trip_yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    editor = YAML(typ="rt")
+    editor.preserve_quotes = True
+    editor.width = 110
+    editor.indent(mapping=2, sequence=4, offset=2)
+    return editor
 
 
 def _bump(version: str, stamp: str) -> str:
