@@ -345,7 +345,7 @@ def write_threshold(
         checks[check] = {}
     thresholds = checks[check].setdefault("thresholds", {})
     thresholds[name] = {
-        "value": round(float(value), 6),
+        "value": float(value),
         "target": target,
         "achieved": dict(achieved or {}),
         "source": source,
