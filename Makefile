@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip==26.3
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# mediapipe's metadata asks for opencv-contrib-python, which clashes with opencv-python-headless (both
+	# are cv2): install it without deps; its real deps (absl-py, flatbuffers, sounddevice) are pinned above
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps mediapipe==1.2.2
 	@touch $(STAMP)
 
 venv: $(STAMP)

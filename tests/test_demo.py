@@ -6,14 +6,18 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from openidv.demo import run_demo
 
 
-def test_demo_decisions_match_their_purpose(tmp_path: Path) -> None:
+def test_demo_decisions_match_their_purpose(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENIDV_SHARED_DATA", str(shared_data))
     rows = run_demo(tmp_path / "out", console=Console(file=io.StringIO(), width=200))
-    assert len(rows) >= 8
+    assert len(rows) >= 12
     for row in rows:
         assert row["decision"] == row["expected"], row
     written = json.loads((tmp_path / "out" / "decisions.json").read_text())
@@ -25,3 +29,4 @@ def test_demo_decisions_match_their_purpose(tmp_path: Path) -> None:
         "DECLARED_NAME_MISMATCH",
         "MRZ_CHECK_DIGIT_BIRTH_DATE",
     } <= reasons
+    assert {"FACE_MISMATCH", "FACE_PARTIAL", "FACE_DUPLICATE_IDENTITY"} <= reasons

@@ -133,3 +133,9 @@ def test_write_threshold_bumps_version_and_keeps_file_valid(tmp_path: Path) -> N
     assert policy.threshold("test_metadata_score", "accept").target == "fmr=1e-3"
     assert policy.version.startswith("t1+tuned.")
     assert load_policy(path).version == policy.version
+
+
+def test_no_evidence_is_never_approved() -> None:
+    policy = parse_policy(policy_dict())
+    decision = policy.decide([])
+    assert decision.outcome == Outcome.REVIEW and decision.reason_codes == ("NO_EVIDENCE",)

@@ -1,12 +1,19 @@
 """``openidv demo``: sample applicants through the whole pipeline on the embedded default (SQLite).
 
-Every applicant here is synthetic: MRZs are composed with correct check digits by ``compose_mrz`` and then
-some are deliberately broken, so each row shows one behaviour of the policy.
+The MRZ applicants are synthetic: MRZs are composed with correct check digits by ``compose_mrz`` and then
+some are deliberately broken. The face applicants use the real photos in ``../shared/data/faces`` (found
+through ``OPENIDV_SHARED_DATA`` or beside the working directory): a genuine match, an impostor, a photo
+that fails quality, and a face already enrolled under another identity. Each row shows one behaviour of
+the policy; the demo's database and gallery (with a throw-away key) live in the output folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,8 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from openidv.checks.document.mrz import compose_mrz
-from openidv.decision.policy import load_policy
+from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
+from openidv.crypto import BiometricCipher
+from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import DeclaredData, Evidence
+from openidv.imageio import load_image
 from openidv.store.repository import Store
 from openidv.verification import VerificationRecord, run_verification
 
@@ -135,17 +145,107 @@ def sample_applicants(today: date | None = None) -> list[SampleApplicant]:
     ]
 
 
+FACE_CASES = (
+    # label, expected outcome, selfie, document photo, applicant id
+    (
+        "face: genuine match (real photos)",
+        "approve",
+        "obama/obama2.jpg",
+        "obama/obama3.jpg",
+        "applicant-2001",
+    ),
+    (
+        "face: impostor (real photos)",
+        "reject",
+        "alex_lacamoire/alex1.jpg",
+        "biden/biden1.jpg",
+        "applicant-2002",
+    ),
+    (
+        "face: selfie partly outside the frame",
+        "review",
+        "obama/obama7_partial.jpg",
+        "obama/obama1.jpg",
+        "applicant-2003",
+    ),
+    (
+        "face: already enrolled as customer-1002",
+        "review",
+        "rose_leslie/rose2.jpg",
+        "rose_leslie/rose1.jpg",
+        "applicant-2004",
+    ),
+)
+ENROLLED = (
+    ("customer-1001", "kit_harington/kit1.jpg"),
+    ("customer-1002", "rose_leslie/rose1.jpg"),
+    ("customer-1003", "lin_manuel_miranda/lin1.png"),
+)
+
+
+def find_shared_data() -> Path | None:
+    """``$OPENIDV_SHARED_DATA``, else ``../shared/data`` beside the working directory or the source tree."""
+    candidates = [
+        os.environ.get("OPENIDV_SHARED_DATA"),
+        Path.cwd().parent / "shared" / "data",
+        Path(__file__).resolve().parents[3] / "shared" / "data",
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "faces").is_dir():
+            return Path(candidate)
+    return None
+
+
+def face_applicants(shared_data: Path) -> list[SampleApplicant]:
+    faces = shared_data / "faces"
+    return [
+        SampleApplicant(
+            label,
+            expected,
+            Evidence(
+                selfie=load_image(faces / selfie, name=f"faces/{selfie}"),
+                document_image=load_image(faces / document, name=f"faces/{document}"),
+                subject_id=subject,
+            ),
+        )
+        for label, expected, selfie, document, subject in FACE_CASES
+    ]
+
+
+def demo_gallery(store: Store, out_dir: Path, shared_data: Path, policy: Policy) -> GalleryService:
+    """A gallery on the demo database with a throw-away key, holding three enrolled customers."""
+    service = GalleryService(
+        store.engine, out_dir / "galleries", cipher=BiometricCipher(secrets.token_bytes(32)), policy=policy
+    )
+    gallery = str(policy.checks["face_duplicate"].params.get("gallery", "onboarding"))
+    for subject, photo in ENROLLED:
+        service.enroll(gallery, subject, load_image(shared_data / "faces" / photo, name=photo))
+    return service
+
+
 def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, Any]]:
     """Run the sample applicants, store them in SQLite under ``out_dir``, print and write the decisions."""
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 150)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("openidv.sqlite3", "openidv.sqlite3-wal", "openidv.sqlite3-shm"):
+        (out_dir / stale).unlink(missing_ok=True)  # a fresh demo each run: its gallery key is throw-away
+    shutil.rmtree(out_dir / "galleries", ignore_errors=True)
     store = Store.from_url(f"sqlite:///{out_dir / 'openidv.sqlite3'}")
     policy = load_policy()
+    applicants = sample_applicants()
+    shared_data = find_shared_data()
+    if shared_data is None:
+        console.print(
+            "[yellow]../shared/data not found (set OPENIDV_SHARED_DATA): skipping the face cases[/]"
+        )
+    else:
+        set_default_gallery_service(demo_gallery(store, out_dir, shared_data, policy))
+        applicants += face_applicants(shared_data)
     rows: list[dict[str, Any]] = []
-    table = Table(title=f"openidv demo: synthetic applicants (policy {policy.version})")
+    table = Table(title=f"openidv demo (policy {policy.version})")
     for column in ("applicant", "decision", "expected", "reason codes", "ms"):
         table.add_column(column)
-    for applicant in sample_applicants():
+    for applicant in applicants:
         record = run_verification(applicant.evidence, policy=policy, store=store, actor="demo")
         rows.append(_row(applicant, record))
         colour = {"approve": "green", "review": "yellow", "reject": "red"}[record.decision.outcome.value]
@@ -164,6 +264,7 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     )
     (out_dir / "decisions.json").write_text(json.dumps(rows, indent=2, default=str), encoding="utf-8")
     console.print(f"wrote {out_dir / 'decisions.json'} and {out_dir / 'openidv.sqlite3'}")
+    set_default_gallery_service(None)
     store.engine.dispose()
     return rows
 

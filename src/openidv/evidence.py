@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from openidv.imageio import Image
+
 MAX_NAME_LENGTH = 200
 MAX_MRZ_LENGTH = 200  # 3 x 30 or 2 x 44 characters plus separators; anything longer is not an MRZ
 
@@ -43,6 +45,12 @@ class Evidence(BaseModel):
     declared: DeclaredData | None = None
     as_of: date | None = None  # the date the verification is judged on; today when None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # --- face biometrics (openidv.checks.face); pixels only ever come from openidv.imageio.load_image
+    selfie: Image | None = None  # the applicant's live photo; the largest face is the applicant's
+    document_image: Image | None = None  # a photo or scan of the identity document (its portrait is matched)
+    document_back: Image | None = None  # the back of the document (TD1 MRZ, licence barcode), when it has one
+    subject_id: str | None = Field(default=None, min_length=1, max_length=200)  # the applicant's id in
+    # the caller's system: face_duplicate ignores gallery hits of this same subject (a returning customer)
 
     def has(self, field: str) -> bool:
         """Present means not None and, for containers, not empty."""

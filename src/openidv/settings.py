@@ -6,7 +6,8 @@
                           under the data directory.
 ``OPENIDV_REDIS_URL``     Redis for velocity counters and device reputation (optional).
 ``OPENIDV_POLICY``        the policy YAML file; default the packaged policy.
-``OPENIDV_MAX_BODY_BYTES`` request body limit for the API (default 10 MiB).
+``OPENIDV_MAX_BODY_BYTES`` request body limit for the API (default 64 MiB: up to three photos; JSON
+                          verification bodies are separately limited to 64 KiB).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     policy_path: Path | None = None
-    max_body_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 64 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,7 +39,7 @@ class Settings:
             database_url=env.get("OPENIDV_DATABASE_URL") or None,
             redis_url=env.get("OPENIDV_REDIS_URL") or None,
             policy_path=Path(env["OPENIDV_POLICY"]) if env.get("OPENIDV_POLICY") else None,
-            max_body_bytes=int(env.get("OPENIDV_MAX_BODY_BYTES", 10 * 1024 * 1024)),
+            max_body_bytes=int(env.get("OPENIDV_MAX_BODY_BYTES", 64 * 1024 * 1024)),
         )
 
     def resolved_database_url(self) -> str:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from openidv.decision.policy import Policy, load_policy
 from openidv.decision.reason_codes import describe
 from openidv.evidence import DeclaredData, Evidence
+from openidv.imageio import Image
 from openidv.pipeline import Pipeline
 from openidv.results import CheckResult, Decision
 
@@ -50,12 +51,38 @@ class VerificationRecord(BaseModel):
         }
 
 
+def _present(evidence: Evidence) -> list[str]:
+    return sorted(name for name in Evidence.model_fields if evidence.has(name))
+
+
+def _image_digest(image: Image) -> str:
+    return hashlib.sha256(image.pixels.tobytes()).hexdigest()
+
+
 def evidence_summary(evidence: Evidence) -> dict[str, Any]:
     """What the store keeps about the inputs: which were present and digests, not the raw personal data."""
-    summary: dict[str, Any] = {"fields": sorted(k for k, v in evidence if v is not None and v != {})}
+    summary: dict[str, Any] = {"fields": _present(evidence)}
     if evidence.mrz_text:
         summary["mrz_sha256"] = hashlib.sha256(evidence.mrz_text.encode("utf-8")).hexdigest()
+    for name in summary["fields"]:
+        value = getattr(evidence, name)
+        if isinstance(value, Image):
+            summary[name] = {**value.describe(), "pixels_sha256": _image_digest(value)}
     return summary
+
+
+def evidence_digest(evidence: Evidence) -> str:
+    """A digest of everything in the evidence (images by their pixels), for idempotency and the audit log."""
+    payload: dict[str, Any] = {}
+    for name in _present(evidence):
+        value = getattr(evidence, name)
+        if isinstance(value, Image):
+            payload[name] = _image_digest(value)
+        elif isinstance(value, BaseModel):
+            payload[name] = value.model_dump(mode="json")
+        else:
+            payload[name] = value
+    return request_digest(payload)
 
 
 def request_digest(payload: Any) -> str:
@@ -99,7 +126,7 @@ def run_verification(
         return record
     return store.save_verification(
         record,
-        request_hash=request_hash or request_digest(evidence.model_dump(mode="json")),
+        request_hash=request_hash or evidence_digest(evidence),
         evidence_summary=evidence_summary(evidence),
         api_key_id=api_key_id,
         idempotency_key=idempotency_key,

@@ -18,8 +18,12 @@ from starlette.exceptions import HTTPException
 import openidv
 from openidv.api import problems
 from openidv.api.limits import BodySizeLimit
+from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
 from openidv.api.problems import problem, validation_problem
+from openidv.api.routes_faces import get_gallery_service
+from openidv.api.routes_faces import router as faces_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
+from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
 from openidv.settings import Settings
@@ -31,6 +35,7 @@ _REQUEST_BODY_DOC: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/VerificationRequest"}},
+            "multipart/form-data": {"schema": MULTIPART_SCHEMA},
         },
     }
 }
@@ -61,6 +66,9 @@ def require_api_key(
     return key
 
 
+MAX_JSON_BYTES = 64 * 1024
+
+
 def create_app(
     settings: Settings | None = None, *, store: Store | None = None, policy: Policy | None = None
 ) -> FastAPI:
@@ -75,10 +83,12 @@ def create_app(
     app.state.policy = policy or load_policy(settings.policy_path)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-
-    # Keep the request schema in OpenAPI although the route reads the body itself (JSON now, multipart next).
-    app.openapi_schema = None
     _register_routes(app)
+
+    galleries = GalleryService.from_settings(settings, engine=app.state.store.engine, policy=app.state.policy)
+    set_default_gallery_service(galleries)  # face_duplicate inside verifications searches the same galleries
+    app.dependency_overrides[get_gallery_service] = lambda: galleries
+    app.include_router(faces_router, dependencies=[Depends(require_api_key)])
     return app
 
 
@@ -104,22 +114,28 @@ def _register_routes(app: FastAPI) -> None:
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     ) -> JSONResponse:
         media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            return problem(415, f"unsupported content type {media_type!r}; send application/json")
-        raw = await request.body()
-        try:
-            body = VerificationRequest.model_validate_json(raw)
-        except ValidationError as exc:
-            return validation_problem(list(exc.errors()))
-        payload = body.model_dump(mode="json")
-        digest = request_digest(payload)
+        if media_type == "application/json":
+            raw = await request.body()
+            if len(raw) > MAX_JSON_BYTES:
+                return problem(413, f"a JSON verification body is at most {MAX_JSON_BYTES} bytes")
+            try:
+                body = VerificationRequest.model_validate_json(raw)
+            except ValidationError as exc:
+                return validation_problem(list(exc.errors()))
+            evidence = Evidence(mrz_text=body.mrz, declared=body.declared)
+            digest = request_digest(body.model_dump(mode="json"))
+        elif media_type == "multipart/form-data":
+            evidence, digest = await evidence_from_multipart(request)
+        else:
+            return problem(
+                415, f"unsupported content type {media_type!r}; send application/json or multipart/form-data"
+            )
         if idempotency_key:
             earlier = await run_in_threadpool(store.find_idempotent, key.id, idempotency_key, digest)
             if earlier is not None:
                 return JSONResponse(
                     earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"}
                 )
-        evidence = Evidence(mrz_text=body.mrz, declared=body.declared)
         record = await run_in_threadpool(
             lambda: run_verification(
                 evidence,

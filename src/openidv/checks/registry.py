@@ -13,6 +13,23 @@ from openidv.checks.base import Check
 
 _BUILTIN: dict[str, str] = {
     "mrz": "openidv.checks.document.mrz_check:MrzCheck",
+    "face_detect": "openidv.checks.face.checks:FaceDetectCheck",
+    "face_quality": "openidv.checks.face.checks:FaceQualityCheck",
+    "document_portrait": "openidv.checks.face.checks:DocumentPortraitCheck",
+    "face_match": "openidv.checks.face.match:FaceMatchCheck",
+    "face_duplicate": "openidv.checks.face.duplicate:FaceDuplicateCheck",
+    "document_read": "openidv.checks.document.document_checks:DocumentReadCheck",
+    "document_consistency": "openidv.checks.document.document_checks:DocumentConsistencyCheck",
+    "document_forensics": "openidv.checks.document.forensic_checks:DocumentForensicsCheck",
+    "document_portrait_substitution": "openidv.checks.document.forensic_checks:PortraitSubstitutionCheck",
+    "document_copy_move": "openidv.checks.document.forensic_checks:CopyMoveCheck",
+    "document_screen_recapture": "openidv.checks.document.forensic_checks:ScreenRecaptureCheck",
+    "document_print_scan": "openidv.checks.document.forensic_checks:PrintScanCheck",
+    "document_security_features": "openidv.checks.document.forensic_checks:SecurityFeaturesCheck",
+    "document_tampered_field": "openidv.checks.document.forensic_checks:TamperedFieldCheck",
+    "pad": "openidv.checks.liveness.pad:PadCheck",
+    "deepfake": "openidv.checks.liveness.deepfake:DeepfakeCheck",
+    "injection": "openidv.checks.liveness.injection:InjectionCheck",
 }
 _loaded: dict[str, type[Check]] = {}
 

@@ -29,6 +29,16 @@ app.add_typer(train_app, name="train")
 from openidv.cli.face_cmd import face_app  # noqa: E402
 
 app.add_typer(face_app, name="face")
+from openidv.cli.eval_cmd import eval_app, thresholds_app  # noqa: E402
+
+app.add_typer(eval_app, name="eval")
+app.add_typer(thresholds_app, name="thresholds")
+from openidv.cli.document_cmd import document_app  # noqa: E402
+
+app.add_typer(document_app, name="document")
+from openidv.cli.liveness_cmd import liveness_app  # noqa: E402
+
+app.add_typer(liveness_app, name="liveness")
 # --- end of sub-command registration ---
 
 

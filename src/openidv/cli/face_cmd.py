@@ -92,4 +92,120 @@ def init_key_command(
     typer.echo(f"wrote {path} (mode 0600); back it up: templates encrypted with it are unreadable without it")
 
 
-_ = fail  # re-exported for the gallery commands below
+# ------------------------------------------------------------------------------------ galleries
+
+GalleryOpt = Annotated[str, typer.Option("--gallery", "-g", help="Gallery name.")]
+
+
+def _service() -> Any:
+    """The gallery service on the deployment's database (schema upgraded) and data folder."""
+    from openidv.checks.face.gallery import GalleryService, create_gallery_tables
+    from openidv.settings import Settings
+    from openidv.store.repository import Store
+
+    settings = Settings.from_env()
+    store = Store.from_url(settings.resolved_database_url())
+    create_gallery_tables(store.engine)
+    return GalleryService.from_settings(settings, engine=store.engine)
+
+
+@face_app.command("enroll")
+@friendly_errors
+def enroll_command(
+    image: Annotated[Path, typer.Argument(help="Photo; its largest face is enrolled.")],
+    gallery: GalleryOpt,
+    subject: Annotated[str, typer.Option("--subject", "-s", help="Who this face belongs to.")],
+    allow_duplicate: Annotated[
+        bool, typer.Option("--allow-duplicate", help="Enrol even if enrolled under another subject.")
+    ] = False,
+    allow_low_quality: Annotated[
+        bool, typer.Option("--allow-low-quality", help="Enrol even if the quality checks fail.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Enrol a face in a gallery (refused when already enrolled under another subject)."""
+    from openidv.checks.face.gallery import DuplicateFace
+    from openidv.imageio import load_image
+
+    photo = load_image(image)
+    try:
+        result = _service().enroll(
+            gallery, subject, photo, allow_duplicate=allow_duplicate, allow_low_quality=allow_low_quality
+        )
+    except DuplicateFace as exc:
+        if as_json:
+            print_json({"error": str(exc), "duplicates": [m.model_dump() for m in exc.matches]})
+        fail(str(exc), code=1)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    typer.echo(f"enrolled face {result.face_id} for subject {result.subject_id!r} in gallery {gallery!r}")
+    for match in result.duplicates:
+        typer.echo(
+            f"  note: also similar to subject {match.subject_id!r} "
+            f"(face {match.face_id}, {match.similarity:.4f})"
+        )
+
+
+@face_app.command("search")
+@friendly_errors
+def search_command(
+    image: Annotated[Path, typer.Argument(help="Photo to search with (its largest face).")],
+    gallery: GalleryOpt,
+    k: Annotated[int, typer.Option("--k", "-k", help="How many results.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """The k most similar enrolled faces, with the policy's duplicate threshold."""
+    from openidv.imageio import load_image
+
+    result = _service().search(gallery, load_image(image), k)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    limit = (
+        f"threshold {result.threshold:.4f} ({result.target})"
+        if result.threshold is not None
+        else "no threshold"
+    )
+    typer.echo(f"gallery {gallery!r}: {result.gallery_size} templates, {result.index_kind} index; {limit}")
+    for rank, match in enumerate(result.matches, start=1):
+        same = result.threshold is not None and match.similarity >= result.threshold
+        flag = "  <- same person" if same else ""
+        typer.echo(
+            f"{rank:>3}. face {match.face_id} subject {match.subject_id!r} "
+            f"similarity {match.similarity:.4f}{flag}"
+        )
+
+
+@face_app.command("delete")
+@friendly_errors
+def delete_command(
+    gallery: GalleryOpt,
+    face_id: Annotated[int | None, typer.Argument(help="Template id to erase.")] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="Erase every template of this subject.")
+    ] = None,
+) -> None:
+    """Erase a template (or all of a subject's) for good."""
+    if (face_id is None) == (subject is None):
+        fail("give either a FACE_ID or --subject")
+    service = _service()
+    if face_id is not None:
+        service.delete(gallery, face_id)
+        typer.echo(f"deleted face {face_id} from gallery {gallery!r}")
+    else:
+        assert subject is not None
+        count = service.delete_subject(gallery, subject)
+        typer.echo(f"deleted {count} template(s) of subject {subject!r} from gallery {gallery!r}")
+
+
+@face_app.command("galleries")
+@friendly_errors
+def galleries_command(as_json: JsonOpt = False) -> None:
+    """List galleries with their size, backend and index kind."""
+    infos = _service().galleries()
+    if as_json:
+        print_json([i.model_dump() for i in infos])
+        return
+    for info in infos:
+        typer.echo(f"{info.name}: {info.size} templates, {info.backend}, {info.index_kind} index")

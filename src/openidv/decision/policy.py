@@ -88,6 +88,15 @@ class Policy:
 
     def decide(self, results: Sequence[CheckResult]) -> Decision:
         """Apply the rules to a set of results; every reason code ends up on the decision."""
+        if not results:  # nothing was checked: never approve by default
+            return Decision(
+                outcome=Outcome.REVIEW,
+                reason_codes=("NO_EVIDENCE",),
+                policy_version=self.version,
+                fired_rules=(
+                    FiredRule(rule="no-evidence", outcome=Outcome.REVIEW, reason_codes=("NO_EVIDENCE",)),
+                ),
+            )
         by_check = {r.check: r for r in results}
         fired: list[FiredRule] = []
         for rule in self.rules:
@@ -104,7 +113,9 @@ class Policy:
             all_codes.update(dict.fromkeys(r.reason_codes))
         return Decision(
             outcome=outcome,
-            reason_codes=tuple(all_codes), policy_version=self.version, fired_rules=tuple(fired)
+            reason_codes=tuple(all_codes),
+            policy_version=self.version,
+            fired_rules=tuple(fired),
         )
 
     def _match(

@@ -1,0 +1,114 @@
+"""The multipart form of ``POST /v1/verifications``: images plus the same fields as the JSON body.
+
+Fields: ``selfie``, ``document``, ``document_back`` (image files), ``mrz`` (text), ``declared`` (a JSON
+object like the JSON body's), ``subject_id`` (the applicant's id in the caller's system). Every image goes
+through ``openidv.imageio``; any problem is a 422 naming the field, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from openidv.api.schemas import normalise_mrz_text
+from openidv.errors import InvalidInput
+from openidv.evidence import DeclaredData, Evidence
+from openidv.imageio import DEFAULT_LIMITS, load_image
+from openidv.verification import request_digest
+
+IMAGE_FIELDS = {"selfie": "selfie", "document": "document_image", "document_back": "document_back"}
+TEXT_FIELDS = {"mrz", "declared", "subject_id"}
+MAX_TEXT_FIELD = 4096
+
+MULTIPART_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "selfie": {"type": "string", "format": "binary", "description": "The applicant's live photo."},
+        "document": {"type": "string", "format": "binary", "description": "Photo of the document (front)."},
+        "document_back": {"type": "string", "format": "binary", "description": "Back of the document."},
+        "mrz": {"type": "string", "description": "MRZ lines joined by newlines, if already read."},
+        "declared": {"type": "string", "description": 'JSON object, e.g. {"surname": "Eriksson"}.'},
+        "subject_id": {"type": "string", "description": "The applicant's id in your system."},
+    },
+}
+
+
+async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
+    """Parse and validate the form; returns the evidence and a digest of the request for idempotency."""
+    form = await request.form(max_files=len(IMAGE_FIELDS), max_fields=len(TEXT_FIELDS) + 2)
+    try:
+        unknown = sorted(set(form.keys()) - set(IMAGE_FIELDS) - TEXT_FIELDS)
+        if unknown:
+            raise InvalidInput(
+                f"{unknown[0]}: unknown form field; accepted: {', '.join([*IMAGE_FIELDS, *TEXT_FIELDS])}"
+            )
+        values: dict[str, Any] = {}
+        digests: dict[str, str] = {}
+        for field, attribute in IMAGE_FIELDS.items():
+            upload = form.get(field)
+            if upload is None:
+                continue
+            if not isinstance(upload, UploadFile):
+                raise InvalidInput(f"{field}: must be a file upload, not a text field")
+            data = await upload.read(DEFAULT_LIMITS.max_bytes + 1)
+            if not data:
+                raise InvalidInput(f"{field}: the uploaded file is empty")
+            if len(data) > DEFAULT_LIMITS.max_bytes:
+                raise InvalidInput(f"{field}: over the {DEFAULT_LIMITS.max_bytes}-byte limit for one image")
+            values[attribute] = await run_in_threadpool(load_image, data, name=field)
+            digests[field] = hashlib.sha256(data).hexdigest()
+        text = {name: _text(form.get(name), name) for name in TEXT_FIELDS}
+        if text["mrz"] is not None:
+            try:
+                values["mrz_text"] = normalise_mrz_text(text["mrz"])
+            except ValueError as exc:
+                raise InvalidInput(f"mrz: {exc}") from None
+        if text["declared"] is not None:
+            values["declared"] = _declared(text["declared"])
+        if text["subject_id"] is not None:
+            values["subject_id"] = text["subject_id"]
+        if not set(values) & {"selfie", "document_image", "document_back", "mrz_text"}:
+            raise InvalidInput(
+                "nothing to verify: send at least one of selfie, document, document_back or mrz"
+            )
+        evidence = Evidence(**values)
+    finally:
+        await form.close()
+    payload = {
+        "files": digests,
+        "mrz": values.get("mrz_text"),
+        "declared": values["declared"].model_dump(mode="json") if "declared" in values else None,
+        "subject_id": values.get("subject_id"),
+    }
+    return evidence, request_digest(payload)
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a text field, not a file")
+    if len(value) > MAX_TEXT_FIELD:
+        raise InvalidInput(f"{field}: longer than {MAX_TEXT_FIELD} characters")
+    return value
+
+
+def _declared(text: str) -> DeclaredData:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"declared: not valid JSON ({exc.msg})") from None
+    try:
+        return DeclaredData.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(
+            f"declared.{where}: {first['msg']}" if where else f"declared: {first['msg']}"
+        ) from None

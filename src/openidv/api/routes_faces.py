@@ -1,0 +1,142 @@
+"""HTTP routes for 1:N face galleries, and the helper that turns an uploaded file into an ``Image``.
+
+Wiring (in the app)::
+
+    from openidv.api.routes_faces import get_gallery_service, router as faces_router
+    from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
+
+    service = GalleryService.from_settings(settings, engine=store.engine)
+    set_default_gallery_service(service)          # face_duplicate (in verifications) uses the same one
+    app.dependency_overrides[get_gallery_service] = lambda: service
+    app.include_router(faces_router, dependencies=[Depends(require_api_key)])
+
+Routes (multipart/form-data uploads; errors are problem+json through ``openidv.api.problems``):
+
+- ``POST /v1/galleries/{name}/faces``: fields ``image`` (file), ``subject_id``, ``allow_duplicate``
+  (default false). 201 with the face id and quality; 409 when the face is already enrolled under another
+  subject (the body lists ``duplicates``); 422 when no face is found or its quality is too low.
+- ``POST /v1/galleries/{name}/search``: fields ``image`` (file), ``k`` (1-100, default 5). The top ``k``
+  with similarities and the policy's duplicate threshold and target.
+- ``DELETE /v1/galleries/{name}/faces/{face_id}``: 204; the template is erased for good. 404 if unknown.
+- ``GET /v1/galleries/{name}``: size, backend, index kind.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from openidv.checks.face.gallery import (
+    MAX_K,
+    DuplicateFace,
+    EnrollResult,
+    GalleryInfo,
+    GalleryService,
+    SearchResult,
+    get_default_gallery_service,
+    validate_gallery_name,
+)
+from openidv.errors import InvalidInput
+from openidv.imageio import DEFAULT_LIMITS, Image, load_image
+
+PROBLEM_JSON = "application/problem+json"
+
+router = APIRouter(prefix="/v1/galleries", tags=["galleries"])
+
+
+def get_gallery_service() -> GalleryService:
+    """The gallery service routes use; the app overrides this dependency with its own service."""
+    return get_default_gallery_service()
+
+
+async def image_from_upload(
+    upload: UploadFile | None, *, field: str = "image", max_bytes: int | None = None
+) -> Image:
+    """Read an uploaded file through ``openidv.imageio``; any problem is ``InvalidInput`` naming the field."""
+    if upload is None:
+        raise InvalidInput(f"{field}: missing; send the photo as a multipart file field named {field!r}")
+    limit = max_bytes or DEFAULT_LIMITS.max_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"{field}: over the {limit}-byte limit for one image")
+    if not data:
+        raise InvalidInput(f"{field}: the uploaded file is empty")
+    label = f"{field} ({upload.filename})" if upload.filename else field
+    image: Image = await run_in_threadpool(load_image, data, name=label)
+    return image
+
+
+ServiceDep = Annotated[GalleryService, Depends(get_gallery_service)]
+GalleryName = Annotated[str, Path(min_length=1, max_length=100, description="Gallery name")]
+
+
+def _gallery(name: str) -> str:
+    return validate_gallery_name(name)
+
+
+@router.post(
+    "/{name}/faces",
+    status_code=201,
+    response_model=EnrollResult,
+    responses={409: {"description": "The face is already enrolled under another subject"}},
+)
+async def enroll_face(
+    name: GalleryName,
+    service: ServiceDep,
+    image: Annotated[UploadFile, File(description="The photo; its largest face is enrolled")],
+    subject_id: Annotated[str, Form(min_length=1, max_length=200)],
+    allow_duplicate: Annotated[bool, Form()] = False,
+) -> Any:
+    """Enrol a face; refuses (409) a face already enrolled under another subject."""
+    photo = await image_from_upload(image)
+    try:
+        result = await run_in_threadpool(
+            service.enroll, _gallery(name), subject_id, photo, allow_duplicate=allow_duplicate
+        )
+    except DuplicateFace as exc:
+        return JSONResponse(
+            {
+                "type": "https://openidv.dev/problems/409",
+                "title": "Conflict",
+                "status": 409,
+                "detail": str(exc),
+                "reason_code": "FACE_DUPLICATE_IDENTITY",
+                "duplicates": [m.model_dump() for m in exc.matches],
+            },
+            status_code=409,
+            media_type=PROBLEM_JSON,
+        )
+    return JSONResponse(
+        result.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/v1/galleries/{name}/faces/{result.face_id}"},
+    )
+
+
+@router.post("/{name}/search", response_model=SearchResult)
+async def search_faces(
+    name: GalleryName,
+    service: ServiceDep,
+    image: Annotated[UploadFile, File(description="The photo to search with (its largest face)")],
+    k: Annotated[int, Form(ge=1, le=MAX_K)] = 5,
+) -> SearchResult:
+    """The top ``k`` enrolled faces by similarity, with the policy's duplicate threshold."""
+    photo = await image_from_upload(image)
+    result: SearchResult = await run_in_threadpool(service.search, _gallery(name), photo, k)
+    return result
+
+
+@router.delete("/{name}/faces/{face_id}", status_code=204, response_class=Response)
+async def delete_face(name: GalleryName, face_id: int, service: ServiceDep) -> Response:
+    """Erase one template for good (right to erasure)."""
+    await run_in_threadpool(service.delete, _gallery(name), face_id)
+    return Response(status_code=204)
+
+
+@router.get("/{name}", response_model=GalleryInfo)
+async def gallery_info(name: GalleryName, service: ServiceDep) -> GalleryInfo:
+    info: GalleryInfo = await run_in_threadpool(service.info, _gallery(name))
+    return info

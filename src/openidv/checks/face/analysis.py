@@ -1,0 +1,115 @@
+"""Per-image face work done once per request and shared by the checks that need it.
+
+The checks of one verification (quality, document portrait, 1:1 match, 1:N duplicate search) run
+concurrently on the same ``Image`` objects; each asks for faces, quality and embeddings through these
+functions, which compute them once per image (and per parameters) and keep them on the image. A per-key
+lock makes the second caller wait for the first instead of doing the work twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from openidv.checks.face.detect import DEFAULT_MAX_SIDE, DEFAULT_MIN_SCORE, DetectedFace, detect_faces
+from openidv.checks.face.embed import DEFAULT_BACKEND, F32Array, get_embedder
+from openidv.checks.face.quality import QUALITY_PARAMS, QualityReport, measure_quality
+from openidv.imageio import Image
+
+T = TypeVar("T")
+
+
+def _memo(image: Image, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    cache = image._cache
+    if key in cache:
+        value: T = cache[key]
+        return value
+    lock: threading.Lock = cache.setdefault(("lock", key), threading.Lock())
+    with lock:
+        if key not in cache:
+            cache[key] = compute()
+        result: T = cache[key]
+        return result
+
+
+@dataclass(frozen=True)
+class FaceFinding:
+    """All faces found in one image (largest first) and how long detection took."""
+
+    faces: tuple[DetectedFace, ...]
+    detect_ms: float
+
+    @property
+    def largest(self) -> DetectedFace | None:
+        return self.faces[0] if self.faces else None
+
+
+def find_faces(
+    image: Image, *, min_score: float = DEFAULT_MIN_SCORE, max_side: int = DEFAULT_MAX_SIDE
+) -> FaceFinding:
+    def compute() -> FaceFinding:
+        start = time.perf_counter()
+        faces = detect_faces(image, min_score=float(min_score), max_side=int(max_side))
+        return FaceFinding(tuple(faces), round((time.perf_counter() - start) * 1000, 3))
+
+    return _memo(image, ("faces", float(min_score), int(max_side)), compute)
+
+
+def face_quality(
+    image: Image,
+    face: DetectedFace,
+    faces: tuple[DetectedFace, ...],
+    *,
+    other_face_min_relative_size: float = QUALITY_PARAMS["other_face_min_relative_size"],
+) -> QualityReport:
+    return _memo(
+        image,
+        ("quality", face, faces, float(other_face_min_relative_size)),
+        lambda: measure_quality(
+            image, face, faces, other_face_min_relative_size=float(other_face_min_relative_size)
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FaceEmbedding:
+    vector: F32Array
+    backend: str
+    model_id: str
+    embed_ms: float
+
+
+def face_embedding(image: Image, face: DetectedFace, backend: str = DEFAULT_BACKEND) -> FaceEmbedding:
+    def compute() -> FaceEmbedding:
+        embedder = get_embedder(backend)
+        start = time.perf_counter()
+        vector = embedder.embed_chips([embedder.chip(image, face)])[0]
+        return FaceEmbedding(
+            vector, embedder.backend, embedder.model_id, round((time.perf_counter() - start) * 1000, 3)
+        )
+
+    return _memo(image, ("embedding", backend, face), compute)
+
+
+def prime_embeddings(items: list[tuple[Image, DetectedFace]], backend: str = DEFAULT_BACKEND) -> None:
+    """Embed many faces in one batch call (dlib batches; SFace loops) and cache the results."""
+    todo, seen = [], set()
+    for img, face in items:
+        key = (id(img), face)
+        if key not in seen and ("embedding", backend, face) not in img._cache:
+            seen.add(key)
+            todo.append((img, face))
+    if not todo:
+        return
+    embedder = get_embedder(backend)
+    start = time.perf_counter()
+    chips = [embedder.chip(img, face) for img, face in todo]
+    vectors = embedder.embed_chips(chips)
+    per_face = round((time.perf_counter() - start) * 1000 / len(todo), 3)
+    for (img, face), vector in zip(todo, vectors, strict=True):
+        img._cache.setdefault(
+            ("embedding", backend, face), FaceEmbedding(vector, embedder.backend, embedder.model_id, per_face)
+        )

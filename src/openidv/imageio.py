@@ -1,0 +1,274 @@
+"""The one safe image loader: every pixel that enters openidv comes through ``load_image``.
+
+Untrusted bytes are checked before they are decoded:
+
+- size in bytes (``ImageLimits.max_bytes``);
+- format, from the file's own header, not its name (JPEG, PNG, WebP, BMP; MPO is a JPEG with extras);
+- dimensions read from the header *before* decoding, so a decompression bomb (a few KB that claim
+  gigapixels) is refused without allocating its pixels (``max_source_pixels``, ``max_side``);
+- a JPEG larger than ``max_pixels`` but within ``max_source_pixels`` (a 50-megapixel phone photo) is
+  decoded at 1/2, 1/4 or 1/8 scale by the JPEG decoder itself, never at full size; other formats above
+  ``max_pixels`` are refused, since they cannot be reduced while decoding;
+- truncated or corrupt files, unknown formats and zero-sized images raise ``InvalidInput`` with one clear
+  line; nothing else escapes.
+
+The EXIF orientation is applied, so the pixels are upright as a person would see them. The result is an
+immutable ``Image`` holding an ``H x W x 3`` ``uint8`` array in BGR order (OpenCV's), plus where it came
+from.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
+from openidv.errors import InvalidInput
+
+UInt8Array = npt.NDArray[np.uint8]
+
+#: formats accepted, by the name Pillow reads from the file header (never the file name)
+SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
+_JPEG_FORMATS = frozenset({"JPEG", "MPO"})
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What ``load_image`` accepts. Defaults suit selfies and document photos from phones."""
+
+    #: largest encoded file, in bytes
+    max_bytes: int = 25 * 1024 * 1024
+    #: largest decoded image, in pixels; larger JPEGs are decoded at a reduced scale
+    max_pixels: int = 40_000_000
+    #: largest image the header may claim, in pixels; anything larger is refused as a likely bomb
+    max_source_pixels: int = 200_000_000
+    #: longest side the header may claim, in pixels
+    max_side: int = 30_000
+
+
+DEFAULT_LIMITS = ImageLimits()
+
+
+@dataclass(frozen=True, eq=False)
+class Image:
+    """An upright, decoded image: ``pixels`` is ``H x W x 3`` ``uint8`` in BGR order, read-only.
+
+    Compared by identity, so per-image results (faces found, embeddings) can be cached against it.
+    """
+
+    pixels: UInt8Array
+    source: str = "array"
+    format: str = "RAW"
+    #: (width, height) as stored in the file, before orientation and any reduction while decoding
+    source_size: tuple[int, int] = (0, 0)
+    #: the EXIF orientation tag that was applied (1 means none)
+    orientation: int = 1
+    #: decoded size / stored size: 1.0 unless a very large JPEG was reduced while decoding
+    scale: float = 1.0
+    #: per-image results (faces found, embeddings) computed once and shared by the checks of one request
+    _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        px = self.pixels
+        if not isinstance(px, np.ndarray) or px.dtype != np.uint8 or px.ndim != 3 or px.shape[2] != 3:
+            raise InvalidInput("an image must be an H x W x 3 uint8 array")
+        if px.shape[0] < 1 or px.shape[1] < 1:
+            raise InvalidInput("the image has no pixels")
+        if px.flags.writeable or not px.flags.c_contiguous:
+            px = np.ascontiguousarray(px).copy()  # never share a buffer someone else can still write
+            px.setflags(write=False)
+            object.__setattr__(self, "pixels", px)
+        if self.source_size == (0, 0):
+            object.__setattr__(self, "source_size", (px.shape[1], px.shape[0]))
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def bgr(self) -> UInt8Array:
+        """The pixels in BGR order (read-only view); what OpenCV expects."""
+        return self.pixels
+
+    @property
+    def rgb(self) -> UInt8Array:
+        """A contiguous RGB copy; what dlib and Pillow expect."""
+        return np.ascontiguousarray(self.pixels[:, :, ::-1])
+
+    @classmethod
+    def from_array(
+        cls, array: npt.NDArray[Any], *, order: Literal["bgr", "rgb"] = "bgr", source: str = "array"
+    ) -> Image:
+        """Wrap an in-memory array (``H x W x 3`` uint8, or ``H x W`` grayscale); the pixels are copied."""
+        arr = np.asarray(array)
+        if arr.dtype != np.uint8:
+            raise InvalidInput(f"image arrays must be uint8, not {arr.dtype}")
+        if arr.ndim == 2:
+            arr = np.repeat(arr[:, :, None], 3, axis=2)
+        elif arr.ndim == 3 and arr.shape[2] == 4:
+            arr = arr[:, :, :3]
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise InvalidInput(f"image arrays must be H x W x 3, not {arr.shape}")
+        if order == "rgb":
+            arr = arr[:, :, ::-1]
+        arr = np.ascontiguousarray(arr).copy()
+        arr.setflags(write=False)
+        return cls(pixels=arr, source=source)
+
+    def describe(self) -> dict[str, Any]:
+        """Where the image came from and how it was decoded, for results' details."""
+        return {
+            "source": self.source,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "source_size": list(self.source_size),
+            "orientation": self.orientation,
+            "scale": self.scale,
+        }
+
+
+def load_image(
+    source: str | Path | bytes | bytearray | memoryview | BinaryIO,
+    *,
+    limits: ImageLimits = DEFAULT_LIMITS,
+    name: str | None = None,
+) -> Image:
+    """Read, check and decode one image. Raises ``InvalidInput`` with one line for anything unusable.
+
+    ``source`` is a path, the encoded bytes, or a binary file object; ``name`` labels it in messages.
+    """
+    data, label = _read_bytes(source, limits, name)
+    if not data:
+        raise InvalidInput(f"{label}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            pil = PILImage.open(io.BytesIO(data), formats=None)
+            return _decode(pil, label, limits)
+    except InvalidInput:
+        raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise InvalidInput(f"{label}: refused as a possible decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        raise InvalidInput(
+            f"{label}: not an image in a supported format ({', '.join(sorted(SUPPORTED_FORMATS))})"
+        ) from None
+    except MemoryError:
+        raise InvalidInput(f"{label}: too large to decode") from None
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, KeyError) as exc:
+        # Pillow signals truncated and corrupt files with these; the message stays one line
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise InvalidInput(f"{label}: corrupt or truncated image ({detail})") from None
+
+
+def _read_bytes(
+    source: str | Path | bytes | bytearray | memoryview | BinaryIO, limits: ImageLimits, name: str | None
+) -> tuple[bytes, str]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        label = name or "image"
+    elif isinstance(source, str | Path):
+        path = Path(source)
+        label = name or str(path)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise InvalidInput(f"{label}: no such file") from None
+        except OSError as exc:
+            raise InvalidInput(f"{label}: cannot read ({exc.strerror})") from None
+        if not path.is_file():
+            raise InvalidInput(f"{label}: not a regular file")
+        if size > limits.max_bytes:
+            raise InvalidInput(f"{label}: {size} bytes is over the {limits.max_bytes}-byte limit")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"{label}: cannot read ({exc.strerror})") from None
+    else:
+        label = name or str(getattr(source, "name", "image"))
+        data = source.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise InvalidInput(f"{label}: over the {limits.max_bytes}-byte limit")
+    return data, label
+
+
+def _decode(pil: PILImage.Image, label: str, limits: ImageLimits) -> Image:
+    fmt = (pil.format or "").upper()
+    if fmt not in SUPPORTED_FORMATS:
+        raise InvalidInput(
+            f"{label}: {fmt or 'unknown'} images are not supported; use one of "
+            f"{', '.join(sorted(SUPPORTED_FORMATS - {'MPO'}))}"
+        )
+    width, height = pil.size
+    if width < 1 or height < 1:
+        raise InvalidInput(f"{label}: the image has no pixels ({width}x{height})")
+    if max(width, height) > limits.max_side:
+        raise InvalidInput(f"{label}: {width}x{height} has a side over the {limits.max_side}-pixel limit")
+    pixels = width * height
+    if pixels > limits.max_source_pixels:
+        raise InvalidInput(
+            f"{label}: {width}x{height} ({pixels / 1e6:.1f} megapixels) is over the "
+            f"{limits.max_source_pixels / 1e6:g}-megapixel limit; refused as a possible decompression bomb"
+        )
+    scale = 1.0
+    if pixels > limits.max_pixels:
+        if fmt not in _JPEG_FORMATS:
+            raise InvalidInput(
+                f"{label}: {width}x{height} ({pixels / 1e6:.1f} megapixels) is over the "
+                f"{limits.max_pixels / 1e6:g}-megapixel limit for {fmt} images"
+            )
+        # the JPEG decoder reduces by 1/2, 1/4 or 1/8 while decoding: memory stays bounded
+        factor = 2 ** math.ceil(math.log2(math.sqrt(pixels / limits.max_pixels)))
+        if factor > 8:
+            raise InvalidInput(f"{label}: {width}x{height} is too large to reduce within the pixel limit")
+        pil.draft("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
+        scale = pil.size[0] / width
+        if pil.size[0] * pil.size[1] > limits.max_pixels:
+            raise InvalidInput(f"{label}: {width}x{height} could not be reduced within the pixel limit")
+    if getattr(pil, "n_frames", 1) > 1:
+        pil.seek(0)  # animated WebP / multi-picture JPEG: the first frame is the picture
+    pil.load()
+    orientation = _orientation(pil)
+    upright = ImageOps.exif_transpose(pil) if orientation != 1 else pil
+    rgb = upright.convert("RGB") if upright.mode != "RGB" else upright
+    array = np.asarray(rgb, dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
+        raise InvalidInput(f"{label}: decoded to an unusable shape {array.shape}")
+    bgr = np.ascontiguousarray(array[:, :, ::-1])
+    bgr.setflags(write=False)
+    return Image(
+        pixels=bgr,
+        source=label,
+        format="JPEG" if fmt == "MPO" else fmt,
+        source_size=(width, height),
+        orientation=orientation,
+        scale=round(scale, 6),
+    )
+
+
+def _orientation(pil: PILImage.Image) -> int:
+    try:
+        value = pil.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block must not sink an otherwise good picture
+        return 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def encode_jpeg(image: Image, quality: int = 90) -> bytes:
+    """Encode an image as JPEG bytes (for tests, demos and thumbnails)."""
+    buffer = io.BytesIO()
+    PILImage.fromarray(image.rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

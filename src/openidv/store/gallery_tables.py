@@ -1,0 +1,64 @@
+"""Tables of the 1:N face gallery: named galleries and their encrypted face templates.
+
+SQL is the source of truth: a gallery's FAISS index file is derived from these rows and rebuilt from them
+(see ``openidv.checks.face.gallery``). ``face_galleries.generation`` is bumped in the same transaction as
+every enrolment or deletion, and each index file records the generation it reflects, so a process that
+finds a different generation reconciles its index with the rows before it answers.
+
+Template ids are never reused (``sqlite_autoincrement``; PostgreSQL identities never go back), so an index
+file that still holds a deleted template's id can never confuse it with a newer template.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Table
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openidv.store.db import Base, UTCDateTime
+
+#: BIGINT on PostgreSQL; INTEGER on SQLite, where only an INTEGER primary key is the autoincrementing rowid
+TemplateId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class FaceGallery(Base):
+    """A named 1:N gallery; all its templates come from one embedding model."""
+
+    __tablename__ = "face_galleries"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy reads a plain dict
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    backend: Mapped[str] = mapped_column(String(20))
+    model_id: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+    #: bumped with every enrolment and deletion, in the same transaction
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FaceTemplate(Base):
+    """One enrolled face: its embedding, AES-256-GCM encrypted (``openidv.crypto``), and who it belongs to."""
+
+    __tablename__ = "face_templates"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy reads a plain dict
+
+    id: Mapped[int] = mapped_column(TemplateId, primary_key=True, autoincrement=True)
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("face_galleries.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[str] = mapped_column(String(200), index=True)
+    #: the L2-normalised float32 embedding, encrypted; associated data binds it to gallery and id
+    template: Mapped[bytes] = mapped_column(LargeBinary)
+    #: quality measurements of the enrolled photo (no pixels, no embedding)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: caller-supplied attributes (e.g. the source of the photo); never biometric data
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+GALLERY_TABLES: tuple[Table, ...] = (
+    Base.metadata.tables["face_galleries"],
+    Base.metadata.tables["face_templates"],
+)

@@ -1,0 +1,241 @@
+"""1:N gallery on real photos: enrol, search, duplicates, delete, restart, crash consistency, encryption;
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openidv.checks.face.analysis import face_embedding, find_faces
+from openidv.checks.face.duplicate import FaceDuplicateCheck
+from openidv.checks.face.gallery import DuplicateFace, FaceIndex, GalleryService, create_gallery_tables
+from openidv.crypto import KEY_ENV, BiometricCipher, load_cipher
+from openidv.decision.policy import load_policy
+from openidv.errors import ConfigurationError, InvalidInput, NotFound
+from openidv.evidence import Evidence
+from openidv.imageio import Image, load_image
+from openidv.pipeline import Pipeline
+from openidv.results import Outcome, Status
+from openidv.settings import Settings
+from openidv.store.db import make_engine
+
+KEY = BiometricCipher(bytes(range(32)))
+
+
+@pytest.fixture(scope="module")
+def photos(shared_data: Path) -> dict[str, Image]:
+    faces = shared_data / "faces"
+    names = {
+        "obama1": "obama/obama1.jpg",
+        "obama2": "obama/obama2.jpg",
+        "obama4": "obama/obama4.jpg",
+        "biden1": "biden/biden1.jpg",
+        "biden2": "biden/biden2.jpg",
+        "rose1": "rose_leslie/rose1.jpg",
+        "rose2": "rose_leslie/rose2.jpg",
+        "alex1": "alex_lacamoire/alex1.jpg",
+        "partial": "obama/obama7_partial.jpg",
+    }
+    return {k: load_image(faces / v) for k, v in names.items()}
+
+
+@pytest.fixture
+def service_factory(database_url: str, tmp_path: Path) -> Iterator[object]:
+    engine = make_engine(database_url)
+    create_gallery_tables(engine)
+
+    def make(**kwargs: object) -> GalleryService:
+        return GalleryService(engine, tmp_path / "galleries", cipher=KEY, **kwargs)  # type: ignore[arg-type]
+
+    yield make
+    engine.dispose()
+
+
+def test_enrol_search_duplicate_delete_restart(service_factory, photos: dict[str, Image]) -> None:  # type: ignore[no-untyped-def]
+    svc: GalleryService = service_factory()
+    a = svc.enroll("vip", "subject-obama", photos["obama1"])
+    b = svc.enroll("vip", "subject-biden", photos["biden1"])
+    c = svc.enroll("vip", "subject-rose", photos["rose1"])
+    assert len({a.face_id, b.face_id, c.face_id}) == 3
+    assert svc.info("vip").size == 3 and svc.info("vip").index_kind == "flat"
+
+    found = svc.search("vip", photos["obama2"], k=3)
+    assert found.matches[0].subject_id == "subject-obama"
+    assert found.matches[0].similarity >= (found.threshold or 1.0) > found.matches[1].similarity
+    assert found.target == "fpir=1e-2" and found.gallery_size == 3
+
+    # the same face under another identity is refused, with who it already is
+    with pytest.raises(DuplicateFace, match=r"already enrolled .* as subject 'subject-obama'") as info:
+        svc.enroll("vip", "someone-else", photos["obama4"])
+    assert info.value.matches[0].face_id == a.face_id
+    # the same person again is fine, and so is a forced duplicate
+    again = svc.enroll("vip", "subject-obama", photos["obama4"])
+    assert again.duplicates == []
+    forced = svc.enroll("vip", "someone-else", photos["biden2"], allow_duplicate=True)
+    assert forced.duplicates and forced.duplicates[0].subject_id == "subject-biden"
+
+    # erasure: gone from search, from SQL and from the index file
+    svc.delete("vip", b.face_id)
+    svc.delete("vip", forced.face_id)
+    with pytest.raises(NotFound):
+        svc.delete("vip", b.face_id)
+    hits = svc.search("vip", photos["biden2"], k=5).matches
+    assert all(h.subject_id != "subject-biden" and h.face_id != forced.face_id for h in hits)
+
+    # restart: a new service on the same database and folder answers the same
+    fresh: GalleryService = service_factory()
+    assert fresh.check_consistency("vip")["consistent"]
+    top = fresh.search("vip", photos["rose2"], k=1).matches[0]
+    assert top.subject_id == "subject-rose" and top.face_id == c.face_id
+    assert fresh.info("vip").size == 3
+    assert fresh.delete_subject("vip", "subject-obama") == 2
+    assert fresh.info("vip").size == 1
+
+
+def test_enrol_refuses_no_face_and_low_quality(service_factory, photos: dict[str, Image]) -> None:  # type: ignore[no-untyped-def]
+    svc: GalleryService = service_factory()
+    with pytest.raises(InvalidInput, match="FACE_NOT_FOUND"):
+        svc.enroll("g", "x", Image.from_array(np.full((200, 200, 3), 128, np.uint8)))
+    with pytest.raises(InvalidInput, match="FACE_PARTIAL"):
+        svc.enroll("g", "x", photos["partial"])
+    assert svc.enroll("g", "x", photos["partial"], allow_low_quality=True).quality["failed"] == [
+        "FACE_PARTIAL"
+    ]
+    with pytest.raises(InvalidInput, match="gallery name"):
+        svc.enroll("../etc", "x", photos["obama1"])
+    with pytest.raises(NotFound):
+        svc.search("nope", photos["obama1"])
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_crash_between_sql_and_index_write_leaves_a_consistent_gallery(  # type: ignore[no-untyped-def]
+    service_factory, photos: dict[str, Image], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc: GalleryService = service_factory()
+    keep = svc.enroll("g", "obama", photos["obama1"])
+    doomed = svc.enroll("g", "biden", photos["biden1"])
+    gallery_id = svc._loaded["g"].gallery_id
+
+    def crash(*_: object) -> None:
+        raise Crash("power cut after the SQL commit, before the index file")
+
+    # enrolment: the row is committed, the index file is not written
+    crashing: GalleryService = service_factory()
+    monkeypatch.setattr(crashing, "_write_index", crash)
+    with pytest.raises(Crash):
+        crashing.enroll("g", "rose", photos["rose1"])
+    # deletion: the row is gone, the index file still has the template
+    with pytest.raises(Crash):
+        crashing.delete("g", doomed.face_id)
+    monkeypatch.undo()
+
+    # the index file on disk is stale: it lacks the new template and still holds the deleted one
+    stale = service_factory()._read_index(gallery_id, 128)
+    assert stale is not None and doomed.face_id in stale[1].ids() and len(stale[1].ids()) == 2
+
+    restarted: GalleryService = service_factory()
+    report = restarted.check_consistency("g")
+    assert report["consistent"] and report["rows"] == 2, report
+    assert restarted.search("g", photos["rose2"], k=1).matches[0].subject_id == "rose"
+    assert all(m.face_id != doomed.face_id for m in restarted.search("g", photos["biden2"], k=5).matches)
+    assert restarted.search("g", photos["obama2"], k=1).matches[0].face_id == keep.face_id
+    # the process that saw the old state reconciles by generation too
+    assert all(m.face_id != doomed.face_id for m in svc.search("g", photos["biden2"], k=5).matches)
+
+
+def test_templates_and_index_are_encrypted_at_rest(  # type: ignore[no-untyped-def]
+    service_factory, photos: dict[str, Image], tmp_path: Path
+) -> None:
+    svc: GalleryService = service_factory()
+    result = svc.enroll("enc", "obama", photos["obama1"])
+    face = find_faces(photos["obama1"]).largest
+    assert face is not None
+    raw = face_embedding(photos["obama1"], face).vector.astype("<f4").tobytes()
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from openidv.store.gallery_tables import FaceTemplate
+
+    with Session(svc.engine) as session:
+        blob = session.scalar(select(FaceTemplate.template).where(FaceTemplate.id == result.face_id))
+    assert blob is not None and raw not in blob and raw[:64] not in blob
+    assert blob.startswith(b"OIDV1")
+    files = list((tmp_path / "galleries").glob("*.faiss.enc"))
+    assert files and all(raw[:64] not in f.read_bytes() for f in files)
+    assert oct(files[0].stat().st_mode & 0o777) == "0o600"
+    other = GalleryService(svc.engine, tmp_path / "galleries-2", cipher=BiometricCipher(b"\x01" * 32))
+    with pytest.raises(ConfigurationError, match="another key"):
+        other.search("enc", photos["obama2"])
+
+
+def test_key_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path)
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with pytest.raises(ConfigurationError, match="no encryption key for biometric data"):
+        load_cipher(settings)
+    demo = load_cipher(settings, demo=True)  # the demo writes a key file, mode 0600
+    key_file = tmp_path / "keys" / "biometric.key"
+    assert key_file.is_file() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert load_cipher(settings).key_id == demo.key_id
+    monkeypatch.setenv(KEY_ENV, base64.b64encode(os.urandom(32)).decode())
+    assert load_cipher(settings).key_id != demo.key_id
+    monkeypatch.setenv(KEY_ENV, "c2hvcnQ=")
+    with pytest.raises(ConfigurationError, match="32"):
+        load_cipher(settings)
+
+
+def test_face_duplicate_check_and_policy(service_factory, photos: dict[str, Image]) -> None:  # type: ignore[no-untyped-def]
+    svc: GalleryService = service_factory()
+    policy = load_policy()
+    check = FaceDuplicateCheck(service=svc, **dict(policy.checks["face_duplicate"].params))
+    empty = check.run(Evidence(selfie=photos["obama2"]))
+    assert empty.status == Status.OK and empty.score == 0.0 and empty.details["gallery_size"] == 0
+    svc.enroll("onboarding", "customer-1", photos["obama1"])
+    svc.enroll("onboarding", "customer-2", photos["rose1"])
+    pipeline = Pipeline(policy, [check])
+    fraud = pipeline.run(Evidence(selfie=photos["obama2"], subject_id="customer-99"))
+    assert fraud.decision.outcome == Outcome.REVIEW
+    assert "FACE_DUPLICATE_IDENTITY" in fraud.decision.reason_codes
+    assert fraud.results[0].details["matches"][0]["subject_id"] == "customer-1"
+    returning = pipeline.run(Evidence(selfie=photos["obama2"], subject_id="customer-1"))
+    assert "FACE_DUPLICATE_IDENTITY" not in returning.decision.reason_codes
+    newcomer = pipeline.run(Evidence(selfie=photos["alex1"], subject_id="customer-3"))
+    assert newcomer.decision.outcome == Outcome.APPROVE, newcomer.decision
+
+
+def test_ivf_index_recall_removal_and_round_trip() -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(6000, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1000, 7000, dtype=np.int64)
+    exact = FaceIndex.build(ids, vectors, approx_threshold=10**9)
+    approx = FaceIndex.build(ids, vectors, approx_threshold=1000)
+    assert (exact.kind, approx.kind) == ("flat", "ivf")
+    queries = vectors[:50] + 0.05 * rng.normal(size=(50, 128)).astype(np.float32)
+    _, truth = exact.search(queries, 1)
+    _, got = approx.search(queries, 1)
+    assert (truth[:, 0] == got[:, 0]).mean() >= 0.95
+    assert approx.remove([1000, 1001]) == 2 and 1000 not in approx.ids() and approx.ntotal == 5998
+    _, after = approx.search(queries[:2], 5)
+    assert 1000 not in after[0] and 1001 not in after[1]
+    copy = FaceIndex.from_bytes(approx.to_bytes(), "ivf", 128, approx.nprobe)
+    assert copy.ids() == approx.ids()
+
+
+def test_demo_rows_show_each_case(shared_data: Path) -> None:
+    from openidv.checks.face.demo import face_demo_rows
+
+    rows = {r["case"].split(" (")[0]: r for r in face_demo_rows(shared_data)}
+    assert rows["genuine match"]["outcome"] == "approve"
+    assert rows["impostor"]["reason_codes"] == ["FACE_MISMATCH"]
+    assert "FACE_PARTIAL" in rows["quality failure"]["reason_codes"]
+    assert rows["duplicate identity"]["reason_codes"] == ["FACE_DUPLICATE_IDENTITY"]
+    assert rows["duplicate identity"]["duplicate_of"] == "customer-1002"
