@@ -17,7 +17,7 @@ def test_demo_decisions_match_their_purpose(
 ) -> None:
     monkeypatch.setenv("OPENIDV_SHARED_DATA", str(shared_data))
     rows = run_demo(tmp_path / "out", console=Console(file=io.StringIO(), width=200))
-    assert len(rows) >= 12
+    assert len(rows) >= 17
     for row in rows:
         assert row["decision"] == row["expected"], row
     written = json.loads((tmp_path / "out" / "decisions.json").read_text())
@@ -30,3 +30,4 @@ def test_demo_decisions_match_their_purpose(
         "MRZ_CHECK_DIGIT_BIRTH_DATE",
     } <= reasons
     assert {"FACE_MISMATCH", "FACE_PARTIAL", "FACE_DUPLICATE_IDENTITY"} <= reasons
+    assert {"PAD_PRINT", "PAD_SCREEN_REPLAY", "PAD_MASK", "DEEPFAKE_SUSPECTED", "REPLAYED_CAPTURE"} <= reasons

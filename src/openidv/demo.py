@@ -24,6 +24,7 @@ from rich.table import Table
 
 from openidv.checks.document.mrz import compose_mrz
 from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
+from openidv.checks.liveness.replay import SqlCaptureIndex, configure_capture_index
 from openidv.crypto import BiometricCipher
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import DeclaredData, Evidence
@@ -183,6 +184,40 @@ ENROLLED = (
 )
 
 
+#: simulated presentation attacks (openidv.synth.attacks, seed 2026): label, expected, species, sample index
+ATTACK_CASES = (
+    ("liveness: printed photo held to the camera (simulated)", "reject", "print", 1),
+    ("liveness: photo replayed on a screen (simulated)", "reject", "screen_replay", 1),
+    ("liveness: paper mask of another person (simulated)", "reject", "mask", 0),
+    ("liveness: face swap (simulated deepfake)", "review", "deepfake", 2),
+)
+ATTACK_SEED = 2026
+
+
+def attack_applicants(shared_data: Path) -> list[SampleApplicant]:
+    """Simulated attacks rendered from the real photos, plus the genuine selfie submitted a second time."""
+    from openidv.synth.attacks.dataset import make_sample
+    from openidv.synth.attacks.sources import face_sources
+
+    sources = face_sources(shared_data)
+    applicants = []
+    for label, expected, species, index in ATTACK_CASES:
+        sample = make_sample(index, ATTACK_SEED, species, sources, prefix="demo-")
+        evidence = Evidence(
+            selfie=load_image(sample.jpeg, name=sample.id), subject_id=f"applicant-{sample.id}"
+        )
+        applicants.append(SampleApplicant(label, expected, evidence))
+    _, _, selfie, document, _ = FACE_CASES[0]
+    faces = shared_data / "faces"
+    replay = Evidence(
+        selfie=load_image(faces / selfie, name=f"faces/{selfie}"),
+        document_image=load_image(faces / document, name=f"faces/{document}"),
+        subject_id="applicant-3001",
+    )
+    applicants.append(SampleApplicant("liveness: the genuine selfie submitted again", "reject", replay))
+    return applicants
+
+
 def find_shared_data() -> Path | None:
     """``$OPENIDV_SHARED_DATA``, else ``../shared/data`` beside the working directory or the source tree."""
     candidates = [
@@ -240,7 +275,8 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
         )
     else:
         set_default_gallery_service(demo_gallery(store, out_dir, shared_data, policy))
-        applicants += face_applicants(shared_data)
+        configure_capture_index(SqlCaptureIndex(store.engine))  # replayed captures are caught across runs
+        applicants += face_applicants(shared_data) + attack_applicants(shared_data)
     rows: list[dict[str, Any]] = []
     table = Table(title=f"openidv demo (policy {policy.version})")
     for column in ("applicant", "decision", "expected", "reason codes", "ms"):
@@ -265,6 +301,7 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     (out_dir / "decisions.json").write_text(json.dumps(rows, indent=2, default=str), encoding="utf-8")
     console.print(f"wrote {out_dir / 'decisions.json'} and {out_dir / 'openidv.sqlite3'}")
     set_default_gallery_service(None)
+    configure_capture_index(None)
     store.engine.dispose()
     return rows
 

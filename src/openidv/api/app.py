@@ -22,8 +22,12 @@ from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
 from openidv.api.problems import problem, validation_problem
 from openidv.api.routes_faces import get_gallery_service
 from openidv.api.routes_faces import router as faces_router
+from openidv.api.routes_liveness import get_liveness_service
+from openidv.api.routes_liveness import router as liveness_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
 from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
+from openidv.checks.liveness.replay import SqlCaptureIndex, configure_capture_index
+from openidv.checks.liveness.service import LivenessService
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
 from openidv.settings import Settings
@@ -89,6 +93,12 @@ def create_app(
     set_default_gallery_service(galleries)  # face_duplicate inside verifications searches the same galleries
     app.dependency_overrides[get_gallery_service] = lambda: galleries
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
+
+    captures = SqlCaptureIndex(app.state.store.engine)
+    configure_capture_index(captures)  # the injection check's replay lookup uses the same index
+    liveness = LivenessService(app.state.store.engine, index=captures, policy=app.state.policy)
+    app.dependency_overrides[get_liveness_service] = lambda: liveness
+    app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
     return app
 
 

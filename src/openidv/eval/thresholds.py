@@ -144,7 +144,7 @@ def tune(
             value,
             target=str(goal),
             achieved=achieved,
-            source=str(report_file),
+            source=_portable(report_file),
         )
     return Tuned(
         check_name, threshold_name, value, goal, achieved, None if dry_run else policy_path, report_file
@@ -179,3 +179,11 @@ def _achieved_rates(task: Task) -> dict[str, str]:
     if task == Task.IDENTIFICATION:
         return {"fpir": "fpir", "fnir": "fnir"}
     return {"fmr": "fmr", "fnmr": "fnmr"}
+
+
+def _portable(path: Path) -> str:
+    """The report's path relative to the working directory when it lies below it: policies travel."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,361 @@
+"""Camera-injection and replay signals: was this capture made by a real camera, live, for the first time?
+
+Signals (each named in ``details.signals``; any one gives ``INJECTION_SUSPECTED``):
+- ``virtual_camera`` / ``emulator``: the device or camera label names a virtual camera (OBS, ManyCam, ...)
+  or an emulator (Android SDK, Genymotion, BlueStacks, ...), or the client SDK reports an emulator;
+- ``implausible_stream``: a claimed resolution or frame rate no phone or webcam produces, or frames whose size
+  differs from the claimed stream;
+- ``timestamps_identical`` / ``timestamps_out_of_order`` / ``timestamps_too_regular``: frame times that
+  repeat, go backwards, or are spaced more evenly than a real sensor clock allows (a file played into a
+  virtual camera);
+- ``frames_identical``: consecutive frames with the same perceptual hash and nearly equal pixels (a still
+  image looped as video);
+- ``no_sensor_noise``: the flattest parts of the image hold less noise than any camera sensor leaves
+  (a rendered or digitally pasted image);
+- ``exif_mismatch``: the photo's EXIF names another maker than the claimed device, or an editing tool.
+Replay: the perceptual hash of the capture is looked up in the index of accepted captures (``replay.py``);
+a match is ``REPLAYED_CAPTURE``, whoever submitted the first one.
+
+The limits are policy parameters (``checks.injection.params``): engineering limits of real cameras, not
+tuned score thresholds.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from openidv.checks.base import Check
+from openidv.checks.liveness.replay import CaptureIndex, Fingerprint, default_capture_index
+from openidv.evidence import Evidence
+from openidv.imageio import Image, UInt8Array, load_image
+from openidv.results import CheckResult, Meaning, Status
+
+VIRTUAL_CAMERA = re.compile(
+    r"obs[- ]?(virtual|studio|cam)|virtual ?cam|manycam|snap ?camera|xsplit|splitcam|camtwist|v4l2 ?loopback|"
+    r"droidcam|epoccam|iriun|e2esoft|vcam|youcam|fake ?(web)?cam|dummy|nvidia broadcast|mmhmm|camo\b|"
+    r"altercam|webcamoid|chromacam|sparkocam",
+    re.IGNORECASE,
+)
+EMULATOR = re.compile(
+    r"android sdk built for|sdk_gphone|generic_x86|goldfish|ranchu|genymotion|bluestacks|\bnox\b|ldplayer|"
+    r"memu|simulator|emulator|vbox",
+    re.IGNORECASE,
+)
+EDITORS = re.compile(
+    r"photoshop|gimp|lightroom|snapseed|faceapp|ffmpeg|lavc|lavf|deepfacelab|facefusion", re.IGNORECASE
+)
+#: the maker a claimed device model implies (lower-case prefixes of the model name)
+MAKERS = {
+    "iphone": "apple",
+    "ipad": "apple",
+    "pixel": "google",
+    "galaxy": "samsung",
+    "sm-": "samsung",
+    "redmi": "xiaomi",
+    "mi ": "xiaomi",
+    "oneplus": "oneplus",
+    "moto": "motorola",
+    "huawei": "huawei",
+}
+
+PARAMS: dict[str, Any] = {
+    "max_fps": 120.0,  # phone and webcam sensors stream at most this many frames per second for selfies
+    "min_fps": 5.0,
+    "max_stream_side": 4096,  # no front camera streams beyond 4K
+    "min_stream_side": 120,
+    "min_timestamp_jitter_ms": 0.05,  # real sensor clocks jitter by more than this between frames
+    "max_identical_frame_share": 0.5,  # share of consecutive frame pairs that may be (near-)identical
+    "identical_frame_mae": 0.5,  # mean absolute pixel difference below which two frames are the same
+    # grey levels of noise in the flattest unclipped blocks; below it, no sensor left noise. Real web photos
+    # (downscaled, denoised, compressed) measured 0.003-1.0, so only digitally clean images are flagged
+    "min_noise_sigma": 0.002,
+    "check_replay": True,
+    "record_captures": True,  # add captures without injection signals to the replay index
+}
+
+
+class CaptureMetadata(BaseModel):
+    """How the client says it captured (browser / mobile SDK): never trusted, only compared."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device_label: str | None = Field(default=None, max_length=200, description="camera label (MediaDevices)")
+    device_model: str | None = Field(
+        default=None, max_length=100, description="claimed device, e.g. iPhone 14"
+    )
+    platform: str | None = Field(default=None, max_length=20, description="ios | android | web")
+    emulator: bool | None = Field(default=None, description="the SDK's own emulator detection")
+    width: int | None = Field(default=None, ge=1, le=100_000, description="claimed stream width, pixels")
+    height: int | None = Field(default=None, ge=1, le=100_000, description="claimed stream height, pixels")
+    fps: float | None = Field(default=None, gt=0, le=10_000, description="claimed frame rate")
+    user_agent: str | None = Field(default=None, max_length=500)
+    exif: dict[str, str] | None = Field(
+        default=None, description="EXIF tags read at the edge (Make, Model, ...)"
+    )
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"signal": self.name, "detail": self.detail}
+
+
+def exif_summary(data: bytes) -> dict[str, str]:
+    """Make, Model, Software and DateTimeOriginal from an image file's EXIF (metadata only, no pixels)."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as pil:
+            exif = pil.getexif()
+    except Exception:  # unreadable EXIF is simply absent; the pixels come through imageio
+        return {}
+    names = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x9003: "DateTimeOriginal"}
+    out = {}
+    for tag, name in names.items():
+        value = exif.get(tag)
+        if value is None and tag == 0x9003:
+            value = exif.get_ifd(0x8769).get(tag)
+        if isinstance(value, str | bytes) and value:
+            text = value.decode("latin-1", "replace") if isinstance(value, bytes) else value
+            out[name] = text.strip("\x00 ")[:100]
+    return out
+
+
+def noise_sigma(bgr: UInt8Array) -> float:
+    """Sensor-noise level in grey levels: Immerkaer's (1996) estimator on the flattest 10% of 16x16 blocks."""
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    response = np.abs(cv2.filter2D(gray, -1, kernel))[1:-1, 1:-1]
+    h, w = (response.shape[0] // 16) * 16, (response.shape[1] // 16) * 16
+    if h == 0 or w == 0:
+        return float("nan")
+    blocks = response[:h, :w].reshape(h // 16, 16, w // 16, 16).mean(axis=(1, 3))
+    level = gray[1 : 1 + h, 1 : 1 + w].reshape(h // 16, 16, w // 16, 16).mean(axis=(1, 3))
+    usable = blocks[(level > 8) & (level < 247)]  # clipped areas hold no noise whatever the sensor
+    if usable.size == 0:
+        return float("nan")
+    flat = np.quantile(usable, 0.1)
+    return float(np.sqrt(np.pi / 2) * flat / 6)
+
+
+def metadata_signals(
+    meta: CaptureMetadata | None, frame_sizes: Sequence[tuple[int, int]], params: Mapping[str, Any]
+) -> list[Signal]:
+    out: list[Signal] = []
+    if meta is None:
+        return out
+    label = " ".join(v for v in (meta.device_label, meta.device_model, meta.user_agent) if v)
+    if meta.device_label and VIRTUAL_CAMERA.search(meta.device_label):
+        out.append(Signal("virtual_camera", f"camera label {meta.device_label!r} names a virtual camera"))
+    if meta.emulator or (label and EMULATOR.search(label)):
+        out.append(Signal("emulator", "the client runs in an emulator"))
+    if meta.fps is not None and not float(params["min_fps"]) <= meta.fps <= float(params["max_fps"]):
+        out.append(Signal("implausible_stream", f"{meta.fps:g} fps is outside what phone cameras stream"))
+    if meta.width and meta.height:
+        long_side, short_side = max(meta.width, meta.height), min(meta.width, meta.height)
+        if long_side > int(params["max_stream_side"]) or short_side < int(params["min_stream_side"]):
+            out.append(
+                Signal("implausible_stream", f"{meta.width}x{meta.height} is not a camera stream size")
+            )
+        elif meta.fps and meta.fps > 60 and long_side > 1920:
+            out.append(
+                Signal(
+                    "implausible_stream",
+                    f"{meta.width}x{meta.height} at {meta.fps:g} fps from a selfie camera",
+                )
+            )
+        sizes = {tuple(sorted(s)) for s in frame_sizes}
+        if sizes and sizes != {tuple(sorted((meta.width, meta.height)))}:
+            out.append(
+                Signal(
+                    "implausible_stream",
+                    f"frames are {sorted(sizes)} but the stream was {meta.width}x{meta.height}",
+                )
+            )
+    exif = meta.exif or {}
+    software = exif.get("Software", "")
+    if software and EDITORS.search(software):
+        out.append(Signal("exif_mismatch", f"EXIF Software {software!r} is an editing or encoding tool"))
+    make = exif.get("Make", "").lower()
+    claimed = (meta.device_model or "").lower()
+    expected = next((maker for prefix, maker in MAKERS.items() if claimed.startswith(prefix)), None)
+    if make and expected and expected not in make:
+        out.append(
+            Signal(
+                "exif_mismatch",
+                f"EXIF Make {exif.get('Make')!r} contradicts the claimed {meta.device_model!r}",
+            )
+        )
+    return out
+
+
+def timing_signals(timestamps_ms: Sequence[float], params: Mapping[str, Any]) -> list[Signal]:
+    out: list[Signal] = []
+    if len(timestamps_ms) < 2:
+        return out
+    deltas = np.diff(np.asarray(timestamps_ms, dtype=np.float64))
+    if np.any(deltas == 0):
+        out.append(Signal("timestamps_identical", f"{int(np.sum(deltas == 0))} frames share a timestamp"))
+    if np.any(deltas < 0):
+        out.append(Signal("timestamps_out_of_order", f"{int(np.sum(deltas < 0))} frames go back in time"))
+    positive = deltas[deltas > 0]
+    if positive.size >= 8 and float(np.std(positive)) < float(params["min_timestamp_jitter_ms"]):
+        out.append(
+            Signal("timestamps_too_regular", f"frame spacing varies by {float(np.std(positive)):.4f} ms")
+        )
+    return out
+
+
+def frame_signals(frames: Sequence[Image], params: Mapping[str, Any]) -> list[Signal]:
+    out: list[Signal] = []
+    if len(frames) >= 2:
+        same = 0
+        for a, b in itertools.pairwise(frames):
+            if a.pixels.shape == b.pixels.shape and Fingerprint.of(a.bgr).matches(
+                Fingerprint.of(b.bgr), 0, 0
+            ):
+                mae = float(np.mean(np.abs(a.pixels.astype(np.int16) - b.pixels.astype(np.int16))))
+                same += mae < float(params["identical_frame_mae"])
+        share = same / (len(frames) - 1)
+        if share > float(params["max_identical_frame_share"]):
+            out.append(
+                Signal(
+                    "frames_identical", f"{same} of {len(frames) - 1} consecutive frame pairs are identical"
+                )
+            )
+    if frames:
+        sigmas = [noise_sigma(f.bgr) for f in frames[:: max(1, len(frames) // 5)]]
+        sigma = float(np.nanmedian(sigmas)) if sigmas else float("nan")
+        if np.isfinite(sigma) and sigma < float(params["min_noise_sigma"]):
+            out.append(Signal("no_sensor_noise", f"noise {sigma:.3f} grey levels in the flattest areas"))
+    return out
+
+
+def replay_lookup(
+    frames: Sequence[Image], index: CaptureIndex | None
+) -> tuple[list[dict[str, Any]], list[Fingerprint]]:
+    """Matches of the capture's frames (at most 5 sampled) in the index, and their fingerprints."""
+    if index is None or not frames:
+        return [], []
+    picked = list(frames[:: max(1, len(frames) // 5)])[:5]
+    prints = [Fingerprint.of(f.bgr) for f in picked]
+    hits = []
+    for fp in prints:
+        m = index.find(fp)
+        if m is not None:
+            hits.append(
+                {
+                    "reference": m.reference,
+                    "kind": m.kind,
+                    "phash_distance": m.phash_distance,
+                    "first_seen": m.created_at.isoformat(),
+                }
+            )
+    return hits, prints
+
+
+@dataclass(frozen=True)
+class InjectionReport:
+    signals: tuple[Signal, ...]
+    replay: tuple[dict[str, Any], ...]
+    replay_checked: bool
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        codes = []
+        if self.signals:
+            codes.append("INJECTION_SUSPECTED")
+        if self.replay:
+            codes.append("REPLAYED_CAPTURE")
+        return tuple(codes)
+
+    @property
+    def score(self) -> float:
+        """0 with no finding; each signal or a replay halves the remaining distance to 1."""
+        return round(1.0 - 0.5 ** (len(self.signals) + (2 if self.replay else 0)), 6)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "signals": [s.to_dict() for s in self.signals],
+            "replay_matches": list(self.replay),
+            "replay_checked": self.replay_checked,
+        }
+
+
+def analyse_capture(
+    frames: Sequence[Image],
+    *,
+    metadata: CaptureMetadata | None = None,
+    timestamps_ms: Sequence[float] | None = None,
+    params: Mapping[str, Any] | None = None,
+    index: CaptureIndex | None = None,
+    reference: str | None = None,
+    kind: str = "selfie",
+    record: bool | None = None,
+    lookup: bool = True,
+) -> InjectionReport:
+    """Every injection and replay signal for one capture (a selfie or a session's frames).
+
+    ``record`` (default: the ``record_captures`` parameter) adds a capture without findings to the index;
+    the session service records only after the whole session passed (``record=True, lookup=False``).
+    """
+    p = {**PARAMS, **(params or {})}
+    signals = metadata_signals(metadata, [(f.width, f.height) for f in frames], p) if lookup else []
+    signals += timing_signals(list(timestamps_ms or []), p) if lookup else []
+    signals += frame_signals(frames, p) if lookup else []
+    use_index = index if bool(p["check_replay"]) else None
+    hits, prints = replay_lookup(frames, use_index)
+    if not lookup:
+        hits = []
+    keep = bool(p["record_captures"]) if record is None else record
+    if use_index is not None and not hits and not signals and keep:
+        ref = reference or f"capture-{uuid.uuid4()}"
+        for fp in prints:
+            use_index.add(fp, kind=kind, reference=ref)
+    return InjectionReport(tuple(signals), tuple(hits), use_index is not None)
+
+
+class InjectionCheck(Check):
+    """Injection and replay signals of the selfie and its capture metadata (``metadata['capture']``)."""
+
+    name = "injection"
+    version = "1.0.0"
+    meaning = Meaning.ATTACK
+    requires = ("selfie",)
+    params_schema: ClassVar[dict[str, Any]] = dict(PARAMS)
+
+    def run(self, evidence: Evidence) -> CheckResult:
+        image = evidence.selfie
+        if not isinstance(image, Image):
+            raise ValueError("injection needs evidence.selfie")
+        raw = evidence.metadata.get("capture")
+        meta = CaptureMetadata.model_validate(raw) if isinstance(raw, dict) else None
+        reference = evidence.metadata.get("reference")
+        report = analyse_capture(
+            [image],
+            metadata=meta,
+            params=self.params,
+            index=default_capture_index(),
+            reference=str(reference) if reference else None,
+        )
+        return self.result(Status.OK, report.score, report.codes, report.to_dict())
+
+    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
+        data = Path(paths[0]).read_bytes()
+        return Evidence(
+            selfie=load_image(data, name=str(paths[0])), metadata={"capture": {"exif": exif_summary(data)}}
+        )
