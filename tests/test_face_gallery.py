@@ -13,6 +13,7 @@ import pytest
 
 from openidv.checks.face.analysis import face_embedding, find_faces
 from openidv.checks.face.duplicate import FaceDuplicateCheck
+from openidv.checks.face.embed import F32Array
 from openidv.checks.face.gallery import DuplicateFace, FaceIndex, GalleryService, create_gallery_tables
 from openidv.crypto import KEY_ENV, BiometricCipher, load_cipher
 from openidv.decision.policy import load_policy
@@ -217,7 +218,8 @@ def test_ivf_index_recall_removal_and_round_trip() -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(1000, 7000, dtype=np.int64)
     exact = FaceIndex.build(ids, vectors, approx_threshold=10**9)
-    approx = FaceIndex.build(ids, vectors, approx_threshold=1000)
+    approx = FaceIndex.ivf(vectors)  # kept for the bench and for older index files
+    approx.add(ids, vectors)
     assert (exact.kind, approx.kind) == ("flat", "ivf")
     queries = vectors[:50] + 0.05 * rng.normal(size=(50, 128)).astype(np.float32)
     _, truth = exact.search(queries, 1)
@@ -239,3 +241,127 @@ def test_demo_rows_show_each_case(shared_data: Path) -> None:
     assert "FACE_PARTIAL" in rows["quality failure"]["reason_codes"]
     assert rows["duplicate identity"]["reason_codes"] == ["FACE_DUPLICATE_IDENTITY"]
     assert rows["duplicate identity"]["duplicate_of"] == "customer-1002"
+
+
+def _unit_vectors(n: int, seed: int) -> F32Array:
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, 128)).astype(np.float32)
+    out: F32Array = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
+def test_hnsw_index_erases_in_place_and_compacts() -> None:
+    vectors = _unit_vectors(3000, 11)
+    ids = np.arange(5000, 8000, dtype=np.int64)
+    exact = FaceIndex.build(ids, vectors, approx_threshold=10**9)
+    approx = FaceIndex.build(ids, vectors, approx_threshold=1000, approx_kind="hnsw")
+    assert (exact.kind, approx.kind) == ("flat", "hnsw")
+    queries = (vectors[:50] + 0.05 * _unit_vectors(50, 12)).astype(np.float32)
+    _, truth = exact.search(queries, 1)
+    _, got = approx.search(queries, 1)
+    assert (truth[:, 0] == got[:, 0]).mean() >= 0.95
+
+    doomed = [5000, 5001, 5002]
+    secret = [vectors[i].astype("<f4").tobytes() for i in range(3)]
+    before = approx.to_bytes()
+    assert all(s in before for s in secret)  # the index holds the biometric floats...
+    assert approx.remove(doomed) == 3 and approx.remove([5000]) == 0
+    after = approx.to_bytes()
+    # ...and after erasure not one 16-byte piece of them is left in the serialised index
+    assert not any(s[i : i + 16] in after for s in secret for i in range(0, len(s), 16))
+    assert approx.ntotal == 2997 and approx.stored == 3000 and not set(doomed) & approx.ids()
+    # searching with the erased template itself never returns it, at any k
+    sims, found = approx.search(vectors[:3], 50)
+    assert not np.isin(found, doomed).any() and sims.max() < 0.999
+    assert found[0, 0] == truth_without(exact, doomed, vectors[0])
+
+    copy = FaceIndex.from_bytes(after, "hnsw", 128, None, approx.ef_search)
+    assert copy.erased == set(doomed) and copy.ids() == approx.ids()  # known from the zeroed rows
+    assert not np.isin(copy.search(vectors[:3], 10)[1], doomed).any()
+
+    assert not approx.needs_compaction(0.01) and approx.needs_compaction(0.0005)
+    live_ids, live_vectors = approx.live()
+    assert len(live_ids) == 2997 and np.array_equal(live_vectors[0], vectors[3])
+
+
+def truth_without(exact: FaceIndex, gone: list[int], query: F32Array) -> int:
+    _, ids = exact.search(query[None, :], len(gone) + 1)
+    return int(next(i for i in ids[0] if i not in gone))
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "pq_rerank"])
+def test_approximate_gallery_erasure_restart_crash_and_compaction(  # type: ignore[no-untyped-def]
+    service_factory, photos: dict[str, Image], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # approx_threshold 2 puts even this small gallery on the approximate kind; HNSW compacts after
+    # more than 40% of it is erased
+    opts = {"approx_threshold": 2, "compact_fraction": 0.4, "approx_kind": kind}
+    svc: GalleryService = service_factory(**opts)
+    obama = svc.enroll("big", "obama", photos["obama1"])
+    assert svc.info("big").index_kind == "flat"
+    biden = svc.enroll("big", "biden", photos["biden1"])
+    rose = svc.enroll("big", "rose", photos["rose1"])
+    alex = svc.enroll("big", "alex", photos["alex1"])
+    assert svc.info("big").index_kind == kind and svc.info("big").size == 4
+    assert svc.search("big", photos["obama2"], k=1).matches[0].face_id == obama.face_id
+
+    face = find_faces(photos["biden1"]).largest
+    assert face is not None
+    raw = face_embedding(photos["biden1"], face).vector.astype("<f4").tobytes()
+    gallery_id = svc._loaded["big"].gallery_id
+    assert raw[:64] in svc._loaded["big"].index.to_bytes()
+    svc.delete("big", biden.face_id)
+    index = svc._loaded["big"].index
+    assert index.kind == kind and index.ntotal == 3
+    # HNSW: erased in place, 1 of 4 (no compaction yet); pq_rerank: removed, codes encoded again
+    assert index.erased == ({biden.face_id} if kind == "hnsw" else set())
+    assert index.stored == (4 if kind == "hnsw" else 3)
+    # gone from the in-memory index bytes and from the (decrypted) index file
+    assert raw[:64] not in index.to_bytes() and raw[64:] not in index.to_bytes()
+    path = svc._index_path(gallery_id)
+    plain = KEY.decrypt(path.read_bytes(), f"openidv-gallery-index:{gallery_id}".encode())
+    assert raw[:64] not in plain and raw[64:] not in plain
+    assert all(m.face_id != biden.face_id for m in svc.search("big", photos["biden2"], k=5).matches)
+
+    # a crash between the SQL commit and the index write of a deletion: the restart erases it too
+    crashing: GalleryService = service_factory(**opts)
+    monkeypatch.setattr(crashing, "_write_index", lambda *_: (_ for _ in ()).throw(Crash("cut")))
+    with pytest.raises(Crash):
+        crashing.delete("big", alex.face_id)
+    monkeypatch.undo()
+    restarted: GalleryService = service_factory(**opts)
+    report = restarted.check_consistency("big")
+    assert report["consistent"] and report["rows"] == 2, report
+    # HNSW: 2 of 4 erased passes 40%: compacted into a fresh graph without the erased nodes
+    assert restarted._loaded["big"].index.erased == set() and restarted._loaded["big"].index.stored == 2
+    assert restarted._loaded["big"].index.kind == kind
+    top = restarted.search("big", photos["rose2"], k=5).matches
+    assert top[0].face_id == rose.face_id and {m.face_id for m in top} == {obama.face_id, rose.face_id}
+    assert svc.info("big").size == 2  # the first process reconciles by generation
+
+
+def test_pq_rerank_index_removes_for_real_and_round_trips() -> None:
+    vectors = _unit_vectors(4000, 21)
+    ids = np.arange(100, 4100, dtype=np.int64)
+    exact = FaceIndex.build(ids, vectors, approx_threshold=10**9)
+    approx = FaceIndex.build(ids, vectors, approx_threshold=1000, approx_kind="pq_rerank")
+    assert approx.kind == "pq_rerank" and approx.codes is not None
+    queries = _unit_vectors(40, 22)  # unrelated probes: the hardest case for the candidate scan
+    truth_sims, truth = exact.search(queries, 10)
+    sims, got = approx.search(queries, 10)
+    assert np.mean([len(set(t) & set(g)) / 10 for t, g in zip(truth, got, strict=True)]) >= 0.97
+    assert np.allclose(sims[:, 0], truth_sims[:, 0], atol=1e-5)  # re-ranked on the exact floats
+
+    secret = [vectors[i].astype("<f4").tobytes() for i in range(2)]
+    assert all(s in approx.to_bytes() for s in secret)
+    assert approx.remove([100, 101, 1]) == 2 and approx.ntotal == approx.stored == 3998
+    after = approx.to_bytes()
+    assert not any(s[i : i + 16] in after for s in secret for i in range(0, len(s), 16))
+    assert approx.codes.ntotal == 3998 and not {100, 101} & approx.ids()
+    _, found = approx.search(vectors[:2], 20)
+    assert not np.isin(found, [100, 101]).any()
+    copy = FaceIndex.from_bytes(after, "pq_rerank", 128, None, None, approx.candidates)
+    assert copy.ids() == approx.ids()
+    assert np.array_equal(copy.search(queries, 5)[1], approx.search(queries, 5)[1])
+    approx.add([9999], vectors[:1])
+    assert approx.search(vectors[:1], 1)[1][0, 0] == 9999
