@@ -17,7 +17,7 @@ def test_demo_decisions_match_their_purpose(
 ) -> None:
     monkeypatch.setenv("OPENIDV_SHARED_DATA", str(shared_data))
     rows = run_demo(tmp_path / "out", console=Console(file=io.StringIO(), width=200))
-    assert len(rows) >= 17
+    assert len(rows) >= 25
     for row in rows:
         assert row["decision"] == row["expected"], row
     written = json.loads((tmp_path / "out" / "decisions.json").read_text())
@@ -31,3 +31,9 @@ def test_demo_decisions_match_their_purpose(
     } <= reasons
     assert {"FACE_MISMATCH", "FACE_PARTIAL", "FACE_DUPLICATE_IDENTITY"} <= reasons
     assert {"PAD_PRINT", "PAD_SCREEN_REPLAY", "PAD_MASK", "DEEPFAKE_SUSPECTED", "REPLAYED_CAPTURE"} <= reasons
+    assert {
+        "DOC_PORTRAIT_SUBSTITUTED",
+        "DOC_MRZ_VIZ_MISMATCH",
+        "DOC_BARCODE_MISMATCH",
+        "DOC_SCREEN_RECAPTURE",
+    } <= reasons

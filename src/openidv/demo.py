@@ -149,14 +149,14 @@ def sample_applicants(today: date | None = None) -> list[SampleApplicant]:
 FACE_CASES = (
     # label, expected outcome, selfie, document photo, applicant id
     (
-        "face: genuine match (real photos)",
+        "face: genuine (real selfie, passport with the same face)",
         "approve",
         "obama/obama2.jpg",
         "obama/obama3.jpg",
         "applicant-2001",
     ),
     (
-        "face: impostor (real photos)",
+        "face: impostor (passport carries another face)",
         "reject",
         "alex_lacamoire/alex1.jpg",
         "biden/biden1.jpg",
@@ -194,7 +194,7 @@ ATTACK_CASES = (
 ATTACK_SEED = 2026
 
 
-def attack_applicants(shared_data: Path) -> list[SampleApplicant]:
+def attack_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
     """Simulated attacks rendered from the real photos, plus the genuine selfie submitted a second time."""
     from openidv.synth.attacks.dataset import make_sample
     from openidv.synth.attacks.sources import face_sources
@@ -211,10 +211,57 @@ def attack_applicants(shared_data: Path) -> list[SampleApplicant]:
     faces = shared_data / "faces"
     replay = Evidence(
         selfie=load_image(faces / selfie, name=f"faces/{selfie}"),
-        document_image=load_image(faces / document, name=f"faces/{document}"),
+        document_image=load_image(
+            passport_photo(faces / document, out_dir / "documents", 0), name="passport"
+        ),
         subject_id="applicant-3001",
     )
     applicants.append(SampleApplicant("liveness: the genuine selfie submitted again", "reject", replay))
+    return applicants
+
+
+#: synthetic documents (openidv.synth, seed 2026, clean capture): label, expected, forgery species, index
+DOCUMENT_CASES = (
+    ("document: genuine driver licence (front + PDF417 back)", "approve", "", 1),
+    ("document: portrait substituted", "review", "portrait_substitution", 1),
+    ("document: date edited on the front, barcode disagrees", "reject", "edited_text", 1),
+    ("document: printed zone disagrees with the MRZ", "reject", "mrz_viz_mismatch", 0),
+    ("document: barcode disagrees with the front", "reject", "barcode_mismatch", 0),
+    ("document: photographed off a screen", "reject", "screen_recapture", 1),
+    ("document: printed and re-scanned copy", "review", "print_scan", 1),
+    ("document: security features missing", "review", "missing_security", 1),
+)
+
+
+def document_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
+    """Generated document photos, genuine and forged, read and judged by the document checks."""
+    from openidv.synth.assets import portrait_sources
+    from openidv.synth.dataset import generate_one
+    from openidv.synth.spec import load_templates
+
+    folder = out_dir / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    portraits = portrait_sources(shared_data / "faces")
+    templates = list(load_templates().values())
+    applicants = []
+    for label, expected, species, index in DOCUMENT_CASES:
+        generated = generate_one(
+            index,
+            species,
+            seed=2026,
+            as_of=date.today(),
+            degradation="clean",
+            rotate180=False,
+            portraits=portraits,
+            templates=templates,
+            out_dir=folder,
+        )
+        files = generated.truth["files"]
+        back = load_image(folder / files["back"], name=files["back"]) if "back" in files else None
+        evidence = Evidence(
+            document_image=load_image(folder / files["front"], name=files["front"]), document_back=back
+        )
+        applicants.append(SampleApplicant(label, expected, evidence))
     return applicants
 
 
@@ -231,20 +278,40 @@ def find_shared_data() -> Path | None:
     return None
 
 
-def face_applicants(shared_data: Path) -> list[SampleApplicant]:
+def passport_photo(portrait: Path, out_dir: Path, index: int) -> Path:
+    """A synthetic UTO passport data page carrying ``portrait``, photographed cleanly (openidv.synth)."""
+    from openidv.synth.assets import PortraitSource
+    from openidv.synth.dataset import generate_one
+    from openidv.synth.spec import load_templates
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generated = generate_one(
+        index,
+        "",
+        seed=2026,
+        as_of=date.today(),
+        degradation="clean",
+        rotate180=False,
+        portraits=[PortraitSource(path=portrait, identity=portrait.parent.name)],
+        templates=[load_templates()["uto-passport"]],
+        out_dir=out_dir,
+    )
+    return out_dir / generated.truth["files"]["front"]
+
+
+def face_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
+    """Real selfies against synthetic passports that carry a real portrait of the same or another person."""
     faces = shared_data / "faces"
-    return [
-        SampleApplicant(
-            label,
-            expected,
-            Evidence(
-                selfie=load_image(faces / selfie, name=f"faces/{selfie}"),
-                document_image=load_image(faces / document, name=f"faces/{document}"),
-                subject_id=subject,
-            ),
+    applicants = []
+    for index, (label, expected, selfie, document, subject) in enumerate(FACE_CASES):
+        photo = passport_photo(faces / document, out_dir / "documents", index)
+        evidence = Evidence(
+            selfie=load_image(faces / selfie, name=f"faces/{selfie}"),
+            document_image=load_image(photo, name=f"passport with faces/{document}"),
+            subject_id=subject,
         )
-        for label, expected, selfie, document, subject in FACE_CASES
-    ]
+        applicants.append(SampleApplicant(label, expected, evidence))
+    return applicants
 
 
 def demo_gallery(store: Store, out_dir: Path, shared_data: Path, policy: Policy) -> GalleryService:
@@ -265,6 +332,7 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     for stale in ("openidv.sqlite3", "openidv.sqlite3-wal", "openidv.sqlite3-shm"):
         (out_dir / stale).unlink(missing_ok=True)  # a fresh demo each run: its gallery key is throw-away
     shutil.rmtree(out_dir / "galleries", ignore_errors=True)
+    shutil.rmtree(out_dir / "documents", ignore_errors=True)
     store = Store.from_url(f"sqlite:///{out_dir / 'openidv.sqlite3'}")
     policy = load_policy()
     applicants = sample_applicants()
@@ -276,7 +344,8 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     else:
         set_default_gallery_service(demo_gallery(store, out_dir, shared_data, policy))
         configure_capture_index(SqlCaptureIndex(store.engine))  # replayed captures are caught across runs
-        applicants += face_applicants(shared_data) + attack_applicants(shared_data)
+        applicants += document_applicants(shared_data, out_dir)
+        applicants += face_applicants(shared_data, out_dir) + attack_applicants(shared_data, out_dir)
     rows: list[dict[str, Any]] = []
     table = Table(title=f"openidv demo (policy {policy.version})")
     for column in ("applicant", "decision", "expected", "reason codes", "ms"):

@@ -10,3 +10,10 @@ import typer
 synth_app = typer.Typer(
     help="Generate labelled synthetic data sets (seeded, with manifests).", no_args_is_help=True
 )
+
+from openidv.cli.document_cmd import synth_documents_command  # noqa: E402
+
+synth_app.command("documents")(synth_documents_command)
+from openidv.cli.liveness_cmd import synth_attacks_command  # noqa: E402
+
+synth_app.command("attacks")(synth_attacks_command)

@@ -1,0 +1,106 @@
+"""Forensic analysis of a document reading: the measured signals and the model's class probabilities,
+computed once per request and shared by the forensic checks."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from openidv.checks.document import forensics
+from openidv.checks.document.forensics_model import GENUINE, load_model
+from openidv.checks.document.reader import DocumentReading, SideReading
+from openidv.checks.document.templates import references
+from openidv.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class ForensicReport:
+    side: str | None
+    signals: dict[str, float]
+    probabilities: dict[str, float] = field(default_factory=dict)
+    model: str | None = None
+    problem: str | None = None
+
+    @property
+    def attack_probability(self) -> float | None:
+        return round(1.0 - self.probabilities[GENUINE], 6) if GENUINE in self.probabilities else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "side": self.side,
+            "signals": self.signals,
+            "probabilities": self.probabilities,
+            "attack_probability": self.attack_probability,
+            "model": self.model,
+            "problem": self.problem,
+        }
+
+
+@functools.cache
+def reference_chroma(template_id: str, side: str) -> float:
+    ref = references()[(template_id, side)]
+    return float(np.hypot(ref[..., 1] - 128, ref[..., 2] - 128).mean())
+
+
+def _photo_region(side: SideReading) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    assert side.located is not None
+    pts = side.located.corners
+    h, w = side.photo.height, side.photo.width
+    x0, y0 = np.clip(pts.min(axis=0).astype(int), 0, [w - 1, h - 1])
+    x1, y1 = np.clip(pts.max(axis=0).astype(int), 1, [w, h])
+    # the central half of the document's bounding box: document pixels at the photo's own resolution
+    cx, cy, hw, hh = (x0 + x1) // 2, (y0 + y1) // 2, (x1 - x0) // 4, (y1 - y0) // 4
+    return np.ascontiguousarray(side.photo.bgr[cy - hh : cy + hh, cx - hw : cx + hw])
+
+
+def signal_side(reading: DocumentReading) -> tuple[str, SideReading] | None:
+    """The side the signals are measured on: the one with the portrait (the front), else any found side."""
+    spec = reading.spec
+    for name, side in reading.sides.items():
+        if side.found and spec and spec.sides.get(name) and spec.sides[name].portrait:
+            return name, side
+    return next(((n, s) for n, s in reading.sides.items() if s.found), None)
+
+
+def analyse(reading: DocumentReading) -> ForensicReport:
+    chosen = signal_side(reading)
+    spec = reading.spec
+    if chosen is None or spec is None:
+        return ForensicReport(None, {}, problem="no document found")
+    name, side = chosen
+    assert side.located is not None and side.match is not None and side.match.template_id is not None
+    signals = forensics.measure(
+        side.located.image,
+        _photo_region(side),
+        spec,
+        name,
+        side.match.distance,
+        reference_chroma(side.match.template_id, name),
+    )
+    try:
+        model = load_model()
+    except ConfigurationError as exc:
+        return ForensicReport(name, signals, problem=str(exc))
+    return ForensicReport(
+        name, signals, model.probabilities(signals), model=str(model.meta.get("version", ""))
+    )
+
+
+_guard = threading.Lock()
+
+
+def cached_report(reading: DocumentReading) -> ForensicReport:
+    """``analyse`` once per reading (the reading object is itself cached per request)."""
+    with _guard:
+        lock = reading.__dict__.setdefault("_forensic_lock", threading.Lock())
+    with lock:
+        report = reading.__dict__.get("_forensic_report")
+        if report is None:
+            report = analyse(reading)
+            reading.__dict__["_forensic_report"] = report
+    assert isinstance(report, ForensicReport)
+    return report

@@ -1,0 +1,65 @@
+"""The OCR engine (rapidocr, PP-OCR ONNX models inside the wheel): loaded once per process, used line by line.
+
+The reader already knows where each text line is (the template says so), so only the recogniser runs, on
+batches of line crops: about 0.1 s a line on two cores, against 1-3 s for rapidocr's full detect+recognise
+pass over a document. Calls are serialised by a lock because rapidocr keeps per-call settings on the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from openidv.errors import ConfigurationError
+
+UInt8Array = npt.NDArray[np.uint8]
+_lock = threading.Lock()
+_engine: Any = None
+
+
+@dataclass(frozen=True)
+class LineRead:
+    text: str
+    score: float
+
+
+def engine() -> Any:
+    """The shared rapidocr engine (models come from the installed wheel; nothing is downloaded)."""
+    global _engine
+    if _engine is None:
+        try:
+            from rapidocr import RapidOCR
+        except ImportError as exc:  # pragma: no cover - rapidocr is a pinned dependency
+            raise ConfigurationError("rapidocr is not installed (pip install 'rapidocr==3.10.0')") from exc
+        _engine = RapidOCR(
+            params={
+                "Global.log_level": "error",
+                "Det.limit_type": "max",
+                "Det.limit_side_len": 960,
+                "EngineConfig.onnxruntime.intra_op_num_threads": 2,
+            }
+        )
+    return _engine
+
+
+def recognize_lines(crops: Sequence[UInt8Array]) -> list[LineRead]:
+    """Recognise one text line per crop (BGR or grey ``uint8``), in order."""
+    if not crops:
+        return []
+    from rapidocr.ch_ppocr_rec import TextRecInput
+
+    images = [c if c.ndim == 3 else np.repeat(c[:, :, None], 3, axis=2) for c in crops]
+    with _lock:
+        rec = engine()._load_rec_model()
+        output = rec(TextRecInput(img=[np.ascontiguousarray(i) for i in images]))
+    texts = list(output.txts or ())
+    scores = list(output.scores or ())
+    return [
+        LineRead(str(texts[i]) if i < len(texts) else "", float(scores[i]) if i < len(scores) else 0.0)
+        for i in range(len(images))
+    ]

@@ -1,0 +1,246 @@
+"""Read a document photo end to end: locate, rectify, recognise the template, read MRZ, barcode and fields.
+
+``read_document`` is what the document checks share: it is computed once per request and kept on the front
+``Image`` (checks of one verification run concurrently on the same evidence). Every stage is timed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from openidv.checks.document.barcode import BarcodeRead, barcode_views, decode_pdf417
+from openidv.checks.document.localize import PPMM, Located, find_document, rectify, turned
+from openidv.checks.document.mrz_ocr import MrzRead, read_mrz_zone, tesseract_available
+from openidv.checks.document.ocr_fields import PrintedField, read_fields
+from openidv.checks.document.templates import TemplateMatch, family_of, recognise
+from openidv.imageio import Image
+from openidv.synth.spec import TemplateSpec, box_px, get_template
+
+UInt8Array = npt.NDArray[np.uint8]
+T = TypeVar("T")
+READER_VERSION = "1.0.0"
+#: mean CIELAB distance to the nearest template above which a photo holds "no known document". Bona fide
+#: synthetic captures score 3-12, face photos taken whole 19-35 (docs/documents.md). A photo taken whole (no
+#: document outline found) must be twice as close: a scan is clean, and any picture has a document's shape.
+DEFAULT_MAX_TEMPLATE_DISTANCE = 20.0
+
+
+@dataclass
+class SideReading:
+    """One photo: where the document is, which template side it is, and its printed fields."""
+
+    photo: Image
+    located: Located | None
+    match: TemplateMatch | None
+    fields: dict[str, PrintedField] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        return self.located is not None and self.match is not None and self.match.template_id is not None
+
+    @property
+    def spec(self) -> TemplateSpec | None:
+        return get_template(self.match.template_id) if self.match and self.match.template_id else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "found": self.found,
+            "located": self.located.to_dict() if self.located else None,
+            "template": self.match.to_dict() if self.match else None,
+            "fields": {k: v.to_dict() for k, v in self.fields.items()},
+        }
+
+
+@dataclass
+class DocumentReading:
+    """Everything read from one document (one or two photos)."""
+
+    sides: dict[str, SideReading]  # by template side: front / back (a lone unrecognised photo is "front")
+    template_id: str | None
+    mrz: MrzRead | None = None
+    mrz_expected: bool = False
+    barcode: BarcodeRead | None = None
+    barcode_expected: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    as_of: date = field(default_factory=date.today)
+
+    @property
+    def found(self) -> bool:
+        return any(s.found for s in self.sides.values())
+
+    @property
+    def spec(self) -> TemplateSpec | None:
+        return get_template(self.template_id) if self.template_id else None
+
+    def printed(self) -> dict[str, PrintedField]:
+        out: dict[str, PrintedField] = {}
+        for side in self.sides.values():
+            out.update(side.fields)
+        return out
+
+    def _mrz_fields(self) -> dict[str, str] | None:
+        """The MRZ's fields with its dates as ISO dates (century resolved), comparable with the others."""
+        if self.mrz is None or not self.mrz.result.readable:
+            return None
+        res = self.mrz.result
+        fields = dict(res.fields)
+        if res.birth_date:
+            fields["birth_date"] = res.birth_date.isoformat()
+        if res.expiry_date:
+            fields["expiry_date"] = res.expiry_date.isoformat()
+        return fields
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "template": self.template_id,
+            "sides": {name: s.to_dict() for name, s in self.sides.items()},
+            "mrz": self.mrz.to_dict() if self.mrz else None,
+            "mrz_fields": self._mrz_fields(),
+            "barcode": self.barcode.to_dict() if self.barcode else None,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    def run(self, stage: str, func: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        try:
+            return func()
+        finally:
+            self.ms[stage] = self.ms.get(stage, 0.0) + (time.perf_counter() - start) * 1000
+
+
+def locate_side(photo: Image, max_distance: float = DEFAULT_MAX_TEMPLATE_DISTANCE) -> SideReading:
+    """Find the document and pick the family and orientation whose best template fits best."""
+    located = find_document(np.ascontiguousarray(photo.bgr))
+    if located is None:
+        return SideReading(photo, None, None)
+    best: tuple[Located, TemplateMatch] | None = None
+    for family in ("id1", "td3"):
+        flat = rectify(
+            np.ascontiguousarray(photo.bgr), located.corners, located.method, located.area_fraction, family
+        )
+        for candidate in (flat, turned(flat)):
+            match = recognise(candidate.image, family)
+            if best is None or match.distance < best[1].distance:
+                best = (candidate, match)
+    assert best is not None
+    limit = max_distance / 2 if located.method == "whole" else max_distance
+    if best[1].distance > limit:
+        return SideReading(photo, best[0], TemplateMatch(None, None, best[1].distance, 0.0, best[1].ranking))
+    return SideReading(photo, best[0], best[1])
+
+
+def _mrz_band(image: UInt8Array, box: tuple[float, float, float, float]) -> UInt8Array:
+    x0, y0, x1, y1 = box_px(box, PPMM)
+    h, w = image.shape[:2]
+    pad = int(1.0 * PPMM)
+    top = int(0.2 * PPMM)  # microprint often runs just above the MRZ
+    return np.ascontiguousarray(
+        image[max(0, y0 - top) : min(h, y1 + pad), max(0, x0 - pad) : min(w, x1 + pad)]
+    )
+
+
+def read_document(
+    front: Image,
+    back: Image | None = None,
+    *,
+    as_of: date | None = None,
+    mrz_engine: str = "rapidocr",
+    max_template_distance: float = DEFAULT_MAX_TEMPLATE_DISTANCE,
+    ocr: bool = True,
+) -> DocumentReading:
+    """Read one document from its front photo and, where it has one, its back photo (``ocr=False``: only
+    locate and recognise the template, as forensic training needs)."""
+    timer = _Timer()
+    as_of = as_of or date.today()
+    photos = [front] + ([back] if back is not None else [])
+    located = [timer.run("locate", partial(locate_side, p, max_template_distance)) for p in photos]
+    sides: dict[str, SideReading] = {}
+    for reading in located:
+        name = reading.match.side if reading.found and reading.match and reading.match.side else None
+        if name is None or name in sides:
+            name = "front" if "front" not in sides else "back"
+        sides[name] = reading
+    template_ids = [s.match.template_id for s in sides.values() if s.found and s.match]
+    template_id = template_ids[0] if template_ids else None
+    out = DocumentReading(sides=sides, template_id=template_id, as_of=as_of)
+    spec = out.spec
+    if spec is None or not ocr:
+        out.timings_ms = timer.ms
+        return out
+    out.mrz_expected = any(s.mrz for s in spec.sides.values())
+    out.barcode_expected = any(s.barcode for s in spec.sides.values())
+    for name, reading in sides.items():
+        side_spec = spec.sides.get(name)
+        if side_spec is None or not reading.found or reading.located is None:
+            continue
+        image = reading.located.image
+        if side_spec.fields:
+            reading.fields = timer.run("fields", partial(read_fields, image, spec, side_spec))
+        if side_spec.mrz and spec.mrz_format:
+            band = _mrz_band(image, side_spec.mrz)
+            pattern = spec.number_pattern
+            out.mrz = timer.run(
+                "mrz", partial(read_mrz_zone, band, spec.mrz_format, as_of=as_of, number_pattern=pattern)
+            )
+            if not out.mrz.result.valid and (mrz_engine == "tesseract" or tesseract_available()):
+                second = timer.run(
+                    "mrz",
+                    partial(
+                        read_mrz_zone,
+                        band,
+                        spec.mrz_format,
+                        as_of=as_of,
+                        engine="tesseract",
+                        number_pattern=pattern,
+                    ),
+                )
+                if second.result.valid:
+                    out.mrz = second
+        if side_spec.barcode:
+            views = barcode_views(
+                image,
+                np.ascontiguousarray(reading.photo.bgr),
+                reading.located.corners,
+                side_spec.barcode,
+                spec.size_mm,
+            )
+            out.barcode = timer.run("barcode", partial(decode_pdf417, views))
+    out.timings_ms = timer.ms
+    return out
+
+
+_locks_guard = threading.Lock()
+
+
+def cached_reading(front: Image, back: Image | None, as_of: date, **kwargs: Any) -> DocumentReading:
+    """``read_document`` once per (front, back, as_of, options), kept on the front image for other checks."""
+    key = ("openidv.document.reading", READER_VERSION, id(back), as_of, tuple(sorted(kwargs.items())))
+    cache = front._cache
+    if key in cache:
+        value: DocumentReading = cache[key]
+        return value
+    with _locks_guard:
+        lock: threading.Lock = cache.setdefault(("lock", key), threading.Lock())
+    with lock:
+        if key not in cache:
+            cache[key] = read_document(front, back, as_of=as_of, **kwargs)
+    result: DocumentReading = cache[key]
+    return result
+
+
+def family_matches(spec: TemplateSpec, located: Located) -> bool:
+    return family_of(spec) == located.family
