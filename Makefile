@@ -32,8 +32,14 @@ lint: $(STAMP)
 
 # Peers are installed for benchmarks only; none of them is a dependency of openidv.
 bench: $(STAMP)
-	$(BIN)/pip install --quiet --disable-pip-version-check mrz==0.6.2
+	$(BIN)/pip install --quiet --disable-pip-version-check mrz==0.6.2 passporteye==2.2.2
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps face_recognition==1.3.0
 	$(BIN)/python bench/mrz.py
+	$(BIN)/python bench/eval_metrics.py
+	$(BIN)/python bench/face_verify.py
+	$(BIN)/python bench/face_search.py
+	$(BIN)/python bench/documents.py
+	$(BIN)/python bench/liveness.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -296,7 +296,8 @@ def passport_photo(portrait: Path, out_dir: Path, index: int) -> Path:
         templates=[load_templates()["uto-passport"]],
         out_dir=out_dir,
     )
-    return out_dir / generated.truth["files"]["front"]
+    front: str = generated.truth["files"]["front"]
+    return out_dir / front
 
 
 def face_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
