@@ -49,6 +49,9 @@ class Evidence(BaseModel):
     selfie: Image | None = None  # the applicant's live photo; the largest face is the applicant's
     document_image: Image | None = None  # a photo or scan of the identity document (its portrait is matched)
     document_back: Image | None = None  # the back of the document (TD1 MRZ, licence barcode), when it has one
+    # a challenge-response session (POST /v1/liveness/sessions) that this applicant passed; its best frame is
+    # usually the selfie, which the injection check must then not call a replay of the session's own capture
+    liveness_session_id: str | None = Field(default=None, min_length=1, max_length=64)
     subject_id: str | None = Field(default=None, min_length=1, max_length=200)  # the applicant's id in
     # the caller's system: face_duplicate ignores gallery hits of this same subject (a returning customer)
 

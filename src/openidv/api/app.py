@@ -27,7 +27,7 @@ from openidv.api.routes_liveness import router as liveness_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
 from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
 from openidv.checks.liveness.replay import SqlCaptureIndex, configure_capture_index
-from openidv.checks.liveness.service import LivenessService
+from openidv.checks.liveness.service import LivenessService, set_default_liveness_service
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
 from openidv.settings import Settings
@@ -97,6 +97,7 @@ def create_app(
     captures = SqlCaptureIndex(app.state.store.engine)
     configure_capture_index(captures)  # the injection check's replay lookup uses the same index
     liveness = LivenessService(app.state.store.engine, index=captures, policy=app.state.policy)
+    set_default_liveness_service(liveness)  # the liveness_session check reads verdicts from it
     app.dependency_overrides[get_liveness_service] = lambda: liveness
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
     return app
@@ -132,7 +133,9 @@ def _register_routes(app: FastAPI) -> None:
                 body = VerificationRequest.model_validate_json(raw)
             except ValidationError as exc:
                 return validation_problem(list(exc.errors()))
-            evidence = Evidence(mrz_text=body.mrz, declared=body.declared)
+            evidence = Evidence(
+                mrz_text=body.mrz, declared=body.declared, liveness_session_id=body.liveness_session_id
+            )
             digest = request_digest(body.model_dump(mode="json"))
         elif media_type == "multipart/form-data":
             evidence, digest = await evidence_from_multipart(request)

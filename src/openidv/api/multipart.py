@@ -23,7 +23,7 @@ from openidv.imageio import DEFAULT_LIMITS, load_image
 from openidv.verification import request_digest
 
 IMAGE_FIELDS = {"selfie": "selfie", "document": "document_image", "document_back": "document_back"}
-TEXT_FIELDS = {"mrz", "declared", "subject_id"}
+TEXT_FIELDS = {"mrz", "declared", "subject_id", "liveness_session_id"}
 MAX_TEXT_FIELD = 4096
 
 MULTIPART_SCHEMA: dict[str, Any] = {
@@ -35,6 +35,10 @@ MULTIPART_SCHEMA: dict[str, Any] = {
         "mrz": {"type": "string", "description": "MRZ lines joined by newlines, if already read."},
         "declared": {"type": "string", "description": 'JSON object, e.g. {"surname": "Eriksson"}.'},
         "subject_id": {"type": "string", "description": "The applicant's id in your system."},
+        "liveness_session_id": {
+            "type": "string",
+            "description": "A completed challenge-response session; send its best frame as the selfie.",
+        },
     },
 }
 
@@ -71,13 +75,18 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
                 raise InvalidInput(f"mrz: {exc}") from None
         if text["declared"] is not None:
             values["declared"] = _declared(text["declared"])
-        if text["subject_id"] is not None:
-            values["subject_id"] = text["subject_id"]
-        if not set(values) & {"selfie", "document_image", "document_back", "mrz_text"}:
+        for name in ("subject_id", "liveness_session_id"):
+            if text[name] is not None:
+                values[name] = text[name]
+        if not set(values) & {"selfie", "document_image", "document_back", "mrz_text", "liveness_session_id"}:
             raise InvalidInput(
                 "nothing to verify: send at least one of selfie, document, document_back or mrz"
             )
-        evidence = Evidence(**values)
+        try:
+            evidence = Evidence(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InvalidInput(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
     finally:
         await form.close()
     payload = {
@@ -85,6 +94,7 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
         "mrz": values.get("mrz_text"),
         "declared": values["declared"].model_dump(mode="json") if "declared" in values else None,
         "subject_id": values.get("subject_id"),
+        "liveness_session_id": values.get("liveness_session_id"),
     }
     return evidence, request_digest(payload)
 

@@ -60,6 +60,9 @@ class VerificationRequest(BaseModel):
 
     mrz: str = Field(max_length=MAX_MRZ_LENGTH, description="The MRZ lines joined by newlines.")
     declared: DeclaredData | None = Field(default=None, description="What the applicant declared.")
+    liveness_session_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="A completed challenge-response session."
+    )
 
     @field_validator("mrz")
     @classmethod

@@ -30,6 +30,7 @@ _BUILTIN: dict[str, str] = {
     "pad": "openidv.checks.liveness.pad:PadCheck",
     "deepfake": "openidv.checks.liveness.deepfake:DeepfakeCheck",
     "injection": "openidv.checks.liveness.injection:InjectionCheck",
+    "liveness_session": "openidv.checks.liveness.session_check:LivenessSessionCheck",
 }
 _loaded: dict[str, type[Check]] = {}
 

@@ -307,6 +307,7 @@ def analyse_capture(
     kind: str = "selfie",
     record: bool | None = None,
     lookup: bool = True,
+    own_reference: str | None = None,
 ) -> InjectionReport:
     """Every injection and replay signal for one capture (a selfie or a session's frames).
 
@@ -319,8 +320,8 @@ def analyse_capture(
     signals += frame_signals(frames, p) if lookup else []
     use_index = index if bool(p["check_replay"]) else None
     hits, prints = replay_lookup(frames, use_index)
-    if not lookup:
-        hits = []
+    # the best frame of the applicant's own liveness session is not a replay of someone else's capture
+    hits = [h for h in hits if own_reference is None or h["reference"] != own_reference] if lookup else []
     keep = bool(p["record_captures"]) if record is None else record
     if use_index is not None and not hits and not signals and keep:
         ref = reference or f"capture-{uuid.uuid4()}"
@@ -351,6 +352,7 @@ class InjectionCheck(Check):
             params=self.params,
             index=default_capture_index(),
             reference=str(reference) if reference else None,
+            own_reference=evidence.liveness_session_id,
         )
         return self.result(Status.OK, report.score, report.codes, report.to_dict())
 

@@ -409,3 +409,16 @@ def check_selfie(path: Path | str, *, policy: Path | str | None = None) -> dict[
         "results": out,
         "acquired": Status.OK in statuses,
     }
+
+
+_default_service: LivenessService | None = None
+
+
+def set_default_liveness_service(service: LivenessService | None) -> None:
+    """Make ``service`` the one the ``liveness_session`` check reads sessions from in this process."""
+    global _default_service
+    _default_service = service
+
+
+def default_liveness_service() -> LivenessService | None:
+    return _default_service
