@@ -26,7 +26,7 @@ from openidv.eval.targets import Target, parse_target
 from openidv.results import Meaning
 
 DEFAULT_POLICY_FILE = "policy.yaml"
-#: decimals ``write_threshold`` keeps (it rounds the value it writes)
+#: decimals of the threshold tune picks (a short value inside the gap between two scores, so it reads well)
 POLICY_DECIMALS = 6
 
 
