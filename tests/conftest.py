@@ -85,3 +85,36 @@ def store(database_url: str) -> Iterator[Store]:
     s = Store(make_engine(database_url))
     yield s
     s.engine.dispose()
+
+
+@pytest.fixture
+def api_client(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The real app on a fresh store (both backends), with a biometric key and one API key's auth header."""
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from openidv.api.app import create_app
+    from openidv.settings import Settings
+
+    monkeypatch.setenv("OPENIDV_ENCRYPTION_KEY", base64.b64encode(b"t" * 32).decode())
+    store = Store(make_engine(database_url))
+    app = create_app(Settings(data_dir=tmp_path), store=store)
+    _, key = store.create_api_key("tests")
+    with TestClient(app) as client:
+        yield client, store, {"Authorization": f"Bearer {key}"}
+    store.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _reset_process_services() -> Iterator[None]:
+    """`create_app` and the demo install process-wide services (gallery, capture index, liveness sessions) on
+    their store; a later test must not inherit one whose database is gone."""
+    yield
+    from openidv.checks.face.gallery import set_default_gallery_service
+    from openidv.checks.liveness.replay import configure_capture_index
+    from openidv.checks.liveness.service import set_default_liveness_service
+
+    set_default_gallery_service(None)
+    configure_capture_index(None)
+    set_default_liveness_service(None)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from openidv.api.app import create_app
-from openidv.settings import Settings
-from openidv.store.db import make_engine
 from openidv.store.models import Verification
 from openidv.store.repository import Store
 
@@ -21,16 +15,8 @@ TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F120415
 
 
 @pytest.fixture
-def api(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[TestClient, Store, dict[str, str]]]:
-    monkeypatch.setenv("OPENIDV_ENCRYPTION_KEY", base64.b64encode(b"m" * 32).decode())
-    store = Store(make_engine(database_url))
-    app = create_app(Settings(data_dir=tmp_path), store=store)
-    _, key = store.create_api_key("tests")
-    with TestClient(app) as client:
-        yield client, store, {"Authorization": f"Bearer {key}"}
-    store.engine.dispose()
+def api(api_client):  # type: ignore[no-untyped-def]
+    return api_client
 
 
 def photo(shared_data: Path, name: str) -> tuple[str, bytes, str]:

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from openidv.api.app import create_app
 from openidv.checks.liveness.replay import Fingerprint, default_capture_index
 from openidv.imageio import load_image
-from openidv.settings import Settings
-from openidv.store.db import make_engine
-from openidv.store.repository import Store
 
 
 @pytest.fixture
-def api(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[TestClient, Store, dict[str, str]]]:
-    monkeypatch.setenv("OPENIDV_ENCRYPTION_KEY", base64.b64encode(b"s" * 32).decode())
-    store = Store(make_engine(database_url))
-    app = create_app(Settings(data_dir=tmp_path), store=store)
-    _, key = store.create_api_key("tests")
-    with TestClient(app) as client:
-        yield client, store, {"Authorization": f"Bearer {key}"}
-    store.engine.dispose()
+def api(api_client):  # type: ignore[no-untyped-def]
+    return api_client
 
 
 def set_status(client: TestClient, session_id: str, status: str, codes: list[str]) -> None:

@@ -25,8 +25,8 @@ from openidv.checks.base import Check
 from openidv.checks.face.detect import DetectedFace
 from openidv.checks.liveness.artifacts import DEEPFAKE_MODEL_ID, load_model
 from openidv.checks.liveness.features import deepfake_features
-from openidv.checks.liveness.pad import DETECTION_PARAMS, selfie_face
-from openidv.checks.liveness.regions import F64, face_regions
+from openidv.checks.liveness.pad import DETECTION_PARAMS, cached_face_features, selfie_face
+from openidv.checks.liveness.regions import F64
 from openidv.evidence import Evidence
 from openidv.imageio import Image, load_image
 from openidv.results import CheckResult, Meaning, Status
@@ -41,13 +41,8 @@ TEMPORAL_PARAMS: dict[str, Any] = {
 
 
 def deepfake_vector(image: Image, face: DetectedFace) -> tuple[F64, list[str]]:
-    key = ("liveness.deepfake_features", face)
-    cached = image._cache.get(key)
-    if cached is None:
-        cached = deepfake_features(face_regions(image.bgr, face.landmarks))
-        image._cache[key] = cached
-    vec, names = cached
-    return vec, names
+    """The face-swap features of one face, computed once per image and face."""
+    return cached_face_features(image, face, "deepfake", deepfake_features)
 
 
 class DeepfakeCheck(Check):

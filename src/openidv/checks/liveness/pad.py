@@ -12,7 +12,7 @@ The model was trained on simulated attacks only (docs/liveness.md); treat its sc
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,15 +44,23 @@ def selfie_face(image: Image, min_score: float, max_side: int) -> tuple[Detected
     return found.largest, found.detect_ms
 
 
-def pad_vector(image: Image, face: DetectedFace) -> tuple[F64, list[str]]:
-    """The PAD features of one face, computed once per image and face."""
-    key = ("liveness.pad_features", face)
+def cached_face_features(
+    image: Image, face: DetectedFace, kind: str, features: Callable[[Any], tuple[F64, list[str]]]
+) -> tuple[F64, list[str]]:
+    """``features`` of one face's regions, computed once per image, face and kind (checks and training share
+    the image's cache)."""
+    key = (f"liveness.{kind}_features", face)
     cached = image._cache.get(key)
     if cached is None:
-        cached = pad_features(face_regions(image.bgr, face.landmarks))
+        cached = features(face_regions(image.bgr, face.landmarks))
         image._cache[key] = cached
     vec, names = cached
     return vec, names
+
+
+def pad_vector(image: Image, face: DetectedFace) -> tuple[F64, list[str]]:
+    """The PAD features of one face, computed once per image and face."""
+    return cached_face_features(image, face, "pad", pad_features)
 
 
 class PadCheck(Check):
