@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import warnings
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +36,8 @@ from PIL import ImageOps, UnidentifiedImageError
 from openidv.errors import InvalidInput
 
 UInt8Array = npt.NDArray[np.uint8]
+T = TypeVar("T")
+_MEMO_GUARD = threading.Lock()
 
 #: formats accepted, by the name Pillow reads from the file header (never the file name)
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
@@ -75,6 +79,7 @@ class Image:
     scale: float = 1.0
     #: per-image results (faces found, embeddings) computed once and shared by the checks of one request
     _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _locks: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         px = self.pixels
@@ -126,6 +131,29 @@ class Image:
         arr = np.ascontiguousarray(arr).copy()
         arr.setflags(write=False)
         return cls(pixels=arr, source=source)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per image and key, shared by every check of one request.
+
+        The checks of a verification run concurrently on the same ``Image``: the first caller computes while
+        later callers with the same key wait on a per-key lock, so work such as face detection, embeddings or
+        reading a document is never done twice. The one place that caches per-image results.
+        """
+        cache = self._cache
+        if key in cache:
+            hit: T = cache[key]
+            return hit
+        with _MEMO_GUARD:
+            lock: threading.Lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in cache:
+                cache[key] = compute()
+            value: T = cache[key]
+            return value
+
+    def memoized(self, key: Hashable) -> bool:
+        """True when ``memo`` already holds a value for ``key`` (batch helpers skip those)."""
+        return key in self._cache
 
     def describe(self) -> dict[str, Any]:
         """Where the image came from and how it was decoded, for results' details."""
@@ -272,3 +300,31 @@ def encode_jpeg(image: Image, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     PILImage.fromarray(image.rgb).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+#: what the library verbs accept as an image: a path, encoded bytes, a binary file, a PIL image, a numpy
+#: array (``H x W x 3`` uint8 in RGB order, as PIL, face_recognition and matplotlib give it, or ``H x W``
+#: grayscale) or an ``Image``
+ImageLike = Image | str | Path | bytes | bytearray | memoryview | BinaryIO | PILImage.Image | npt.NDArray[Any]
+
+
+def as_image(value: ImageLike, *, name: str = "image", limits: ImageLimits = DEFAULT_LIMITS) -> Image:
+    """Any ``ImageLike`` as an ``Image``; files and bytes go through ``load_image`` and its limits.
+
+    numpy arrays are taken as RGB (the order of PIL, face_recognition and matplotlib); use
+    ``Image.from_array(array, order="bgr")`` for OpenCV's order.
+    """
+    if isinstance(value, Image):
+        return value
+    if isinstance(value, np.ndarray):
+        return Image.from_array(value, order="rgb", source=name)
+    if isinstance(value, PILImage.Image):
+        rgb = value.convert("RGB") if value.mode != "RGB" else value
+        return Image.from_array(np.asarray(rgb, dtype=np.uint8), order="rgb", source=name)
+    if isinstance(value, str | Path):
+        return load_image(value, limits=limits)
+    if isinstance(value, bytes | bytearray | memoryview) or hasattr(value, "read"):
+        return load_image(value, limits=limits, name=name)
+    raise InvalidInput(
+        f"{name}: a {type(value).__name__} is not an image; pass a path, bytes, a PIL image or a numpy array"
+    )

@@ -1,18 +1,60 @@
 """The check contract: one small interface that every check honours, like scikit-learn's estimators.
 
 A check has a ``name``, a ``version``, the ``meaning`` of its score, the evidence fields it ``requires``,
-and ``run(evidence) -> CheckResult``. It does no network I/O and never knows whether it runs in the API,
-the CLI, an evaluation or a Spark job. Parameters come from the policy file (``checks.<name>.params``).
+typed parameters (``Params``, a pydantic model: types, ranges and defaults in one place), the services it
+``needs`` (passed in at construction, never looked up), and ``run(evidence) -> CheckResult``.
+
+A check judges evidence and nothing else: it does no network I/O and writes nothing. A write that should
+follow a decision (remember a capture for replay detection, enrol a face) is returned as data by
+``follow_ups`` and applied by the verification layer in the transaction that stores the verification, so a
+rejected or failed request leaves no trace. A check never knows whether it runs in the API, the CLI, an
+evaluation or a Spark job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from openidv.errors import ConfigurationError
 from openidv.evidence import Evidence
+from openidv.imageio import load_image
 from openidv.results import CheckResult, Meaning, Status
+
+
+class CheckParams(BaseModel):
+    """Base of every check's parameter model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NoParams(CheckParams):
+    """For checks that take no parameters."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A write that should happen only if the verification is stored and not rejected.
+
+    ``service`` names the service that applies it (one of a check's ``needs``); subclasses carry the data.
+    The verification layer hands each follow-up to ``service.apply_follow_up(follow_up, reference=...,
+    session=...)`` inside the store's transaction.
+    """
+
+    service: ClassVar[str]
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """The first pydantic error as ``prefix.key.path: message`` (one line, the key path named)."""
+    first = exc.errors()[0]
+    path = prefix
+    for part in first.get("loc", ()):
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return f"{path}: {first.get('msg', 'invalid value')}"
 
 
 class Check:
@@ -22,14 +64,29 @@ class Check:
     version: ClassVar[str]
     meaning: ClassVar[Meaning]
     requires: ClassVar[tuple[str, ...]] = ()
-    #: parameter names accepted from the policy, with their defaults
-    params_schema: ClassVar[Mapping[str, Any]] = {}
+    #: the parameters accepted from the policy (``checks.<name>.params``): a pydantic model
+    Params: ClassVar[type[CheckParams]] = NoParams
+    #: the services this check asks (names in ``openidv.checks.services``), passed in at construction
+    needs: ClassVar[tuple[str, ...]] = ()
+    #: for ``evidence_from_files``: the evidence field each dataset file fills, in manifest order
+    #: (one file for a samples manifest's ``path``, two for a comparisons manifest's ``a`` and ``b``)
+    file_fields: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.params_schema))
-        if unknown:
-            raise ValueError(f"check {self.name!r} has no parameter(s) {', '.join(unknown)}")
-        self.params: dict[str, Any] = {**self.params_schema, **params}
+    params: CheckParams
+
+    def __init__(self, services: Mapping[str, Any] | None = None, **params: Any) -> None:
+        try:
+            self.params = self.Params.model_validate(params)
+        except ValidationError as exc:
+            raise ConfigurationError(format_validation_error(exc, f"checks.{self.name}.params")) from None
+        available = services or {}
+        missing = [need for need in self.needs if available.get(need) is None]
+        if missing:
+            raise ConfigurationError(
+                f"check {self.name!r} needs the {', '.join(missing)} service(s); build them once "
+                "(openidv.services.Services) and pass them to the pipeline"
+            )
+        self.services: dict[str, Any] = {need: available[need] for need in self.needs}
 
     def applies_to(self, evidence: Evidence) -> bool:
         """True when every evidence field this check needs is present."""
@@ -42,13 +99,24 @@ class Check:
         """Score many applicants; checks whose model batches well override this."""
         return [self.run(evidence) for evidence in batch]
 
+    def follow_ups(self, evidence: Evidence, result: CheckResult) -> Sequence[FollowUp]:
+        """Writes to make if the verification is stored and not rejected (none by default)."""
+        return ()
+
     def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
         """Build evidence from dataset files, so ``openidv eval run`` can score any manifest.
 
-        ``paths`` holds one file for a samples manifest (``path``) and two for a comparisons manifest
-        (``a``, ``b``). Checks that can be evaluated from files override this.
+        Checks that read images set ``file_fields``; a check that needs more (EXIF, a back side) overrides
+        this.
         """
-        raise NotImplementedError(f"check {self.name!r} cannot be evaluated from dataset files")
+        if not self.file_fields:
+            raise NotImplementedError(f"check {self.name!r} cannot be evaluated from dataset files")
+        if len(paths) != len(self.file_fields):
+            raise ValueError(
+                f"check {self.name!r} reads {len(self.file_fields)} file(s) per row "
+                f"({', '.join(self.file_fields)}), got {len(paths)}"
+            )
+        return Evidence(**{f: load_image(p) for f, p in zip(self.file_fields, paths, strict=True)})
 
     def result(
         self,

@@ -1,36 +1,67 @@
-"""Check registry: name -> check class.
+"""Check registry: name -> check class, and name -> parameter model.
 
 Built-in checks are listed by import path and imported on first use, so that a process that only parses
-MRZs never loads a face model. Third-party checks call ``register_check``.
+MRZs never loads a face model. Their parameter models live in small ``params`` modules (pydantic only), so
+the policy validates ``checks.<name>.params`` from the registry without importing any check module: loading
+a policy loads no model, no FAISS and no database driver. Third-party checks call ``register_check``.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from openidv.checks.base import Check
+from openidv.checks.base import Check, CheckParams
 
-_BUILTIN: dict[str, str] = {
-    "mrz": "openidv.checks.document.mrz_check:MrzCheck",
-    "face_detect": "openidv.checks.face.checks:FaceDetectCheck",
-    "face_quality": "openidv.checks.face.checks:FaceQualityCheck",
-    "document_portrait": "openidv.checks.face.checks:DocumentPortraitCheck",
-    "face_match": "openidv.checks.face.match:FaceMatchCheck",
-    "face_duplicate": "openidv.checks.face.duplicate:FaceDuplicateCheck",
-    "document_read": "openidv.checks.document.document_checks:DocumentReadCheck",
-    "document_consistency": "openidv.checks.document.document_checks:DocumentConsistencyCheck",
-    "document_forensics": "openidv.checks.document.forensic_checks:DocumentForensicsCheck",
-    "document_portrait_substitution": "openidv.checks.document.forensic_checks:PortraitSubstitutionCheck",
-    "document_copy_move": "openidv.checks.document.forensic_checks:CopyMoveCheck",
-    "document_screen_recapture": "openidv.checks.document.forensic_checks:ScreenRecaptureCheck",
-    "document_print_scan": "openidv.checks.document.forensic_checks:PrintScanCheck",
-    "document_security_features": "openidv.checks.document.forensic_checks:SecurityFeaturesCheck",
-    "document_tampered_field": "openidv.checks.document.forensic_checks:TamperedFieldCheck",
-    "pad": "openidv.checks.liveness.pad:PadCheck",
-    "deepfake": "openidv.checks.liveness.deepfake:DeepfakeCheck",
-    "injection": "openidv.checks.liveness.injection:InjectionCheck",
-    "liveness_session": "openidv.checks.liveness.session_check:LivenessSessionCheck",
+
+@dataclass(frozen=True)
+class BuiltinCheck:
+    check: str  # "module:Class" of the check
+    params: str  # "module:Model" of its parameters (a module that imports pydantic and little else)
+
+
+def _builtin(check: str, params: str) -> BuiltinCheck:
+    return BuiltinCheck(f"openidv.checks.{check}", f"openidv.checks.{params}")
+
+
+_BUILTIN: dict[str, BuiltinCheck] = {
+    "mrz": _builtin("document.mrz_check:MrzCheck", "document.params:MrzParams"),
+    "face_detect": _builtin("face.checks:FaceDetectCheck", "face.params:DetectionParams"),
+    "face_quality": _builtin("face.checks:FaceQualityCheck", "face.params:FaceQualityParams"),
+    "document_portrait": _builtin("face.checks:DocumentPortraitCheck", "face.params:PortraitParams"),
+    "face_match": _builtin("face.match:FaceMatchCheck", "face.params:FaceMatchParams"),
+    "face_duplicate": _builtin("face.duplicate:FaceDuplicateCheck", "face.params:FaceDuplicateParams"),
+    "document_read": _builtin("document.document_checks:DocumentReadCheck", "document.params:ReaderParams"),
+    "document_consistency": _builtin(
+        "document.document_checks:DocumentConsistencyCheck", "document.params:ConsistencyParams"
+    ),
+    "document_forensics": _builtin(
+        "document.forensic_checks:DocumentForensicsCheck", "document.params:ReaderParams"
+    ),
+    "document_portrait_substitution": _builtin(
+        "document.forensic_checks:PortraitSubstitutionCheck", "document.params:ReaderParams"
+    ),
+    "document_copy_move": _builtin("document.forensic_checks:CopyMoveCheck", "document.params:ReaderParams"),
+    "document_screen_recapture": _builtin(
+        "document.forensic_checks:ScreenRecaptureCheck", "document.params:ReaderParams"
+    ),
+    "document_print_scan": _builtin(
+        "document.forensic_checks:PrintScanCheck", "document.params:ReaderParams"
+    ),
+    "document_security_features": _builtin(
+        "document.forensic_checks:SecurityFeaturesCheck", "document.params:ReaderParams"
+    ),
+    "document_tampered_field": _builtin(
+        "document.forensic_checks:TamperedFieldCheck", "document.params:ReaderParams"
+    ),
+    "pad": _builtin("liveness.pad:PadCheck", "liveness.params:PadParams"),
+    "deepfake": _builtin("liveness.deepfake:DeepfakeCheck", "liveness.params:DeepfakeParams"),
+    "injection": _builtin("liveness.injection:InjectionCheck", "liveness.params:InjectionParams"),
+    "liveness_session": _builtin(
+        "liveness.session_check:LivenessSessionCheck", "liveness.params:LivenessSessionParams"
+    ),
 }
 _loaded: dict[str, type[Check]] = {}
 
@@ -51,16 +82,37 @@ def check_names() -> list[str]:
     return sorted(set(_BUILTIN) | set(_loaded))
 
 
+def _resolve(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _unknown(name: str) -> KeyError:
+    return KeyError(f"unknown check {name!r}; known checks: {', '.join(check_names())}")
+
+
 def get_check_class(name: str) -> type[Check]:
     if name in _loaded:
         return _loaded[name]
     if name not in _BUILTIN:
-        raise KeyError(f"unknown check {name!r}; known checks: {', '.join(check_names())}")
-    module_name, _, attr = _BUILTIN[name].partition(":")
-    cls: type[Check] = getattr(importlib.import_module(module_name), attr)
+        raise _unknown(name)
+    cls: type[Check] = _resolve(_BUILTIN[name].check)
     _loaded[name] = cls
     return cls
 
 
-def create_check(name: str, params: dict[str, Any] | None = None) -> Check:
-    return get_check_class(name)(**(params or {}))
+def params_model(name: str) -> type[CheckParams]:
+    """The parameter model of a check, without importing the check's module for a built-in one."""
+    if name in _loaded:
+        return _loaded[name].Params
+    if name not in _BUILTIN:
+        raise _unknown(name)
+    model: type[CheckParams] = _resolve(_BUILTIN[name].params)
+    return model
+
+
+def create_check(
+    name: str, params: Mapping[str, Any] | None = None, services: Mapping[str, Any] | None = None
+) -> Check:
+    """Build a check with its policy parameters and the services it needs (an error if one is missing)."""
+    return get_check_class(name)(services, **dict(params or {}))

@@ -75,6 +75,40 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ThresholdVerdict:
+    """A score judged against one of the policy's thresholds, the way the policy's rules judge it.
+
+    ``holds`` is True when the score condition of the rules that read this threshold holds: for
+    ``face_match``'s ``match`` (rule ``score < match``) it means a mismatch; for an ``attack`` threshold
+    (``score >= attack``) it means an attack.
+    """
+
+    check: str
+    threshold: str
+    value: float
+    op: str
+    score: float
+    holds: bool
+    rules: tuple[str, ...]
+    target: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "value": self.value,
+            "op": self.op,
+            "holds": self.holds,
+            "rules": list(self.rules),
+            "target": self.target,
+        }
+
+
+def crosses(score: float, op: str, value: float) -> bool:
+    """The one comparison of a score with a threshold; rules and every caller go through it."""
+    return OPERATORS[op](score, value)
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str
     checks: Mapping[str, CheckConfig]
@@ -85,6 +119,57 @@ class Policy:
 
     def threshold(self, check: str, name: str) -> Threshold:
         return self.checks[check].thresholds[name]
+
+    def params(self, check: str) -> dict[str, Any]:
+        """The parameters the policy sets for a check (empty when it sets none)."""
+        cfg = self.checks.get(check)
+        return dict(cfg.params) if cfg else {}
+
+    def rules_reading(self, check: str, name: str) -> tuple[Rule, ...]:
+        """The rules whose score condition reads ``checks.<check>.thresholds.<name>``."""
+        return tuple(
+            r for r in self.rules if r.when.check == check and r.when.score_threshold == name
+        )
+
+    def judge_score(self, check: str, name: str, score: float) -> ThresholdVerdict:
+        """Judge a score against a threshold with the operator of the rules that read it.
+
+        Raises ``PolicyError`` when the policy defines no such threshold or no rule reads it: a threshold
+        nobody reads decides nothing, and saying so is better than a silent default.
+        """
+        cfg = self.checks.get(check)
+        if cfg is None or name not in cfg.thresholds:
+            raise PolicyError(
+                f"checks.{check}.thresholds.{name}: not in policy {self.version}; "
+                "run `openidv thresholds tune` to set it"
+            )
+        rules = self.rules_reading(check, name)
+        if not rules:
+            raise PolicyError(f"checks.{check}.thresholds.{name}: no rule of policy {self.version} reads it")
+        ops = {r.when.score_op for r in rules}
+        if len(ops) != 1:
+            raise PolicyError(
+                f"checks.{check}.thresholds.{name}: rules {', '.join(r.name for r in rules)} compare it "
+                f"with different operators ({', '.join(sorted(str(o) for o in ops))})"
+            )
+        op = str(rules[0].when.score_op)
+        tuned = cfg.thresholds[name]
+        return ThresholdVerdict(
+            check=check,
+            threshold=name,
+            value=tuned.value,
+            op=op,
+            score=float(score),
+            holds=crosses(float(score), op, tuned.value),
+            rules=tuple(r.name for r in rules),
+            target=tuned.target,
+        )
+
+    def judge(self, result: CheckResult, name: str) -> ThresholdVerdict | None:
+        """``judge_score`` for a check result; None when the result has no usable score."""
+        if result.status != Status.OK or result.score is None:
+            return None
+        return self.judge_score(result.check, name, result.score)
 
     def decide(self, results: Sequence[CheckResult]) -> Decision:
         """Apply the rules to a set of results; every reason code ends up on the decision."""
@@ -145,7 +230,7 @@ class Policy:
                 return False
             assert when.check is not None and when.score_threshold is not None
             limit = self.threshold(when.check, when.score_threshold).value
-            if not OPERATORS[when.score_op](result.score, limit):
+            if not crosses(result.score, when.score_op, limit):
                 return False
         return not when.reason_codes or any(c in when.reason_codes for c in result.reason_codes)
 

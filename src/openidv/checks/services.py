@@ -1,0 +1,14 @@
+"""The names under which checks ask for services (``Check.needs``).
+
+A check declares the small protocol it calls in its own domain module (e.g. ``GalleryLookup`` in
+``checks/face/duplicate.py``); the application builds the implementations once (``openidv.services``) and
+passes them in by these names. A check whose service is missing fails at construction, never silently.
+"""
+
+from __future__ import annotations
+
+FACE_GALLERY = "face_gallery"  # 1:N face search (openidv.services.face_gallery.GalleryService)
+CAPTURE_INDEX = "capture_index"  # fingerprints of accepted captures (openidv.services.captures)
+LIVENESS_SESSIONS = "liveness_sessions"  # verdicts of challenge sessions (openidv.services.liveness)
+
+ALL = (FACE_GALLERY, CAPTURE_INDEX, LIVENESS_SESSIONS)
