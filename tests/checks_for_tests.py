@@ -8,9 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from openidv.checks.base import Check
+from openidv.checks.base import Check, CheckParams
 from openidv.evidence import Evidence
 from openidv.results import CheckResult, Meaning, Status
+
+
+class MetadataScoreParams(CheckParams):
+    fta_below: float | None = None  # a score below this is a failure to acquire
 
 
 class MetadataScoreCheck(Check):
@@ -20,11 +24,12 @@ class MetadataScoreCheck(Check):
     version = "1.0"
     meaning = Meaning.SIMILARITY
     requires = ("metadata",)
-    params_schema: ClassVar[dict[str, object]] = {"fta_below": None}
+    Params = MetadataScoreParams
+    params: MetadataScoreParams
 
     def run(self, evidence: Evidence) -> CheckResult:
         score = float(evidence.metadata["score"])
-        fta_below = self.params["fta_below"]
+        fta_below = self.params.fta_below
         if fta_below is not None and score < fta_below:
             return self.result(Status.FAILED_TO_ACQUIRE, None, ["CHECK_NOT_APPLICABLE"])
         return self.result(Status.OK, score)

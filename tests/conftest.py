@@ -107,14 +107,8 @@ def api_client(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.fixture(autouse=True)
-def _reset_process_services() -> Iterator[None]:
-    """`create_app` and the demo install process-wide services (gallery, capture index, liveness sessions) on
-    their store; a later test must not inherit one whose database is gone."""
-    yield
-    from openidv.checks.face.gallery import set_default_gallery_service
-    from openidv.checks.liveness.replay import configure_capture_index
-    from openidv.checks.liveness.service import set_default_liveness_service
-
-    set_default_gallery_service(None)
-    configure_capture_index(None)
-    set_default_liveness_service(None)
+def _own_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Library verbs and CLI commands that open the deployment's store use a throw-away data folder, never
+    the developer's ``~/.local/share/openidv``."""
+    if "OPENIDV_DATA_DIR" not in os.environ:
+        monkeypatch.setenv("OPENIDV_DATA_DIR", str(tmp_path_factory.mktemp("openidv-data")))

@@ -33,13 +33,26 @@ STABLE_TARGET_KEYS = {"value", "ci_low", "ci_high", "threshold", "n_genuine", "n
 
 
 def policy_file(path: Path, offset: float = 0.0) -> Path:
+    """A policy whose rules read the thresholds tuning writes (a threshold no rule reads is refused)."""
+    initial = {"value": 0.5, "target": "initial", "source": "test"}
     raw = {
         "version": "test-1",
         "checks": {
-            "eval_test_number": {"params": {"offset": offset}},
-            "eval_test_attack": {"params": {"offset": 0.0}},
+            "eval_test_number": {"params": {"offset": offset}, "thresholds": {"accept": initial}},
+            "eval_test_attack": {"params": {"offset": 0.0}, "thresholds": {"attack": initial}},
         },
-        "rules": [],
+        "rules": [
+            {
+                "name": "number-low",
+                "when": {"check": "eval_test_number", "score": {"op": "<", "threshold": "accept"}},
+                "outcome": "reject",
+            },
+            {
+                "name": "attack-high",
+                "when": {"check": "eval_test_attack", "score": {"op": ">=", "threshold": "attack"}},
+                "outcome": "reject",
+            },
+        ],
     }
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     return path
@@ -283,6 +296,15 @@ def test_cli_run_then_tune_writes_the_policy(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "no_such_check" in result.stderr
+    # a threshold that no rule reads would change no decision: refused, naming the rules that exist
+    result = runner.invoke(
+        app,
+        ["thresholds", "tune", "--report", str(out), "--target", "fmr=1e-3", "--policy", str(policy)]
+        + ["--name", "accept_typo", "--replicates", "50"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "no rule" in result.stderr and "number-low" in result.stderr
+    assert load_policy(policy).version == loaded.version  # nothing written
 
 
 def test_tune_dry_run_and_attack_default_name(tmp_path: Path) -> None:

@@ -15,10 +15,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from openidv.checks.base import Check
+from openidv.checks.base import Check, CheckParams
 from openidv.checks.registry import register_check, unregister_check
 from openidv.evidence import Evidence
 from openidv.results import CheckResult, Meaning, Status
+
+
+class OffsetParams(CheckParams):
+    offset: float = 0.0
 
 
 class NumberFileCheck(Check):
@@ -32,7 +36,8 @@ class NumberFileCheck(Check):
     version: ClassVar[str] = "1.0"
     meaning: ClassVar[Meaning] = Meaning.SIMILARITY
     requires: ClassVar[tuple[str, ...]] = ("metadata",)
-    params_schema: ClassVar[dict[str, Any]] = {"offset": 0.0}
+    Params = OffsetParams
+    params: OffsetParams
     runs: ClassVar[int] = 0
 
     def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
@@ -47,7 +52,7 @@ class NumberFileCheck(Check):
             return self.result(Status.FAILED_TO_ACQUIRE, None, ["CHECK_NOT_APPLICABLE"])
         numbers = [float(v) for v in values]
         score = numbers[0] if len(numbers) == 1 else 1.0 - abs(numbers[0] - numbers[1])
-        return self.result(Status.OK, score + float(self.params["offset"]))
+        return self.result(Status.OK, score + self.params.offset)
 
 
 class AttackNumberFileCheck(NumberFileCheck):

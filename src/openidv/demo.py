@@ -23,14 +23,16 @@ from rich.console import Console
 from rich.table import Table
 
 from openidv.checks.document.mrz import compose_mrz
-from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
-from openidv.checks.liveness.replay import SqlCaptureIndex, configure_capture_index
 from openidv.crypto import BiometricCipher
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import DeclaredData, Evidence
 from openidv.imageio import load_image
+from openidv.services import Services, Verifier
+from openidv.services.captures import SqlCaptureIndex
+from openidv.services.face_gallery import GalleryService
+from openidv.services.liveness import LivenessService
 from openidv.store.repository import Store
-from openidv.verification import VerificationRecord, run_verification
+from openidv.verification import VerificationRecord
 
 
 @dataclass(frozen=True)
@@ -315,15 +317,22 @@ def face_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
     return applicants
 
 
-def demo_gallery(store: Store, out_dir: Path, shared_data: Path, policy: Policy) -> GalleryService:
-    """A gallery on the demo database with a throw-away key, holding three enrolled customers."""
-    service = GalleryService(
+def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy: Policy) -> Services:
+    """The demo's services on its own database: a gallery with a throw-away key holding three enrolled
+    customers (when the shared photos are there), the capture index and liveness sessions."""
+    gallery = GalleryService(
         store.engine, out_dir / "galleries", cipher=BiometricCipher(secrets.token_bytes(32)), policy=policy
     )
-    gallery = str(policy.checks["face_duplicate"].params.get("gallery", "onboarding"))
-    for subject, photo in ENROLLED:
-        service.enroll(gallery, subject, load_image(shared_data / "faces" / photo, name=photo))
-    return service
+    if shared_data is not None:
+        name = str(policy.params("face_duplicate").get("gallery", "onboarding"))
+        for subject, photo in ENROLLED:
+            gallery.enroll(name, subject, load_image(shared_data / "faces" / photo, name=photo))
+    captures = SqlCaptureIndex(store.engine)  # replayed captures are caught across applicants
+    return Services(
+        face_gallery=gallery,
+        capture_index=captures,
+        liveness_sessions=LivenessService(store.engine, index=captures, policy=policy),
+    )
 
 
 def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, Any]]:
@@ -343,16 +352,15 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
             "[yellow]../shared/data not found (set OPENIDV_SHARED_DATA): skipping the face cases[/]"
         )
     else:
-        set_default_gallery_service(demo_gallery(store, out_dir, shared_data, policy))
-        configure_capture_index(SqlCaptureIndex(store.engine))  # replayed captures are caught across runs
         applicants += document_applicants(shared_data, out_dir)
         applicants += face_applicants(shared_data, out_dir) + attack_applicants(shared_data, out_dir)
+    verifier = Verifier(policy, demo_services(store, out_dir, shared_data, policy), store)
     rows: list[dict[str, Any]] = []
     table = Table(title=f"openidv demo (policy {policy.version})")
     for column in ("applicant", "decision", "expected", "reason codes", "ms"):
         table.add_column(column)
     for applicant in applicants:
-        record = run_verification(applicant.evidence, policy=policy, store=store, actor="demo")
+        record = verifier.verify(applicant.evidence, actor="demo")
         rows.append(_row(applicant, record))
         colour = {"approve": "green", "review": "yellow", "reject": "red"}[record.decision.outcome.value]
         table.add_row(
@@ -370,8 +378,6 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     )
     (out_dir / "decisions.json").write_text(json.dumps(rows, indent=2, default=str), encoding="utf-8")
     console.print(f"wrote {out_dir / 'decisions.json'} and {out_dir / 'openidv.sqlite3'}")
-    set_default_gallery_service(None)
-    configure_capture_index(None)
     store.engine.dispose()
     return rows
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -49,14 +49,25 @@ class PipelineRun:
 
 
 class Pipeline:
-    """The checks a policy configures, ready to run for any number of applicants."""
+    """The checks a policy configures, ready to run for any number of applicants.
 
-    def __init__(self, policy: Policy, checks: Sequence[Check] | None = None, timeout_s: float | None = None):
+    ``services`` maps service names (``openidv.checks.services``) to the objects checks ask; a configured
+    check whose service is missing raises ``ConfigurationError`` here, at construction, never later.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        checks: Sequence[Check] | None = None,
+        timeout_s: float | None = None,
+        *,
+        services: Mapping[str, object] | None = None,
+    ):
         self.policy = policy
         self.checks = (
             list(checks)
             if checks is not None
-            else [create_check(name, dict(cfg.params)) for name, cfg in policy.checks.items()]
+            else [create_check(name, cfg.params, services) for name, cfg in policy.checks.items()]
         )
         self.timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
 

@@ -1,6 +1,7 @@
-"""One applicant, end to end: evidence -> checks -> policy -> decision -> (store + audit).
+"""One applicant: evidence -> checks -> policy -> decision, and the record that is stored and returned.
 
-``openidv.verify`` is the library entry point; the API and the CLI call the same function.
+This layer writes nothing: ``openidv.services.Verifier`` stores the record, with the follow-ups the checks
+asked for, in one transaction. The API, the CLI and ``openidv.verify`` all go through that one Verifier.
 """
 
 from __future__ import annotations
@@ -8,21 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from openidv.decision.policy import Policy, load_policy
+from openidv.checks.base import FollowUp
 from openidv.decision.reason_codes import describe
-from openidv.evidence import DeclaredData, Evidence
+from openidv.evidence import Evidence
 from openidv.imageio import Image
 from openidv.pipeline import Pipeline
-from openidv.results import CheckResult, Decision
-
-if TYPE_CHECKING:
-    from openidv.store.repository import Store
+from openidv.results import CheckResult, Decision, Outcome, Status
 
 
 class VerificationRecord(BaseModel):
@@ -91,29 +89,21 @@ def request_digest(payload: Any) -> str:
     ).hexdigest()
 
 
-_pipelines: dict[tuple[str, int], Pipeline] = {}
+@dataclass(frozen=True)
+class VerificationRun:
+    """A finished, not yet stored verification, and the writes its checks asked for once it is stored."""
+
+    record: VerificationRecord
+    follow_ups: tuple[tuple[str, FollowUp], ...]  # (service name, follow-up), in check order
+
+    @property
+    def leaves_trace(self) -> bool:
+        """Follow-ups (capture fingerprints, enrolments) apply only when the applicant is not rejected."""
+        return self.record.decision.outcome != Outcome.REJECT
 
 
-def pipeline_for(policy: Policy) -> Pipeline:
-    """Checks load models once per policy, not per request."""
-    key = (policy.version, id(policy))
-    if key not in _pipelines:
-        _pipelines.clear()
-        _pipelines[key] = Pipeline(policy)
-    return _pipelines[key]
-
-
-def run_verification(
-    evidence: Evidence,
-    *,
-    policy: Policy | None = None,
-    store: Store | None = None,
-    request_hash: str | None = None,
-    api_key_id: str | None = None,
-    idempotency_key: str | None = None,
-    actor: str = "library",
-) -> VerificationRecord:
-    pipeline = pipeline_for(policy or load_policy())
+def run_verification(evidence: Evidence, pipeline: Pipeline) -> VerificationRun:
+    """Checks -> policy -> decision for one applicant; writes nothing (``openidv.services.Verifier`` stores)."""
     run = pipeline.run(evidence)
     record = VerificationRecord(
         id=str(uuid.uuid4()),
@@ -122,28 +112,11 @@ def run_verification(
         checks=run.results,
         latency_ms=run.latency_ms,
     )
-    if store is None:
-        return record
-    return store.save_verification(
-        record,
-        request_hash=request_hash or evidence_digest(evidence),
-        evidence_summary=evidence_summary(evidence),
-        api_key_id=api_key_id,
-        idempotency_key=idempotency_key,
-        actor=actor,
-    )
-
-
-def verify(
-    *,
-    mrz: str | None = None,
-    declared: DeclaredData | Mapping[str, Any] | None = None,
-    as_of: date | None = None,
-    policy: Policy | str | None = None,
-    store: Store | None = None,
-) -> VerificationRecord:
-    """Verify one applicant: ``openidv.verify(mrz=..., declared={"surname": ..., "birth_date": ...})``."""
-    declared_data = DeclaredData.model_validate(declared) if isinstance(declared, Mapping) else declared
-    evidence = Evidence(mrz_text=mrz, declared=declared_data, as_of=as_of)
-    loaded = policy if isinstance(policy, Policy) else load_policy(policy)
-    return run_verification(evidence, policy=loaded, store=store)
+    by_name = {c.name: c for c in pipeline.checks}
+    follow_ups: list[tuple[str, FollowUp]] = []
+    for result in run.results:
+        check = by_name.get(result.check)
+        if check is None or result.status == Status.ERROR:
+            continue
+        follow_ups += [(f.service, f) for f in check.follow_ups(evidence, result)]
+    return VerificationRun(record, tuple(follow_ups))

@@ -20,19 +20,15 @@ from openidv.api import problems
 from openidv.api.limits import BodySizeLimit
 from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
 from openidv.api.problems import problem, validation_problem
-from openidv.api.routes_faces import get_gallery_service
 from openidv.api.routes_faces import router as faces_router
-from openidv.api.routes_liveness import get_liveness_service
 from openidv.api.routes_liveness import router as liveness_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
-from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
-from openidv.checks.liveness.replay import SqlCaptureIndex, configure_capture_index
-from openidv.checks.liveness.service import LivenessService, set_default_liveness_service
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
+from openidv.services import Services, Verifier
 from openidv.settings import Settings
 from openidv.store.repository import ApiKeyInfo, Store
-from openidv.verification import request_digest, run_verification
+from openidv.verification import request_digest
 
 _REQUEST_BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -55,6 +51,11 @@ def get_policy(request: Request) -> Policy:
     return policy
 
 
+def get_verifier(request: Request) -> Verifier:
+    verifier: Verifier = request.app.state.verifier
+    return verifier
+
+
 def require_api_key(
     store: Annotated[Store, Depends(get_store)],
     authorization: Annotated[str | None, Header()] = None,
@@ -74,8 +75,15 @@ MAX_JSON_BYTES = 64 * 1024
 
 
 def create_app(
-    settings: Settings | None = None, *, store: Store | None = None, policy: Policy | None = None
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    policy: Policy | None = None,
+    services: Services | None = None,
 ) -> FastAPI:
+    """The app and everything it owns, built once: store, policy, services (galleries, capture index,
+    liveness sessions) and the verifier that runs the policy's checks with them. Routes receive them as
+    FastAPI dependencies; nothing is process-wide, so two apps in one process never share state."""
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="openidv",
@@ -87,18 +95,12 @@ def create_app(
     app.state.policy = policy or load_policy(settings.policy_path)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.state.services = services or Services.open(settings, app.state.store, app.state.policy)
+    # face_duplicate, injection and liveness_session inside verifications use the same services as the
+    # gallery and liveness routes
+    app.state.verifier = Verifier(app.state.policy, app.state.services, app.state.store)
     _register_routes(app)
-
-    galleries = GalleryService.from_settings(settings, engine=app.state.store.engine, policy=app.state.policy)
-    set_default_gallery_service(galleries)  # face_duplicate inside verifications searches the same galleries
-    app.dependency_overrides[get_gallery_service] = lambda: galleries
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
-
-    captures = SqlCaptureIndex(app.state.store.engine)
-    configure_capture_index(captures)  # the injection check's replay lookup uses the same index
-    liveness = LivenessService(app.state.store.engine, index=captures, policy=app.state.policy)
-    set_default_liveness_service(liveness)  # the liveness_session check reads verdicts from it
-    app.dependency_overrides[get_liveness_service] = lambda: liveness
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
     return app
 
@@ -121,7 +123,7 @@ def _register_routes(app: FastAPI) -> None:
         request: Request,
         key: Annotated[ApiKeyInfo, Depends(require_api_key)],
         store: Annotated[Store, Depends(get_store)],
-        policy: Annotated[Policy, Depends(get_policy)],
+        verifier: Annotated[Verifier, Depends(get_verifier)],
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     ) -> JSONResponse:
         media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -150,10 +152,8 @@ def _register_routes(app: FastAPI) -> None:
                     earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"}
                 )
         record = await run_in_threadpool(
-            lambda: run_verification(
+            lambda: verifier.verify(
                 evidence,
-                policy=policy,
-                store=store,
                 request_hash=digest,
                 api_key_id=key.id,
                 idempotency_key=idempotency_key,

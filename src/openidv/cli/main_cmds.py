@@ -17,7 +17,8 @@ from openidv.decision.reason_codes import describe
 from openidv.evidence import DeclaredData, Evidence
 from openidv.settings import Settings
 from openidv.store.repository import Store
-from openidv.verification import VerificationRecord, run_verification
+from openidv.services import Verifier
+from openidv.verification import VerificationRecord
 
 keys_app = typer.Typer(
     help="Create, list and revoke API keys (only a key's hash is stored).", no_args_is_help=True
@@ -63,9 +64,10 @@ def verify_command(
     elif birth_date is not None:
         fail("--birth-date needs --surname too")
     evidence = Evidence(mrz_text=text, declared=declared, as_of=_date(as_of, "as-of"))
-    record = run_verification(
-        evidence, policy=load_policy(policy), store=open_store() if store else None, actor="cli"
-    )
+    settings = Settings.from_env()
+    # lookups (galleries, accepted captures) use the deployment's database; --store also records the result
+    verifier = Verifier.open(settings, policy=load_policy(policy or settings.policy_path))
+    record = verifier.verify(evidence, save=store, actor="cli")
     if as_json:
         print_json(record.to_api())
     else:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from openidv.checks.registry import check_names
+from openidv.checks.registry import check_names, params_model
 from openidv.decision.reason_codes import is_known
 from openidv.errors import PolicyError
 from openidv.results import CheckResult, Decision, FiredRule, Outcome, Status
@@ -32,9 +33,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_WHEN_KEYS = {"check", "status", "score", "reason_code", "reason_codes", "missing"}
-_TOP_KEYS = {"version", "description", "checks", "rules", "default"}
-_CHECK_KEYS = {"params", "thresholds"}
 
 
 @dataclass(frozen=True)
@@ -127,9 +125,7 @@ class Policy:
 
     def rules_reading(self, check: str, name: str) -> tuple[Rule, ...]:
         """The rules whose score condition reads ``checks.<check>.thresholds.<name>``."""
-        return tuple(
-            r for r in self.rules if r.when.check == check and r.when.score_threshold == name
-        )
+        return tuple(r for r in self.rules if r.when.check == check and r.when.score_threshold == name)
 
     def judge_score(self, check: str, name: str, score: float) -> ThresholdVerdict:
         """Judge a score against a threshold with the operator of the rules that read it.
@@ -264,152 +260,200 @@ def parse_policy(raw: Any, path: Path | None = None) -> Policy:
         raise PolicyError(f"{where}{exc}") from None
 
 
+# The file's shape, validated by pydantic; cross-references (checks, thresholds, reason codes) follow below.
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _ThresholdFile(_File):
+    model_config = ConfigDict(extra="allow")  # tuning records more about the operating point
+
+    value: float
+    target: str | None = None
+    achieved: dict[str, Any] | None = None
+    source: str | None = None
+    tuned_at: str | None = None
+
+
+class _CheckFile(_File):
+    params: dict[str, Any] | None = None
+    thresholds: dict[str, _ThresholdFile] | None = None
+
+
+class _ScoreFile(_File):
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    threshold: str
+
+
+class _WhenFile(_File):
+    check: str | None = None
+    status: Status | None = None
+    score: _ScoreFile | None = None
+    reason_code: str | None = None
+    reason_codes: list[str] | None = None
+    missing: bool | None = None
+
+
+class _RuleFile(_File):
+    name: str | None = None
+    when: _WhenFile
+    outcome: Outcome
+    reason_code: str | None = None
+
+
+class _PolicyFile(_File):
+    version: str | int | float
+    description: str = ""
+    default: Outcome = Outcome.APPROVE
+    checks: dict[str, _CheckFile | None] | None = None
+    rules: list[_RuleFile] | None = None
+
+
+def _key_path(loc: Sequence[Any]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+    """One pydantic error as ``key.path: what is wrong``, in the words a policy author needs."""
+    loc = tuple(error.get("loc", ()))
+    path, kind, value = _key_path(loc), error.get("type", ""), error.get("input")
+    last = loc[-1] if loc else ""
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key; allowed: {', '.join(_allowed_keys(model, loc[:-1]))}"
+    if last == "version" and len(loc) == 1:
+        return "version: missing; every policy carries a version string"
+    if last == "value" and "thresholds" in loc:
+        return f"{_key_path(loc[:-1])}: missing threshold value; run `openidv thresholds tune` to set it"
+    if last == "op":
+        return f"{path}: bad operator {value!r}; use one of {', '.join(OPERATORS)}"
+    if last in ("outcome", "default"):
+        return f"{path}: unknown outcome {value!r}; use approve, review or reject"
+    if last == "status":
+        return f"{path}: unknown status {value!r}; use {', '.join(s.value for s in Status)}"
+    if kind == "missing":
+        return f"{path}: missing"
+    return f"{path}: {error.get('msg', 'invalid value')}"
+
+
+def _allowed_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys the file allows at ``loc`` (walks the file models along the path)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        field = current.model_fields.get(part)
+        if field is None:
+            continue
+        current = _inner_model(field.annotation)
+    return sorted(current.model_fields) if current is not None else []
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
 def _parse(raw: Any, path: Path | None) -> Policy:
     if not isinstance(raw, dict):
         raise PolicyError("a policy is a mapping with version, checks and rules")
-    _no_unknown_keys(raw, _TOP_KEYS, "")
-    version = raw.get("version")
-    if not isinstance(version, str | int | float) or not str(version).strip():
+    try:
+        file = _PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(_message(exc.errors()[0], _PolicyFile)) from None
+    if not str(file.version).strip():
         raise PolicyError("version: missing; every policy carries a version string")
     known = set(check_names())
-    checks_raw = raw.get("checks") or {}
-    if not isinstance(checks_raw, dict):
-        raise PolicyError("checks: must be a mapping of check name to its settings")
     checks: dict[str, CheckConfig] = {}
-    for name, settings in checks_raw.items():
+    for name, settings in (file.checks or {}).items():
         if name not in known:
             raise PolicyError(f"checks.{name}: unknown check; known checks: {', '.join(sorted(known))}")
-        checks[name] = _parse_check(name, settings or {})
-    rules_raw = raw.get("rules") or []
-    if not isinstance(rules_raw, list):
-        raise PolicyError("rules: must be a list")
-    rules = tuple(_parse_rule(i, r, checks) for i, r in enumerate(rules_raw))
+        checks[name] = _check_config(name, settings or _CheckFile())
+    rules = tuple(_rule(i, r, checks) for i, r in enumerate(file.rules or []))
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise PolicyError(f"rules: duplicate rule name(s) {', '.join(duplicates)}")
     return Policy(
-        version=str(version),
+        version=str(file.version),
         checks=checks,
         rules=rules,
-        default=_outcome(raw.get("default", "approve"), "default"),
-        description=str(raw.get("description", "")),
+        default=file.default,
+        description=file.description,
         path=path,
     )
 
 
-def _parse_check(name: str, settings: Any) -> CheckConfig:
-    if not isinstance(settings, dict):
-        raise PolicyError(f"checks.{name}: must be a mapping with params and thresholds")
-    _no_unknown_keys(settings, _CHECK_KEYS, f"checks.{name}.")
-    params = settings.get("params") or {}
-    if not isinstance(params, dict):
-        raise PolicyError(f"checks.{name}.params: must be a mapping")
-    from openidv.checks.registry import get_check_class
-
-    accepted = get_check_class(name).params_schema
-    for key in params:
-        if key not in accepted:
-            choices = ", ".join(sorted(accepted)) or "none"
-            raise PolicyError(f"checks.{name}.params.{key}: unknown parameter; accepted: {choices}")
-    thresholds: dict[str, Threshold] = {}
-    for tname, traw in (settings.get("thresholds") or {}).items():
-        key = f"checks.{name}.thresholds.{tname}"
-        if not isinstance(traw, dict) or "value" not in traw or traw["value"] is None:
-            raise PolicyError(f"{key}: missing threshold value; run `openidv thresholds tune` to set it")
-        try:
-            value = float(traw["value"])
-        except (TypeError, ValueError):
-            raise PolicyError(f"{key}.value: not a number: {traw['value']!r}") from None
-        thresholds[tname] = Threshold(
-            value=value,
-            target=traw.get("target"),
-            achieved=traw.get("achieved") or {},
-            source=traw.get("source"),
-            tuned_at=traw.get("tuned_at"),
+def _check_config(name: str, settings: _CheckFile) -> CheckConfig:
+    params = settings.params or {}
+    model = params_model(name)
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = _key_path((f"checks.{name}.params", *error.get("loc", ())))
+        if error.get("type") == "extra_forbidden":
+            accepted = ", ".join(sorted(model.model_fields)) or "none"
+            raise PolicyError(f"{key}: unknown parameter; accepted: {accepted}") from None
+        raise PolicyError(f"{key}: {error.get('msg', 'invalid value')}") from None
+    thresholds = {
+        tname: Threshold(
+            value=t.value, target=t.target, achieved=t.achieved or {}, source=t.source, tuned_at=t.tuned_at
         )
+        for tname, t in (settings.thresholds or {}).items()
+    }
     return CheckConfig(params=params, thresholds=thresholds)
 
 
-def _parse_rule(index: int, raw: Any, checks: Mapping[str, CheckConfig]) -> Rule:
+def _rule(index: int, raw: _RuleFile, checks: Mapping[str, CheckConfig]) -> Rule:
     key = f"rules[{index}]"
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{key}: a rule is a mapping with name, when and outcome")
-    _no_unknown_keys(raw, {"name", "when", "outcome", "reason_code"}, f"{key}.")
-    name = str(raw.get("name") or f"rule-{index}")
-    when_raw = raw.get("when")
-    if not isinstance(when_raw, dict) or not when_raw:
+    when = raw.when
+    if when.model_dump(exclude_none=True) == {}:
         raise PolicyError(f"{key}.when: missing condition")
-    _no_unknown_keys(when_raw, _WHEN_KEYS, f"{key}.when.")
-    check = when_raw.get("check")
+    check = when.check
     if check is not None and check not in checks:
         raise PolicyError(f"{key}.when.check: check {check!r} is not configured under checks:")
-    status = None
-    if "status" in when_raw:
-        try:
-            status = Status(when_raw["status"])
-        except ValueError:
-            choices = ", ".join(s.value for s in Status)
-            raise PolicyError(
-                f"{key}.when.status: unknown status {when_raw['status']!r}; use {choices}"
-            ) from None
-    score_op = score_threshold = None
-    if "score" in when_raw:
-        score = when_raw["score"]
+    if when.score is not None:
         if check is None:
             raise PolicyError(f"{key}.when.score: a score condition needs `check`")
-        if not isinstance(score, dict):
-            raise PolicyError(f"{key}.when.score: must be a mapping with op and threshold")
-        _no_unknown_keys(score, {"op", "threshold"}, f"{key}.when.score.")
-        score_op = score.get("op")
-        if score_op not in OPERATORS:
+        if when.score.threshold not in checks[check].thresholds:
             raise PolicyError(
-                f"{key}.when.score.op: bad operator {score_op!r}; use one of {', '.join(OPERATORS)}"
+                f"{key}.when.score.threshold: missing threshold {when.score.threshold!r} for check "
+                f"{check!r}; define checks.{check}.thresholds.{when.score.threshold} "
+                "(openidv thresholds tune writes it)"
             )
-        score_threshold = score.get("threshold")
-        if score_threshold not in checks[check].thresholds:
-            raise PolicyError(
-                f"{key}.when.score.threshold: missing threshold {score_threshold!r} for check {check!r}; "
-                f"define checks.{check}.thresholds.{score_threshold} (openidv thresholds tune writes it)"
-            )
-    codes = when_raw.get("reason_codes") or []
-    if "reason_code" in when_raw:
-        codes = [when_raw["reason_code"], *codes]
+    codes = [*([when.reason_code] if when.reason_code else []), *(when.reason_codes or [])]
     for code in codes:
         if not is_known(code):
             raise PolicyError(f"{key}.when: unknown reason code {code!r} (not in the catalogue)")
-    missing = when_raw.get("missing")
-    if missing is not None and check is None:
+    if when.missing is not None and check is None:
         raise PolicyError(f"{key}.when.missing: needs `check`")
-    reason_code = raw.get("reason_code")
-    if reason_code is not None and not is_known(reason_code):
-        raise PolicyError(f"{key}.reason_code: unknown reason code {reason_code!r} (not in the catalogue)")
+    if raw.reason_code is not None and not is_known(raw.reason_code):
+        raise PolicyError(
+            f"{key}.reason_code: unknown reason code {raw.reason_code!r} (not in the catalogue)"
+        )
     return Rule(
-        name=name,
+        name=raw.name or f"rule-{index}",
         when=Condition(
             check=check,
-            status=status,
-            score_op=score_op,
-            score_threshold=score_threshold,
+            status=when.status,
+            score_op=when.score.op if when.score else None,
+            score_threshold=when.score.threshold if when.score else None,
             reason_codes=tuple(codes),
-            missing=bool(missing) if missing is not None else None,
+            missing=when.missing,
         ),
-        outcome=_outcome(raw.get("outcome"), f"{key}.outcome"),
-        reason_code=reason_code,
+        outcome=raw.outcome,
+        reason_code=raw.reason_code,
     )
-
-
-def _outcome(value: Any, key: str) -> Outcome:
-    try:
-        return Outcome(value)
-    except ValueError:
-        raise PolicyError(f"{key}: unknown outcome {value!r}; use approve, review or reject") from None
-
-
-def _no_unknown_keys(raw: Mapping[str, Any], allowed: Iterable[str], prefix: str) -> None:
-    unknown = sorted(set(raw) - set(allowed))
-    if unknown:
-        raise PolicyError(f"{prefix}{unknown[0]}: unknown key; allowed: {', '.join(sorted(allowed))}")
 
 
 # ---------------------------------------------------------------- writing tuned thresholds
@@ -434,7 +478,8 @@ def write_threshold(
     source_text = (path if path.exists() else default_policy_path()).read_text(encoding="utf-8")
     editor = _round_trip_yaml()
     raw = editor.load(source_text)
-    parse_policy(raw, path)
+    current = parse_policy(raw, path)
+    require_readers(current, check, name)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     checks = raw.setdefault("checks", {})
     if checks.get(check) is None:
@@ -454,6 +499,24 @@ def write_threshold(
         editor.dump(raw, handle)
     tmp.replace(path)
     return replace(policy, path=path)
+
+
+def require_readers(policy: Policy, check: str, name: str) -> None:
+    """Refuse a threshold that no rule reads: writing it would change no decision, silently."""
+    if policy.rules_reading(check, name):
+        return
+    readers = [
+        f"{r.name} (checks.{r.when.check}.thresholds.{r.when.score_threshold})"
+        for r in policy.rules
+        if r.when.score_threshold is not None
+    ]
+    same_check = [r for r in readers if f"checks.{check}." in r]
+    listed = same_check or readers
+    raise PolicyError(
+        f"checks.{check}.thresholds.{name}: no rule of policy {policy.version} reads this threshold, so "
+        f"setting it would change no decision; the rules that read a threshold"
+        f"{' of ' + check if same_check else ''} are: {', '.join(listed) or 'none'}"
+    )
 
 
 def _round_trip_yaml() -> Any:

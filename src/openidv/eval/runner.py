@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import numpy as np
 from openidv.checks.base import Check
 from openidv.checks.registry import create_check
 from openidv.decision.policy import load_policy
-from openidv.errors import InvalidInput, OpenIDVError
+from openidv.errors import ConfigurationError, InvalidInput, OpenIDVError
 from openidv.eval.data import Task
 from openidv.eval.loading import Loaded, scored_set
 from openidv.eval.manifests import Manifest, load_manifest
@@ -38,6 +38,15 @@ REPORT_FILE = "report.json"
 CACHE_FLUSH_S = 10.0
 
 Progress = Callable[[int, int], None]
+
+
+def evaluation_services() -> dict[str, object]:
+    """Services for scoring a data set: an empty in-memory capture index (checks only read it, so every
+    sample is judged as a first capture). A check that needs a face gallery must be given one."""
+    from openidv.checks.services import CAPTURE_INDEX
+    from openidv.services.captures import MemoryCaptureIndex
+
+    return {CAPTURE_INDEX: MemoryCaptureIndex()}
 
 
 def params_for(check: str, policy: str | Path | None) -> dict[str, Any]:
@@ -80,16 +89,21 @@ def score_manifest(
     params: dict[str, Any],
     out_dir: Path,
     progress: Progress | None = None,
+    services: Mapping[str, object] | None = None,
 ) -> tuple[ScoreTable, int]:
-    """Score every row with the check (reusing the cache); returns the table and how many rows were reused."""
+    """Score every row with the check (reusing the cache); returns the table and how many rows were reused.
+
+    ``services`` are those the check needs (e.g. a capture index for ``injection``); checks write nothing,
+    so scoring a data set never changes them.
+    """
     try:
-        check = create_check(check_name, params)
+        check = create_check(check_name, params, services)
     except KeyError as exc:
         raise InvalidInput(str(exc.args[0])) from None
-    except ValueError as exc:
+    except (ValueError, ConfigurationError) as exc:
         raise InvalidInput(str(exc)) from None
     manifest.check_files()
-    params_text = json.dumps(check.params, sort_keys=True, default=str)
+    params_text = json.dumps(check.params.model_dump(mode="json"), sort_keys=True, default=str)
     cache_path = out_dir / SCORES_FILE
     cache = _read_cache(cache_path)
     ids = manifest.ids
@@ -200,6 +214,7 @@ def evaluate(
     html: bool = True,
     progress: Progress | None = None,
     bootstrap_progress: Progress | None = None,
+    services: Mapping[str, object] | None = None,
 ) -> RunResult:
     """Score (or read scores for) a manifest, compute every metric, write the report; the Python API."""
     if (check is None) == (scores is None):
@@ -209,7 +224,9 @@ def evaluate(
     m = load_manifest(manifest)
     reused = 0
     if check is not None:
-        table, reused = score_manifest(m, check, params_for(check, policy), out, progress)
+        table, reused = score_manifest(
+            m, check, params_for(check, policy), out, progress, services or evaluation_services()
+        )
         source = f"check {check}"
         check_info: dict[str, Any] | None = {
             "name": table.check,

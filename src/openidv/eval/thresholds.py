@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from openidv.decision.policy import write_threshold
+from openidv.decision.policy import Policy, load_policy, require_readers, write_threshold
+from openidv.decision.policy import default_policy_path as packaged_policy_path
 from openidv.errors import InvalidInput
 from openidv.eval.data import FloatArray, Task, decision_rule
 from openidv.eval.metrics import evaluate_set
@@ -37,6 +38,13 @@ def default_policy_path() -> Path:
 
 def default_threshold_name(meaning: Meaning) -> str:
     return "accept" if meaning == Meaning.SIMILARITY else "attack"
+
+
+def threshold_name_for(policy: Policy, check: str, meaning: Meaning) -> str:
+    """The threshold of ``check`` that the policy's rules read, when there is exactly one (``match`` for
+    ``face_match``); otherwise the conventional name for the score's meaning."""
+    read = {r.when.score_threshold for r in policy.rules if r.when.check == check and r.when.score_threshold}
+    return read.pop() if len(read) == 1 else default_threshold_name(meaning)
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,11 @@ def tune(
         raise InvalidInput(
             "the report does not name a check (its score file had no '# check:' line); pass --check NAME"
         )
+    policy_path = Path(policy) if policy else default_policy_path()
+    written = load_policy(policy_path if policy_path.exists() else packaged_policy_path())
+    threshold_name = name or threshold_name_for(written, check_name, ss.meaning)
+    if not dry_run:
+        require_readers(written, check_name, threshold_name)  # a threshold no rule reads decides nothing
     options = replace(
         options_of(report, targets=(goal.value,), operating_point=goal, replicates=replicates, slices=()),
         threshold=None,
@@ -126,7 +139,6 @@ def tune(
     )
     if item.get("note"):
         achieved["note"] = item["note"]
-    threshold_name = name or default_threshold_name(ss.meaning)
     value, exact = storable_threshold(ss.scores[~ss.fta], float(ev.plan.op_threshold))
     achieved["threshold_on_curve"] = float(ev.plan.op_threshold)
     if not exact:
@@ -135,7 +147,6 @@ def tune(
             "change decisions on some rows"
         )
     report_file = (folder / "report.json").resolve()
-    policy_path = Path(policy) if policy else default_policy_path()
     if not dry_run:
         write_threshold(
             policy_path,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,11 +71,13 @@ class Store:
         api_key_id: str | None = None,
         idempotency_key: str | None = None,
         actor: str = "system",
+        in_transaction: Callable[[Session], None] | None = None,
     ) -> VerificationRecord:
         """Write everything about one verification atomically; returns the stored record.
 
-        With an idempotency key, a concurrent duplicate resolves to the first stored verification (same body)
-        or a ``Conflict`` (other body).
+        ``in_transaction`` writes what follows the decision (capture fingerprints, enrolments) in the same
+        transaction, so they exist exactly when the verification does. With an idempotency key, a concurrent
+        duplicate resolves to the first stored verification (same body) or a ``Conflict`` (other body).
         """
         try:
             with self.transaction() as session:
@@ -107,6 +109,8 @@ class Store:
                         },
                     },
                 )
+                if in_transaction is not None:
+                    in_transaction(session)
         except IntegrityError:
             if idempotency_key is None:
                 raise

@@ -1,0 +1,48 @@
+"""``Services``: the set of services one application instance owns, by the names checks ask for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from openidv.checks.services import CAPTURE_INDEX, FACE_GALLERY, LIVENESS_SESSIONS
+from openidv.decision.policy import Policy
+from openidv.settings import Settings
+
+if TYPE_CHECKING:
+    from openidv.services.captures import CaptureIndexService
+    from openidv.services.face_gallery import GalleryService
+    from openidv.services.liveness import LivenessService
+    from openidv.store.repository import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    """One instance of each service; ``None`` where a deployment has none (checks needing it then refuse to
+    be built, with a message naming the service)."""
+
+    face_gallery: GalleryService | None = None
+    capture_index: CaptureIndexService | None = None
+    liveness_sessions: LivenessService | None = None
+
+    def as_mapping(self) -> dict[str, object]:
+        """By the names of ``openidv.checks.services`` (what ``Check.needs`` lists)."""
+        return {
+            FACE_GALLERY: self.face_gallery,
+            CAPTURE_INDEX: self.capture_index,
+            LIVENESS_SESSIONS: self.liveness_sessions,
+        }
+
+    @classmethod
+    def open(cls, settings: Settings, store: Store, policy: Policy) -> Services:
+        """The standard set on one store's database: galleries, accepted captures, liveness sessions."""
+        from openidv.services.captures import SqlCaptureIndex
+        from openidv.services.face_gallery import GalleryService
+        from openidv.services.liveness import LivenessService
+
+        captures = SqlCaptureIndex(store.engine)
+        return cls(
+            face_gallery=GalleryService.from_settings(settings, engine=store.engine, policy=policy),
+            capture_index=captures,
+            liveness_sessions=LivenessService(store.engine, index=captures, policy=policy),
+        )

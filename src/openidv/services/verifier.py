@@ -1,0 +1,96 @@
+"""``Verifier``: one policy's pipeline with its services, and the store that keeps each verification.
+
+The checks only judge; what follows a decision (a capture fingerprint for replay detection, later a gallery
+enrolment) is written by the store in the transaction that stores the verification, and only when the
+applicant is not rejected. A verification that fails, is rejected, or is never stored therefore leaves no
+trace: the same selfie submitted again is not a replay of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from openidv.decision.policy import Policy, load_policy
+from openidv.evidence import Evidence
+from openidv.pipeline import Pipeline
+from openidv.services.container import Services
+from openidv.settings import Settings
+from openidv.store.repository import Store
+from openidv.verification import (
+    VerificationRecord,
+    VerificationRun,
+    evidence_digest,
+    evidence_summary,
+    run_verification,
+)
+
+
+class Verifier:
+    """Built once (checks load their models once), then ``verify`` any number of applicants."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        services: Services,
+        store: Store | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        self.policy = policy
+        self.services = services
+        self.store = store
+        self.pipeline = Pipeline(policy, services=services.as_mapping(), timeout_s=timeout_s)
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        policy: Policy | None = None,
+        store: Store | None = None,
+    ) -> Verifier:
+        """The deployment's verifier: its database (default the embedded SQLite), policy and services."""
+        settings = settings or Settings.from_env()
+        store = store or Store.from_url(settings.resolved_database_url())
+        policy = policy or load_policy(settings.policy_path)
+        return cls(policy, Services.open(settings, store, policy), store)
+
+    def verify(
+        self,
+        evidence: Evidence,
+        *,
+        save: bool = True,
+        request_hash: str | None = None,
+        api_key_id: str | None = None,
+        idempotency_key: str | None = None,
+        actor: str = "library",
+    ) -> VerificationRecord:
+        """Decide on one applicant; with a store (and ``save``), store the decision, audit entry and
+        follow-ups atomically and return the stored record (the earlier one for an idempotent replay)."""
+        run = run_verification(evidence, self.pipeline)
+        if self.store is None or not save:
+            return run.record
+        return self.store.save_verification(
+            run.record,
+            request_hash=request_hash or evidence_digest(evidence),
+            evidence_summary=evidence_summary(evidence),
+            api_key_id=api_key_id,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            in_transaction=self._follow_ups(run),
+        )
+
+    def _follow_ups(self, run: VerificationRun) -> Callable[[Session], None] | None:
+        if not run.leaves_trace or not run.follow_ups:
+            return None
+        services = self.services.as_mapping()
+
+        def apply(session: Session) -> None:
+            for name, follow_up in run.follow_ups:
+                service: Any = services[name]
+                service.apply_follow_up(follow_up, reference=run.record.id, session=session)
+
+        return apply
