@@ -1,4 +1,4 @@
-"""The architecture holds: layers, no cycles, services passed in, checks that write nothing, one threshold judge.
+"""The architecture holds: layers, no cycles, services passed in, checks that write nothing, one judge.
 
 Issue 9: these are the properties every new capability will copy, so they are tested, not just documented.
 """
