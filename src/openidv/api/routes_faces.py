@@ -51,7 +51,8 @@ def get_gallery_service(request: Request) -> GalleryService:
     service = getattr(services, "face_gallery", None)
     if service is None:
         raise ConfigurationError(
-            "the app has no face gallery service: set app.state.services (with .face_gallery) when building it"
+            "the app has no face gallery service: "
+            "set app.state.services (with .face_gallery) when building it"
         )
     gallery: GalleryService = service
     return gallery

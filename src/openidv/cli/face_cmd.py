@@ -125,8 +125,8 @@ def enroll_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Enrol a face in a gallery (refused when already enrolled under another subject)."""
-    from openidv.services.face_gallery import DuplicateFace
     from openidv.imageio import load_image
+    from openidv.services.face_gallery import DuplicateFace
 
     photo = load_image(image)
     try:

@@ -101,7 +101,9 @@ def compare_faces(
     if tuned is None:
         note = "the policy has no tuned face_match threshold; run `openidv thresholds tune`"
     elif check.params.backend != policy_backend:
-        note = f"the policy's threshold was tuned for backend {policy_backend!r}, not {check.params.backend!r}"
+        note = (
+            f"the policy's threshold was tuned for backend {policy_backend!r}, not {check.params.backend!r}"
+        )
     else:
         threshold, target = tuned.value, tuned.target
     match = None

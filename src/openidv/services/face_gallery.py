@@ -113,7 +113,9 @@ class SearchResult(BaseModel):
 
     gallery: str
     matches: list[GalleryMatch]
-    threshold: float | None  # the policy's duplicate threshold (judge hits with GalleryService.judge_duplicate)
+    threshold: (
+        float | None
+    )  # the policy's duplicate threshold (judge hits with GalleryService.judge_duplicate)
     target: str | None
     gallery_size: int
     index_kind: str

@@ -129,9 +129,7 @@ class GalleryRepository:
     # ---- templates
     def template_ids(self, gallery_id: int) -> set[int]:
         with Session(self.engine) as session:
-            return set(
-                session.scalars(select(FaceTemplate.id).where(FaceTemplate.gallery_id == gallery_id))
-            )
+            return set(session.scalars(select(FaceTemplate.id).where(FaceTemplate.gallery_id == gallery_id)))
 
     def subjects(self, gallery_id: int, ids: Iterable[int]) -> dict[int, str]:
         """The subject of each of ``ids`` that still has its row."""
@@ -209,7 +207,9 @@ class GalleryRepository:
         ids: list[int] = []
         vectors: list[F32Array] = []
         with Session(self.engine) as session:
-            query = select(FaceTemplate.id, FaceTemplate.template).where(FaceTemplate.gallery_id == gallery_id)
+            query = select(FaceTemplate.id, FaceTemplate.template).where(
+                FaceTemplate.gallery_id == gallery_id
+            )
             if only is not None:
                 query = query.where(FaceTemplate.id.in_(sorted(only)))
             for template_id, blob in session.execute(query.execution_options(yield_per=10_000)):

@@ -1,9 +1,10 @@
 """Tables of the 1:N face gallery: named galleries and their encrypted face templates.
 
 SQL is the source of truth: a gallery's FAISS index file is derived from these rows and rebuilt from them
-(see ``openidv.store.gallery_repository`` and ``openidv.services.face_gallery``). ``face_galleries.generation`` is bumped in the same transaction as
-every enrolment or deletion, and each index file records the generation it reflects, so a process that
-finds a different generation reconciles its index with the rows before it answers.
+(see ``openidv.store.gallery_repository`` and ``openidv.services.face_gallery``).
+``face_galleries.generation`` is bumped in the same transaction as every enrolment or deletion, and each
+index file records the generation it reflects, so a process that finds a different generation reconciles
+its index with the rows before it answers.
 
 Template ids are never reused (``sqlite_autoincrement``; PostgreSQL identities never go back), so an index
 file that still holds a deleted template's id can never confuse it with a newer template.

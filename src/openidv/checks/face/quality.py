@@ -53,6 +53,7 @@ _REGION = (slice(36, 104), slice(24, 88))
 _DARK = 8
 _BRIGHT = 247
 
+
 @dataclass(frozen=True)
 class QualityReport:
     inter_eye_px: float
@@ -168,7 +169,11 @@ def judge_quality(
         codes.append("FACE_TOO_SMALL")
     if report.outside_fraction > p.max_outside_fraction:
         codes.append("FACE_PARTIAL")
-    if abs(report.yaw) > p.max_abs_yaw or abs(report.pitch) > p.max_abs_pitch or abs(report.roll) > p.max_abs_roll:
+    if (
+        abs(report.yaw) > p.max_abs_yaw
+        or abs(report.pitch) > p.max_abs_pitch
+        or abs(report.roll) > p.max_abs_roll
+    ):
         codes.append("FACE_POSE")
     if report.sharpness < p.min_sharpness:
         codes.append("FACE_BLUR")
