@@ -52,7 +52,8 @@ import faiss
 import numpy as np
 
 from openidv.checks.face.analysis import face_embedding, find_faces
-from openidv.checks.face.gallery import (
+from openidv.imageio import load_image
+from openidv.services.face_index import (
     HNSW_EF_CONSTRUCTION,
     HNSW_EF_SEARCH,
     HNSW_M,
@@ -62,7 +63,6 @@ from openidv.checks.face.gallery import (
     ivf_nlist,
     ivf_nprobe,
 )
-from openidv.imageio import load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 128

@@ -13,7 +13,9 @@ non-mated searches, where the fixed split that ``openidv eval run --task identif
 (``--write-match`` writes it too, for a policy without an evaluation report). It writes with
 ``openidv.decision.policy.write_threshold``. The rule is the usual one: the lowest threshold whose
 observed false-match (false-positive identification) rate is at most the target, i.e. a threshold just
-above the ``floor(target * n) + 1``-th highest impostor score (accept when score >= threshold).
+above the ``floor(target * n) + 1``-th highest impostor score. Errors at a candidate threshold are
+counted by the policy's own judge (``Policy.judge_score``, with the operator of the rule that reads the
+threshold), never by a comparison written here.
 
 Be honest about what this can support: ../shared/data/faces gives 33 genuine and 103 impostor pairs and 13
 non-mated searches. At fmr=1e-2 a single impostor pair decides the threshold, and even zero observed
@@ -27,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import math
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,38 +41,47 @@ sys.path.insert(0, str(ROOT / "src"))
 from openidv.checks.face.analysis import face_embedding, find_faces  # noqa: E402
 from openidv.checks.face.embed import cosine, similarity_from_cosine  # noqa: E402
 from openidv.checks.face.match import FaceMatchCheck  # noqa: E402
-from openidv.decision.policy import default_policy_path, load_policy, write_threshold  # noqa: E402
+from openidv.decision.policy import (  # noqa: E402
+    Policy,
+    Threshold,
+    default_policy_path,
+    load_policy,
+    write_threshold,
+)
+from openidv.eval.bootstrap import clopper_pearson  # noqa: E402
 from openidv.evidence import Evidence  # noqa: E402
 from openidv.imageio import Image, load_image  # noqa: E402
 from openidv.results import Status  # noqa: E402
 
 
 def upper95(errors: int, n: int) -> float:
-    """The upper end of the two-sided 95% Clopper-Pearson interval of ``errors / n`` (by bisection)."""
-    if errors >= n:
-        return 1.0
-
-    def cdf(p: float) -> float:  # P(X <= errors) for X ~ Binomial(n, p)
-        return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(errors + 1))
-
-    lo, hi = errors / n, 1.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cdf(mid) > 0.025 else (lo, mid)
-    return hi
+    """The upper end of the two-sided 95% Clopper-Pearson interval of ``errors / n``."""
+    return clopper_pearson(errors, n, 0.95)[1]
 
 
-def threshold_for(bad_scores: list[float], target: float) -> tuple[float, int]:
-    """Lowest threshold (accept when score >= t) with at most floor(target * n) bad scores at or above it.
+def with_threshold(policy: Policy, check: str, name: str, value: float) -> Policy:
+    """``policy`` with ``checks.<check>.thresholds.<name>`` set to ``value`` (a candidate, in memory)."""
+    cfg = policy.checks[check]
+    thresholds = {**cfg.thresholds, name: Threshold(value=value)}
+    checks = {**policy.checks, check: dataclasses.replace(cfg, thresholds=thresholds)}
+    return dataclasses.replace(policy, checks=checks)
+
+
+def count_holding(policy: Policy, check: str, name: str, scores: Iterable[float]) -> int:
+    """How many scores make the rule reading ``checks.<check>.thresholds.<name>`` fire."""
+    return sum(1 for s in scores if policy.judge_score(check, name, s).holds)
+
+
+def threshold_for(bad_scores: list[float], target: float) -> float:
+    """Lowest threshold with at most floor(target * n) bad scores accepted at it.
 
     Scores carry six decimals, so the threshold is the next six-decimal value above the deciding score.
     """
     ordered = sorted(bad_scores, reverse=True)
     allowed = math.floor(target * len(ordered) + 1e-9)
     if allowed >= len(ordered):
-        return round(min(ordered), 6), len(ordered)
-    t = round(math.floor(ordered[allowed] * 1e6 + 1e-6) / 1e6 + 1e-6, 6)
-    return t, sum(1 for s in ordered if s >= t)
+        return round(min(ordered), 6)
+    return round(math.floor(ordered[allowed] * 1e6 + 1e-6) / 1e6 + 1e-6, 6)
 
 
 def read(manifest: Path) -> list[dict[str, str]]:
@@ -96,11 +109,11 @@ def main() -> None:
 
     fmr, fpir = float(args.fmr), float(args.fpir)
     policy = load_policy(args.policy)
-    params = dict(policy.checks["face_match"].params) if "face_match" in policy.checks else {}
+    params = policy.params("face_match")
     if args.backend:
         params["backend"] = args.backend
     check = FaceMatchCheck(**params)
-    backend = str(check.params["backend"])
+    backend = check.params.backend
     images: dict[Path, Image] = {}
 
     def image(base: Path, rel: str) -> Image:
@@ -121,8 +134,11 @@ def main() -> None:
             fta += 1
             continue
         (genuine if row["subject_a"] == row["subject_b"] else impostor).append(result.score)
-    t_match, false_matches = threshold_for(impostor, fmr)
-    false_non_matches = sum(1 for s in genuine if s < t_match)
+    t_match = threshold_for(impostor, fmr)
+    at_match = with_threshold(policy, "face_match", "match", t_match)
+    # the rule reading "match" fires on a mismatch: a false match is an impostor it does not fire on
+    false_matches = len(impostor) - count_holding(at_match, "face_match", "match", impostor)
+    false_non_matches = count_holding(at_match, "face_match", "match", genuine)
     achieved_match = {
         "fmr": round(false_matches / len(impostor), 6),
         "fmr_upper_95": round(upper95(false_matches, len(impostor)), 6),
@@ -141,7 +157,7 @@ def main() -> None:
     gallery, probes = [], []
     for r in samples:
         img = image(args.samples, r["path"])
-        face = find_faces(img, min_score=float(check.params["min_detection_score"])).largest
+        face = find_faces(img, min_score=check.params.min_detection_score).largest
         if face is None:
             continue
         vec = face_embedding(img, face, backend).vector
@@ -153,8 +169,11 @@ def main() -> None:
         non_mated.append(max(others))
         if mates:
             mated.append(max(mates))
-    t_dup, false_positives = threshold_for(non_mated, fpir)
-    misses = sum(1 for s in mated if s < t_dup)
+    t_dup = threshold_for(non_mated, fpir)
+    at_dup = with_threshold(policy, "face_duplicate", "duplicate", t_dup)
+    # the rule reading "duplicate" fires on a duplicate: a false positive is a non-mated search it fires on
+    false_positives = count_holding(at_dup, "face_duplicate", "duplicate", non_mated)
+    misses = len(mated) - count_holding(at_dup, "face_duplicate", "duplicate", mated)
     achieved_dup = {
         "fpir": round(false_positives / len(non_mated), 6),
         "fpir_upper_95": round(upper95(false_positives, len(non_mated)), 6),

@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi import FastAPI
@@ -13,11 +14,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from openidv.api import problems
-from openidv.api.routes_faces import get_gallery_service, router
-from openidv.checks.face.gallery import GalleryService, create_gallery_tables
+from openidv.api.routes_faces import router
 from openidv.cli import app as cli_app
 from openidv.crypto import BiometricCipher
+from openidv.services.face_gallery import GalleryService
 from openidv.store.db import make_engine
+from openidv.store.gallery_tables import create_gallery_tables
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     app = FastAPI()
     problems.install(app)
     app.include_router(router)
-    app.dependency_overrides[get_gallery_service] = lambda: service
+    app.state.services = SimpleNamespace(face_gallery=service)  # what the app's Services gives the routes
     with TestClient(app) as test_client:
         yield test_client
     engine.dispose()
@@ -104,6 +106,15 @@ def test_bad_uploads_are_problems(client: TestClient, faces: Path) -> None:
     assert unknown.status_code == 404
     bad_k = client.post("/v1/galleries/g/search", files=_upload(faces / "obama/obama1.jpg"), data={"k": 0})
     assert bad_k.status_code == 422
+
+
+def test_routes_without_a_gallery_service_fail_loudly(faces: Path) -> None:
+    app = FastAPI()
+    problems.install(app)
+    app.include_router(router)
+    with TestClient(app) as bare:
+        answer = bare.get("/v1/galleries/onboarding")
+    assert answer.status_code == 503 and "face gallery service" in answer.json()["detail"]
 
 
 def test_cli_enrol_search_delete(faces: Path, tmp_path: Path) -> None:

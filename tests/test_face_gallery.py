@@ -14,7 +14,7 @@ import pytest
 from openidv.checks.face.analysis import face_embedding, find_faces
 from openidv.checks.face.duplicate import FaceDuplicateCheck
 from openidv.checks.face.embed import F32Array
-from openidv.checks.face.gallery import DuplicateFace, FaceIndex, GalleryService, create_gallery_tables
+from openidv.checks.services import FACE_GALLERY
 from openidv.crypto import KEY_ENV, BiometricCipher, load_cipher
 from openidv.decision.policy import load_policy
 from openidv.errors import ConfigurationError, InvalidInput, NotFound
@@ -22,8 +22,11 @@ from openidv.evidence import Evidence
 from openidv.imageio import Image, load_image
 from openidv.pipeline import Pipeline
 from openidv.results import Outcome, Status
+from openidv.services.face_gallery import DuplicateFace, GalleryService
+from openidv.services.face_index import FaceIndex
 from openidv.settings import Settings
 from openidv.store.db import make_engine
+from openidv.store.gallery_tables import create_gallery_tables
 
 KEY = BiometricCipher(bytes(range(32)))
 
@@ -196,7 +199,7 @@ def test_key_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_face_duplicate_check_and_policy(service_factory, photos: dict[str, Image]) -> None:  # type: ignore[no-untyped-def]
     svc: GalleryService = service_factory()
     policy = load_policy()
-    check = FaceDuplicateCheck(service=svc, **dict(policy.checks["face_duplicate"].params))
+    check = FaceDuplicateCheck({FACE_GALLERY: svc}, **policy.params("face_duplicate"))
     empty = check.run(Evidence(selfie=photos["obama2"]))
     assert empty.status == Status.OK and empty.score == 0.0 and empty.details["gallery_size"] == 0
     svc.enroll("onboarding", "customer-1", photos["obama1"])
@@ -233,7 +236,7 @@ def test_ivf_index_recall_removal_and_round_trip() -> None:
 
 
 def test_demo_rows_show_each_case(shared_data: Path) -> None:
-    from openidv.checks.face.demo import face_demo_rows
+    from openidv.demo_faces import face_demo_rows
 
     rows = {r["case"].split(" (")[0]: r for r in face_demo_rows(shared_data)}
     assert rows["genuine match"]["outcome"] == "approve"

@@ -10,7 +10,7 @@ import pytest
 
 from openidv.checks.face.checks import DocumentPortraitCheck, FaceDetectCheck, FaceQualityCheck
 from openidv.checks.face.match import FaceMatchCheck
-from openidv.checks.face.quality import QUALITY_PARAMS
+from openidv.checks.face.params import FaceQualityParams
 from openidv.checks.registry import create_check
 from openidv.decision.policy import load_policy
 from openidv.evidence import Evidence
@@ -140,7 +140,7 @@ def test_face_detect_check(faces_dir: Path) -> None:
 
 def test_thresholds_come_from_params(faces_dir: Path) -> None:
     image = load_image(faces_dir / "obama/obama6_small.jpg")
-    strict = FaceQualityCheck(min_inter_eye_px=QUALITY_PARAMS["min_inter_eye_px"])
+    strict = FaceQualityCheck(min_inter_eye_px=FaceQualityParams().min_inter_eye_px)
     lenient = FaceQualityCheck(min_inter_eye_px=40.0)
     assert "FACE_TOO_SMALL" in strict.run(Evidence(selfie=image)).reason_codes
     assert lenient.run(Evidence(selfie=image)).status == Status.OK

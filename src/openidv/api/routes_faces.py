@@ -1,13 +1,12 @@
 """HTTP routes for 1:N face galleries, and the helper that turns an uploaded file into an ``Image``.
 
-Wiring (in the app)::
+Wiring (in the app): the app builds its services once and puts them on ``app.state.services``; the
+routes read ``app.state.services.face_gallery`` (the same ``GalleryService`` that ``face_duplicate``
+searches inside verifications)::
 
-    from openidv.api.routes_faces import get_gallery_service, router as faces_router
-    from openidv.checks.face.gallery import GalleryService, set_default_gallery_service
+    from openidv.api.routes_faces import router as faces_router
 
-    service = GalleryService.from_settings(settings, engine=store.engine)
-    set_default_gallery_service(service)          # face_duplicate (in verifications) uses the same one
-    app.dependency_overrides[get_gallery_service] = lambda: service
+    app.state.services = services                 # has .face_gallery, a GalleryService
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
 
 Routes (multipart/form-data uploads; errors are problem+json through ``openidv.api.problems``):
@@ -25,31 +24,38 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from openidv.checks.face.gallery import (
+from openidv.errors import ConfigurationError, InvalidInput
+from openidv.imageio import DEFAULT_LIMITS, Image, load_image
+from openidv.services.face_gallery import (
     MAX_K,
     DuplicateFace,
     EnrollResult,
     GalleryInfo,
     GalleryService,
     SearchResult,
-    get_default_gallery_service,
     validate_gallery_name,
 )
-from openidv.errors import InvalidInput
-from openidv.imageio import DEFAULT_LIMITS, Image, load_image
 
 PROBLEM_JSON = "application/problem+json"
 
 router = APIRouter(prefix="/v1/galleries", tags=["galleries"])
 
 
-def get_gallery_service() -> GalleryService:
-    """The gallery service routes use; the app overrides this dependency with its own service."""
-    return get_default_gallery_service()
+def get_gallery_service(request: Request) -> GalleryService:
+    """The gallery service the app built (``app.state.services.face_gallery``); an error when it has none."""
+    services = getattr(request.app.state, "services", None)
+    service = getattr(services, "face_gallery", None)
+    if service is None:
+        raise ConfigurationError(
+            "the app has no face gallery service: "
+            "set app.state.services (with .face_gallery) when building it"
+        )
+    gallery: GalleryService = service
+    return gallery
 
 
 async def image_from_upload(

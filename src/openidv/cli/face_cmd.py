@@ -32,7 +32,7 @@ def compare_command(
     policy: PolicyOpt = None,
 ) -> None:
     """Compare the largest face in A with the largest face in B, at the policy's tuned threshold."""
-    from openidv.checks.face.match import compare_faces
+    from openidv.library.faces import compare_faces
 
     result = compare_faces(image_a, image_b, policy=policy, backend=backend)
     if as_json:
@@ -99,8 +99,9 @@ GalleryOpt = Annotated[str, typer.Option("--gallery", "-g", help="Gallery name."
 
 def _service() -> Any:
     """The gallery service on the deployment's database (schema upgraded) and data folder."""
-    from openidv.checks.face.gallery import GalleryService, create_gallery_tables
+    from openidv.services.face_gallery import GalleryService
     from openidv.settings import Settings
+    from openidv.store.gallery_tables import create_gallery_tables
     from openidv.store.repository import Store
 
     settings = Settings.from_env()
@@ -124,8 +125,8 @@ def enroll_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Enrol a face in a gallery (refused when already enrolled under another subject)."""
-    from openidv.checks.face.gallery import DuplicateFace
     from openidv.imageio import load_image
+    from openidv.services.face_gallery import DuplicateFace
 
     photo = load_image(image)
     try:
@@ -158,7 +159,8 @@ def search_command(
     """The k most similar enrolled faces, with the policy's duplicate threshold."""
     from openidv.imageio import load_image
 
-    result = _service().search(gallery, load_image(image), k)
+    service = _service()
+    result = service.search(gallery, load_image(image), k)
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
@@ -168,8 +170,10 @@ def search_command(
         else "no threshold"
     )
     typer.echo(f"gallery {gallery!r}: {result.gallery_size} templates, {result.index_kind} index; {limit}")
+    backend = service.info(gallery).backend
     for rank, match in enumerate(result.matches, start=1):
-        same = result.threshold is not None and match.similarity >= result.threshold
+        verdict = service.judge_duplicate(backend, match.similarity)
+        same = verdict is not None and verdict.holds
         flag = "  <- same person" if same else ""
         typer.echo(
             f"{rank:>3}. face {match.face_id} subject {match.subject_id!r} "

@@ -1,9 +1,10 @@
 """Tables of the 1:N face gallery: named galleries and their encrypted face templates.
 
 SQL is the source of truth: a gallery's FAISS index file is derived from these rows and rebuilt from them
-(see ``openidv.checks.face.gallery``). ``face_galleries.generation`` is bumped in the same transaction as
-every enrolment or deletion, and each index file records the generation it reflects, so a process that
-finds a different generation reconciles its index with the rows before it answers.
+(see ``openidv.store.gallery_repository`` and ``openidv.services.face_gallery``).
+``face_galleries.generation`` is bumped in the same transaction as every enrolment or deletion, and each
+index file records the generation it reflects, so a process that finds a different generation reconciles
+its index with the rows before it answers.
 
 Template ids are never reused (``sqlite_autoincrement``; PostgreSQL identities never go back), so an index
 file that still holds a deleted template's id can never confuse it with a newer template.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Table
+from sqlalchemy import JSON, BigInteger, Engine, ForeignKey, Integer, LargeBinary, String, Table, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openidv.store.db import Base, UTCDateTime
@@ -62,3 +63,12 @@ GALLERY_TABLES: tuple[Table, ...] = (
     Base.metadata.tables["face_galleries"],
     Base.metadata.tables["face_templates"],
 )
+
+
+def create_gallery_tables(engine: Engine) -> None:
+    """Create the gallery tables where they are missing (deployments normally get them from the
+    Alembic migrations; this serves tests, the demo and the CLI on a fresh SQLite file)."""
+    existing = set(inspect(engine).get_table_names())
+    missing = [t for t in GALLERY_TABLES if t.name not in existing]
+    if missing:
+        Base.metadata.create_all(engine, tables=missing)

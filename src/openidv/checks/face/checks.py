@@ -1,35 +1,39 @@
 """Face checks on a selfie and a document image: detection, quality and the document portrait.
 
-Every measured value goes into ``details``; thresholds come from the policy's ``params`` (defaults below,
-documented in docs/face.md), and a value outside them makes the result ``failed_to_acquire`` with a
-reason code, so the policy decides what to do (usually ask for a new photo, i.e. review).
+Every measured value goes into ``details``; cut-offs come from the policy's ``params`` (the models in
+``openidv.checks.face.params``, documented in docs/face.md), and a value outside them makes the result
+``failed_to_acquire`` with a reason code, so the policy decides what to do (usually ask for a new photo,
+i.e. review).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from openidv.checks.base import Check
-from openidv.checks.face.analysis import face_quality, find_faces
-from openidv.checks.face.detect import DEFAULT_MAX_SIDE, DEFAULT_MIN_SCORE
-from openidv.checks.face.quality import QUALITY_PARAMS, judge_quality
+from openidv.checks.face.analysis import FaceFinding, face_quality, find_faces
+from openidv.checks.face.params import (
+    DetectionParams,
+    FaceDetectorParams,
+    FaceQualityParams,
+    PortraitParams,
+)
+from openidv.checks.face.quality import judge_quality
 from openidv.evidence import Evidence
-from openidv.imageio import Image, load_image
+from openidv.imageio import Image
 from openidv.results import CheckResult, Meaning, Status
 
-DETECTION_PARAMS: dict[str, Any] = {
-    "min_detection_score": DEFAULT_MIN_SCORE,  # YuNet confidence for a face to count
-    "max_detect_side": DEFAULT_MAX_SIDE,  # detection runs on a copy at most this many pixels long
-}
 
-
-def _image(evidence: Evidence, field: str) -> Image:
+def evidence_image(evidence: Evidence, field: str) -> Image:
     value = getattr(evidence, field)
     if not isinstance(value, Image):
         raise ValueError(f"evidence.{field} is not an image")
     return value
+
+
+def find_with(image: Image, params: FaceDetectorParams) -> FaceFinding:
+    """``find_faces`` with a check's detector parameters."""
+    return find_faces(image, min_score=params.min_detection_score, max_side=params.max_detect_side)
 
 
 class FaceDetectCheck(Check):
@@ -39,17 +43,13 @@ class FaceDetectCheck(Check):
     version = "1.0.0"
     meaning = Meaning.SIMILARITY
     requires = ("selfie",)
-    params_schema: ClassVar[dict[str, Any]] = {
-        **DETECTION_PARAMS,
-        "max_faces": QUALITY_PARAMS["max_faces"],
-        "other_face_min_relative_size": QUALITY_PARAMS["other_face_min_relative_size"],
-    }
+    Params = DetectionParams
+    params: DetectionParams
+    file_fields = ("selfie",)
 
     def run(self, evidence: Evidence) -> CheckResult:
-        image = _image(evidence, "selfie")
-        found = find_faces(
-            image, min_score=self.params["min_detection_score"], max_side=self.params["max_detect_side"]
-        )
+        image = evidence_image(evidence, "selfie")
+        found = find_with(image, self.params)
         details: dict[str, Any] = {
             "face_count": len(found.faces),
             "faces": [f.to_dict() for f in found.faces],
@@ -59,14 +59,11 @@ class FaceDetectCheck(Check):
         chosen = found.largest
         if chosen is None:
             return self.result(Status.FAILED_TO_ACQUIRE, None, ("FACE_NOT_FOUND",), details)
-        relative = float(self.params["other_face_min_relative_size"])
+        relative = self.params.other_face_min_relative_size
         counted = [f for f in found.faces if f is chosen or f.inter_eye_px >= relative * chosen.inter_eye_px]
         details["counted_faces"] = len(counted)
-        codes = ["FACE_MULTIPLE"] if len(counted) > int(self.params["max_faces"]) else []
+        codes = ["FACE_MULTIPLE"] if len(counted) > self.params.max_faces else []
         return self.result(Status.OK, round(chosen.score, 6), codes, details)
-
-    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
-        return Evidence(selfie=load_image(paths[0]))
 
 
 class FaceQualityCheck(Check):
@@ -76,13 +73,13 @@ class FaceQualityCheck(Check):
     version = "1.0.0"
     meaning = Meaning.SIMILARITY
     requires = ("selfie",)
-    params_schema: ClassVar[dict[str, Any]] = {**DETECTION_PARAMS, **QUALITY_PARAMS}
+    Params = FaceQualityParams
+    params: FaceQualityParams
+    file_fields = ("selfie",)
 
     def run(self, evidence: Evidence) -> CheckResult:
-        image = _image(evidence, "selfie")
-        found = find_faces(
-            image, min_score=self.params["min_detection_score"], max_side=self.params["max_detect_side"]
-        )
+        image = evidence_image(evidence, "selfie")
+        found = find_with(image, self.params)
         details: dict[str, Any] = {"face_count": len(found.faces), "image": image.describe()}
         chosen = found.largest
         if chosen is None:
@@ -91,22 +88,12 @@ class FaceQualityCheck(Check):
             image,
             chosen,
             found.faces,
-            other_face_min_relative_size=self.params["other_face_min_relative_size"],
+            other_face_min_relative_size=self.params.other_face_min_relative_size,
         )
         codes = judge_quality(report, self.params)
         details.update({"face": chosen.to_dict(), "quality": report.to_dict(), "failed": codes})
         status = Status.FAILED_TO_ACQUIRE if codes else Status.OK
         return self.result(status, None, codes, details)
-
-    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
-        return Evidence(selfie=load_image(paths[0]))
-
-
-PORTRAIT_PARAMS: dict[str, Any] = {
-    "min_detection_score": 0.6,  # printed portraits detect with lower confidence than live faces
-    "max_detect_side": DEFAULT_MAX_SIDE,
-    "min_inter_eye_px": 24.0,  # document portraits are small; below this the match is unreliable
-}
 
 
 class DocumentPortraitCheck(Check):
@@ -116,22 +103,19 @@ class DocumentPortraitCheck(Check):
     version = "1.0.0"
     meaning = Meaning.SIMILARITY
     requires = ("document_image",)
-    params_schema: ClassVar[dict[str, Any]] = dict(PORTRAIT_PARAMS)
+    Params = PortraitParams
+    params: PortraitParams
+    file_fields = ("document_image",)
 
     def run(self, evidence: Evidence) -> CheckResult:
-        image = _image(evidence, "document_image")
-        found = find_faces(
-            image, min_score=self.params["min_detection_score"], max_side=self.params["max_detect_side"]
-        )
+        image = evidence_image(evidence, "document_image")
+        found = find_with(image, self.params)
         details: dict[str, Any] = {"face_count": len(found.faces), "image": image.describe()}
         portrait = found.largest
         if portrait is None:
             return self.result(Status.FAILED_TO_ACQUIRE, None, ("DOC_PORTRAIT_NOT_FOUND",), details)
         report = face_quality(image, portrait, found.faces)
         details.update({"portrait": portrait.to_dict(), "quality": report.to_dict()})
-        if report.inter_eye_px < float(self.params["min_inter_eye_px"]):
+        if report.inter_eye_px < self.params.min_inter_eye_px:
             return self.result(Status.FAILED_TO_ACQUIRE, None, ("DOC_PORTRAIT_TOO_SMALL",), details)
         return self.result(Status.OK, round(portrait.score, 6), (), details)
-
-    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
-        return Evidence(document_image=load_image(paths[0]))

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from openidv.checks.face.params import DEFAULT_MAX_SIDE, DEFAULT_MIN_SCORE
 from openidv.imageio import Image
 from openidv.models import YUNET, model_path, session_pool
 
@@ -28,8 +29,6 @@ MIN_IMAGE_SIDE = 10
 #: faces rolled more than this many degrees get their landmarks re-located upright (``refine_rolled``)
 REFINE_ROLL_DEGREES = 8.0
 
-DEFAULT_MIN_SCORE = 0.8
-DEFAULT_MAX_SIDE = 640
 DEFAULT_NMS = 0.3
 DEFAULT_TOP_K = 50
 

@@ -6,23 +6,60 @@ itself, a returning customer, are ignored), meaning ``attack``: the policy flags
 ``FACE_DUPLICATE_IDENTITY`` at or above ``checks.face_duplicate.thresholds.duplicate``, a threshold tuned on
 non-mated searches for a target FPIR. A gallery that does not exist yet holds no duplicate: score 0.
 
-The gallery service is the process default (``openidv.checks.face.gallery.set_default_gallery_service``);
-the API sets it to the app's database, the CLI and library build it from the environment.
+The check asks the ``face_gallery`` service it is given at construction (``GalleryLookup`` below;
+``openidv.services.face_gallery.GalleryService`` implements it); it only reads, never enrols.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Protocol
 
 from openidv.checks.base import Check
 from openidv.checks.face.analysis import face_embedding, find_faces
-from openidv.checks.face.checks import DETECTION_PARAMS
-from openidv.checks.face.gallery import GalleryService, get_default_gallery_service
+from openidv.checks.face.embed import F32Array
+from openidv.checks.face.params import FaceDuplicateParams
+from openidv.checks.services import FACE_GALLERY
 from openidv.evidence import Evidence
-from openidv.imageio import Image, load_image
+from openidv.imageio import Image
 from openidv.results import CheckResult, Meaning, Status
+
+
+class GalleryHit(Protocol):
+    """One enrolled face found by a search."""
+
+    @property
+    def subject_id(self) -> str: ...
+
+    @property
+    def similarity(self) -> float: ...
+
+    def model_dump(self) -> dict[str, Any]: ...
+
+
+class GalleryProfile(Protocol):
+    """What the check reports about the gallery it searched."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def index_kind(self) -> str: ...
+
+
+class GalleryLookup(Protocol):
+    """The read-only 1:N search ``face_duplicate`` asks of the ``face_gallery`` service."""
+
+    def exists(self, name: str) -> bool: ...
+
+    def size(self, name: str) -> int: ...
+
+    def info(self, name: str) -> GalleryProfile: ...
+
+    def search_vector(self, name: str, vector: F32Array, k: int = 5) -> Sequence[GalleryHit]: ...
 
 
 class FaceDuplicateCheck(Check):
@@ -30,53 +67,44 @@ class FaceDuplicateCheck(Check):
     version = "1.0.0"
     meaning = Meaning.ATTACK
     requires = ("selfie",)
-    params_schema: ClassVar[dict[str, Any]] = {
-        "gallery": "onboarding",  # the gallery searched
-        "k": 5,  # hits reported in details
-        **DETECTION_PARAMS,
-    }
-
-    def __init__(self, service: GalleryService | None = None, **params: Any) -> None:
-        super().__init__(**params)
-        self._service = service
+    Params = FaceDuplicateParams
+    params: FaceDuplicateParams
+    needs = (FACE_GALLERY,)
+    file_fields = ("selfie",)
 
     @property
-    def service(self) -> GalleryService:
-        return self._service or get_default_gallery_service()
+    def gallery(self) -> GalleryLookup:
+        lookup: GalleryLookup = self.services[FACE_GALLERY]
+        return lookup
 
     def run(self, evidence: Evidence) -> CheckResult:
         selfie = evidence.selfie
         if not isinstance(selfie, Image):
             raise ValueError("face_duplicate needs evidence.selfie")
-        gallery = str(self.params["gallery"])
-        service = self.service
+        gallery = self.params.gallery
+        lookup = self.gallery
         details: dict[str, Any] = {"gallery": gallery}
-        if not service.exists(gallery) or service.size(gallery) == 0:
+        if not lookup.exists(gallery) or lookup.size(gallery) == 0:
             details.update({"gallery_size": 0, "matches": []})
             return self.result(Status.OK, 0.0, (), details)
         found = find_faces(
-            selfie,
-            min_score=float(self.params["min_detection_score"]),
-            max_side=int(self.params["max_detect_side"]),
+            selfie, min_score=self.params.min_detection_score, max_side=self.params.max_detect_side
         )
         if found.largest is None:
             return self.result(Status.FAILED_TO_ACQUIRE, None, ("FACE_NOT_FOUND",), details)
-        info = service.info(gallery)
+        info = lookup.info(gallery)
         vector = face_embedding(selfie, found.largest, info.backend).vector
-        matches = service.search_vector(gallery, vector, k=int(self.params["k"]) + 5)
-        others = [m for m in matches if m.subject_id != evidence.subject_id][: int(self.params["k"])]
+        k = self.params.k
+        matches = lookup.search_vector(gallery, vector, k=k + 5)
+        others = [m for m in matches if m.subject_id != evidence.subject_id]
         details.update(
             {
                 "gallery_size": info.size,
                 "backend": info.backend,
                 "index_kind": info.index_kind,
-                "matches": [m.model_dump() for m in others],
-                "same_subject_hits": len(matches)
-                - len([m for m in matches if m.subject_id != evidence.subject_id]),
+                "matches": [m.model_dump() for m in others[:k]],
+                "same_subject_hits": len(matches) - len(others),
             }
         )
-        score = max((m.similarity for m in others), default=0.0)
+        score = max((m.similarity for m in others[:k]), default=0.0)
         return self.result(Status.OK, round(score, 6), (), details)
-
-    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
-        return Evidence(selfie=load_image(paths[0]))

@@ -23,7 +23,7 @@ no cut-off is buried here. What is measured, and how:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 
 from openidv.checks.face.align import ARCFACE_112, ARCFACE_SIZE, FloatArray, align_arcface
 from openidv.checks.face.detect import DetectedFace
+from openidv.checks.face.params import OTHER_FACE_MIN_RELATIVE_SIZE, FaceQualityParams
 from openidv.imageio import Image
 
 # ---- generic face geometry used by the pose approximation, from the canonical ArcFace template
@@ -51,22 +52,6 @@ NOSE_DEPTH_PER_IED = 0.5
 _REGION = (slice(36, 104), slice(24, 88))
 _DARK = 8
 _BRIGHT = 247
-
-#: defaults of the judgement thresholds; the policy sets them (checks.face_quality.params)
-QUALITY_PARAMS: dict[str, Any] = {
-    "min_inter_eye_px": 60.0,  # ISO/IEC 19794-5 token frontal image
-    "max_outside_fraction": 0.05,
-    "min_sharpness": 100.0,
-    "min_brightness": 50.0,
-    "max_brightness": 210.0,
-    "min_contrast": 20.0,
-    "max_clipped_fraction": 0.3,
-    "max_abs_yaw": 30.0,
-    "max_abs_pitch": 30.0,
-    "max_abs_roll": 30.0,
-    "max_faces": 1,
-    "other_face_min_relative_size": 0.3,
-}
 
 
 @dataclass(frozen=True)
@@ -133,7 +118,7 @@ def measure_quality(
     face: DetectedFace,
     faces: Sequence[DetectedFace] = (),
     *,
-    other_face_min_relative_size: float = QUALITY_PARAMS["other_face_min_relative_size"],
+    other_face_min_relative_size: float = OTHER_FACE_MIN_RELATIVE_SIZE,
 ) -> QualityReport:
     """Measure one face's quality (no judgement)."""
     crop, matrix = align_arcface(image, face.landmarks)
@@ -175,29 +160,29 @@ def measure_quality(
 
 
 def judge_quality(
-    report: QualityReport, params: Mapping[str, Any], *, check_multiple: bool = True
+    report: QualityReport, params: FaceQualityParams, *, check_multiple: bool = True
 ) -> list[str]:
     """Reason codes for every measured value outside the thresholds in ``params``."""
-    p = {**QUALITY_PARAMS, **params}
+    p = params
     codes = []
-    if report.inter_eye_px < float(p["min_inter_eye_px"]):
+    if report.inter_eye_px < p.min_inter_eye_px:
         codes.append("FACE_TOO_SMALL")
-    if report.outside_fraction > float(p["max_outside_fraction"]):
+    if report.outside_fraction > p.max_outside_fraction:
         codes.append("FACE_PARTIAL")
     if (
-        abs(report.yaw) > float(p["max_abs_yaw"])
-        or abs(report.pitch) > float(p["max_abs_pitch"])
-        or abs(report.roll) > float(p["max_abs_roll"])
+        abs(report.yaw) > p.max_abs_yaw
+        or abs(report.pitch) > p.max_abs_pitch
+        or abs(report.roll) > p.max_abs_roll
     ):
         codes.append("FACE_POSE")
-    if report.sharpness < float(p["min_sharpness"]):
+    if report.sharpness < p.min_sharpness:
         codes.append("FACE_BLUR")
     if (
-        not float(p["min_brightness"]) <= report.brightness <= float(p["max_brightness"])
-        or report.contrast < float(p["min_contrast"])
-        or report.dark_fraction + report.bright_fraction > float(p["max_clipped_fraction"])
+        not p.min_brightness <= report.brightness <= p.max_brightness
+        or report.contrast < p.min_contrast
+        or report.dark_fraction + report.bright_fraction > p.max_clipped_fraction
     ):
         codes.append("FACE_EXPOSURE")
-    if check_multiple and report.face_count > int(p["max_faces"]):
+    if check_multiple and report.face_count > p.max_faces:
         codes.append("FACE_MULTIPLE")
     return codes

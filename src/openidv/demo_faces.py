@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from openidv.checks.base import Check
-from openidv.checks.face.duplicate import FaceDuplicateCheck
-from openidv.checks.face.gallery import GalleryService, create_gallery_tables
+from openidv.checks.face.params import FaceDuplicateParams
 from openidv.checks.registry import create_check
+from openidv.checks.services import FACE_GALLERY
 from openidv.crypto import BiometricCipher
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
 from openidv.imageio import Image, load_image
 from openidv.pipeline import Pipeline
+from openidv.services.face_gallery import GalleryService
 from openidv.store.db import make_engine
+from openidv.store.gallery_tables import create_gallery_tables
 
 FACE_CHECKS = ("face_quality", "document_portrait", "face_match", "face_duplicate")
 
@@ -50,7 +52,7 @@ def face_demo_rows(data_dir: str | Path, policy: Policy | None = None) -> list[d
                 cipher=BiometricCipher(secrets.token_bytes(32)),
                 policy=policy,
             )
-            gallery = str(policy.checks["face_duplicate"].params.get("gallery", "onboarding"))
+            gallery = FaceDuplicateParams.model_validate(policy.params("face_duplicate")).gallery
             for subject, rel in (
                 ("customer-1001", "kit_harington/kit1.jpg"),
                 ("customer-1002", "rose_leslie/rose1.jpg"),
@@ -82,6 +84,7 @@ def face_demo_rows(data_dir: str | Path, policy: Policy | None = None) -> list[d
                 by_check = {r.check: r for r in run.results}
                 match = by_check.get("face_match")
                 duplicate = by_check.get("face_duplicate")
+                verdict = policy.judge(duplicate, "duplicate") if duplicate else None
                 rows.append(
                     {
                         "case": case,
@@ -94,9 +97,7 @@ def face_demo_rows(data_dir: str | Path, policy: Policy | None = None) -> list[d
                         "match_target": policy.threshold("face_match", "match").target,
                         "duplicate_score": duplicate.score if duplicate else None,
                         "duplicate_of": (duplicate.details.get("matches") or [{}])[0].get("subject_id")
-                        if duplicate
-                        and duplicate.score
-                        and duplicate.score >= policy.threshold("face_duplicate", "duplicate").value
+                        if duplicate and verdict is not None and verdict.holds
                         else None,
                         "latency_ms": run.latency_ms,
                     }
@@ -107,11 +108,5 @@ def face_demo_rows(data_dir: str | Path, policy: Policy | None = None) -> list[d
 
 
 def _checks(policy: Policy, service: GalleryService) -> list[Check]:
-    checks: list[Check] = []
-    for name in FACE_CHECKS:
-        params = dict(policy.checks[name].params) if name in policy.checks else {}
-        if name == "face_duplicate":
-            checks.append(FaceDuplicateCheck(service=service, **params))
-        else:
-            checks.append(create_check(name, params))
-    return checks
+    services = {FACE_GALLERY: service}
+    return [create_check(name, policy.params(name), services) for name in FACE_CHECKS]
