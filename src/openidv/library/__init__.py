@@ -1,0 +1,1 @@
+"""The plain library verbs. (Placeholder: the lead writes the real package module.)"""
