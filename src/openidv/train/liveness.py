@@ -12,7 +12,6 @@ import numpy as np
 
 from openidv.checks.liveness.artifacts import WEIGHTS_DIR
 from openidv.checks.liveness.deepfake import DeepfakeCheck, deepfake_vector
-from openidv.checks.liveness.model import fit_linear
 from openidv.checks.liveness.pad import PAD_CLASSES, PadCheck, pad_vector, selfie_face
 from openidv.checks.liveness.params import DEEPFAKE_MODEL_ID, PAD_MODEL_ID, DeepfakeParams, PadParams
 from openidv.checks.liveness.regions import F64
@@ -22,6 +21,7 @@ from openidv.train.liveness_training import (
     Progress,
     auc,
     extract,
+    fit_linear,
     operating_point,
     out_of_fold,
     threshold_at_bpcer,
