@@ -121,8 +121,7 @@ def active_benchmark(frames_n: int = 45) -> dict[str, Any]:
     out: dict[str, Any] = {"frames": len(track.frames), "verifier_only_ms": round(verifier_ms, 2)}
     video = ROOT.parent / "shared/data/video/short_hamilton_clip.mp4"
     try:
-        from openidv.checks.liveness.service import LivenessService
-        from openidv.store.db import make_engine
+        from openidv.checks.liveness.session_analysis import observe_track
 
         capture = cv2.VideoCapture(str(video))
         images: list[Image] = []
@@ -134,10 +133,9 @@ def active_benchmark(frames_n: int = 45) -> dict[str, Any]:
             images.append(Image.from_array(frame))
             stamps.append(len(stamps) * 33.37)
         capture.release()
-        service = LivenessService(make_engine("sqlite://"))
-        service.observe(images[:2], stamps[:2])  # load the landmarker and the face models
+        observe_track(images[:2], stamps[:2])  # load the landmarker and the face models
         start = time.perf_counter()
-        real = service.observe(images, stamps)
+        real = observe_track(images, stamps)
         verify_track(real, ["turn_left", "blink", "smile"])
         out["real_frames_full_ms"] = round((time.perf_counter() - start) * 1000, 1)
         out["real_frames_note"] = (

@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from openidv.api.liveness_schemas import FramesRequest
+from openidv.api.routes_liveness import http_status
 from openidv.checks.liveness.active import verify_track
-from openidv.checks.liveness.service import FramesRequest, LivenessConfig, LivenessService
 from openidv.checks.liveness.tracks import Track
+from openidv.decision.policy import load_policy
+from openidv.services.captures import MemoryCaptureIndex
+from openidv.services.liveness import LivenessConfig, LivenessService, Submission
 from openidv.store.db import Base, make_engine
 from openidv.store.liveness_tables import LIVENESS_TABLES, LivenessSession
 from tests.liveness_helpers import ScriptedObserver, frames_payload, identity, no_embedder, scripted_track
@@ -75,6 +79,8 @@ def service_for(engine: Engine, track: Track, clock: list[datetime] | None = Non
     now = clock or [datetime.now(UTC)]
     return LivenessService(
         engine,
+        index=MemoryCaptureIndex(),
+        policy=load_policy(),
         observer=ScriptedObserver(track),
         embedder=no_embedder,
         config=LivenessConfig(min_frames=10),
@@ -87,6 +93,13 @@ def request_for(service: LivenessService, session_id: str, track: Track, **kw: o
     return FramesRequest.model_validate({"nonce": nonce, "frames": frames_payload(track, **kw)})  # type: ignore[arg-type]
 
 
+def submit(service: LivenessService, session_id: str, request: FramesRequest) -> Submission:
+    """What the route does: decode the body, submit plain frames."""
+    return service.submit(
+        session_id, request.submitted_frames(), nonce=request.nonce, capture=request.capture
+    )
+
+
 def test_session_pass_then_reuse_is_refused(engine: Engine) -> None:
     track = scripted_track(GOOD)
     service = service_for(engine, track)
@@ -95,11 +108,11 @@ def test_session_pass_then_reuse_is_refused(engine: Engine) -> None:
     # the random sequence is the session's; score this track against the challenges it performs
     with service._sessions() as s, s.begin():
         s.get(LivenessSession, session.id).challenges = CHALLENGES  # type: ignore[union-attr,unused-ignore]
-    first = service.submit(session.id, request_for(service, session.id, track))
-    assert first.status == 200 and first.body["passed"], first.body["reason_codes"]
+    first = submit(service, session.id, request_for(service, session.id, track))
+    assert http_status(first) == 200 and first.body["passed"], first.body["reason_codes"]
     assert first.body["best_frame"]["index"] is not None and first.body["best_frame_jpeg_base64"]
-    second = service.submit(session.id, request_for(service, session.id, track))
-    assert second.status == 409
+    second = submit(service, session.id, request_for(service, session.id, track))
+    assert http_status(second) == 409 and second.reused
     assert second.body["reason_codes"] == ["LIVENESS_SESSION_REUSED"]
     assert service.get_session(session.id).status == "passed"
 
@@ -110,7 +123,7 @@ def test_expired_session_fails(engine: Engine) -> None:
     service = service_for(engine, track, clock)
     session = service.create_session()
     clock[0] += timedelta(seconds=LivenessConfig().session_ttl_s + 1)
-    out = service.submit(session.id, request_for(service, session.id, track))
+    out = submit(service, session.id, request_for(service, session.id, track))
     assert out.body["reason_codes"] == ["LIVENESS_SESSION_EXPIRED"] and not out.body["passed"]
 
 
@@ -121,7 +134,7 @@ def test_wrong_nonce_and_static_frames_fail(engine: Engine) -> None:
     req = FramesRequest.model_validate(
         {"nonce": "not-the-nonce", "frames": frames_payload(track, identical=True)}
     )
-    out = service.submit(session.id, req)
+    out = submit(service, session.id, req)
     codes = out.body["reason_codes"]
     assert not out.body["passed"]
     assert {"LIVENESS_NONCE_MISMATCH", "LIVENESS_CHALLENGE_FAILED", "INJECTION_SUSPECTED"} <= set(codes)

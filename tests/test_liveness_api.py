@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from openidv.api.app import create_app, require_api_key
 from openidv.api.routes_liveness import get_liveness_service
 from openidv.api.routes_liveness import router as liveness_router
-from openidv.checks.liveness.replay import SqlCaptureIndex
-from openidv.checks.liveness.service import LivenessService
+from openidv.services.captures import SqlCaptureIndex
+from openidv.services.liveness import LivenessService
 from openidv.settings import Settings
 from openidv.store.db import Base, make_engine
 from openidv.store.liveness_tables import LIVENESS_TABLES, CaptureHash, LivenessSession
@@ -40,6 +40,7 @@ def api(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Livenes
     service = LivenessService(
         store.engine,
         index=SqlCaptureIndex(store.engine),
+        policy=app.state.policy,
         observer=ScriptedObserver(TRACK),
         embedder=no_embedder,
     )

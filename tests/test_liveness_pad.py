@@ -21,8 +21,6 @@ from typer.testing import CliRunner
 from openidv.checks.liveness.deepfake import DeepfakeCheck
 from openidv.checks.liveness.model import LinearModel
 from openidv.checks.liveness.pad import PAD_CLASSES, SPECIES_CODES, PadCheck, pad_vector, selfie_face
-from openidv.checks.liveness.recipes import train_pad
-from openidv.checks.liveness.training import FeatureSet, out_of_fold, threshold_at_bpcer
 from openidv.cli import app
 from openidv.decision.policy import load_policy
 from openidv.evidence import Evidence
@@ -30,6 +28,8 @@ from openidv.imageio import load_image
 from openidv.results import Status
 from openidv.synth.attacks.dataset import generate
 from openidv.synth.attacks.sources import face_sources
+from openidv.train.liveness import train_pad
+from openidv.train.liveness_training import FeatureSet, out_of_fold, threshold_at_bpcer
 
 N = 66  # three rounds of the mix: 24 bona fide, 12 print, 12 screen replay, 9 mask, 9 deepfake
 

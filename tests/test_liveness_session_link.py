@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from openidv.checks.liveness.replay import Fingerprint, default_capture_index
+from openidv.checks.liveness.replay import Fingerprint
 from openidv.imageio import load_image
 
 
@@ -17,12 +17,8 @@ def api(api_client):  # type: ignore[no-untyped-def]
 
 
 def set_status(client: TestClient, session_id: str, status: str, codes: list[str]) -> None:
-    service = client.app.dependency_overrides  # type: ignore[attr-defined]
-    from openidv.api.routes_liveness import get_liveness_service
-
-    service[get_liveness_service]()._finish(
-        session_id, status, {"passed": status == "passed", "reason_codes": codes}
-    )
+    service = client.app.state.services.liveness_sessions  # type: ignore[attr-defined]
+    service._finish(session_id, status, {"passed": status == "passed", "reason_codes": codes})
 
 
 def verify(client: TestClient, headers: dict[str, str], selfie: bytes, session_id: str) -> dict:  # type: ignore[type-arg]
@@ -44,7 +40,7 @@ def test_session_verdicts_reach_the_decision(api, shared_data: Path) -> None:  #
     assert "LIVENESS_SESSION_INCOMPLETE" in open_body["reason_codes"] and open_body["decision"] == "review"
 
     # The session's frames were recorded in the capture index under the session id (as the service does).
-    index = default_capture_index()
+    index = client.app.state.services.capture_index
     assert index is not None
     index.add(Fingerprint.of(load_image(selfie).bgr), kind="liveness", reference=session["id"])
     set_status(client, session["id"], "passed", [])

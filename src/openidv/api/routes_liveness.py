@@ -1,16 +1,8 @@
 """HTTP routes for challenge-response liveness sessions.
 
-Wiring (in the app)::
-
-    from openidv.api.routes_liveness import get_liveness_service, router as liveness_router
-    from openidv.checks.liveness.replay import SqlCaptureIndex, configure_capture_index
-    from openidv.checks.liveness.service import LivenessService
-
-    index = SqlCaptureIndex(store.engine)
-    configure_capture_index(index)               # the `injection` check in verifications uses the same one
-    liveness = LivenessService(store.engine, index=index, policy=policy)
-    app.dependency_overrides[get_liveness_service] = lambda: liveness
-    app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
+The app builds the services once and sets ``app.state.services`` (with ``liveness_sessions``, a
+``openidv.services.liveness.LivenessService``); ``get_liveness_service`` reads it from there, and the app
+includes ``router`` behind its API-key dependency.
 
 Routes (JSON; errors are problem+json through ``openidv.api.problems``):
 
@@ -30,46 +22,49 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from openidv.checks.liveness.service import FramesRequest, LivenessService, SessionOut
+from openidv.api.liveness_schemas import FramesRequest, SessionOut
 from openidv.errors import ConfigurationError
+from openidv.services.liveness import LivenessService, Submission
 
 router = APIRouter(prefix="/v1/liveness", tags=["liveness"])
 
-_default: LivenessService | None = None
 
-
-def configure_liveness_service(service: LivenessService | None) -> None:
-    """Set the process-wide service (the app may instead override ``get_liveness_service``)."""
-    global _default
-    _default = service
-
-
-def get_liveness_service() -> LivenessService:
-    """The liveness service routes use; the app overrides this dependency with its own service."""
-    if _default is None:
+def get_liveness_service(request: Request) -> LivenessService:
+    """The liveness service the app built (``app.state.services.liveness_sessions``)."""
+    services = getattr(request.app.state, "services", None)
+    service: LivenessService | None = getattr(services, "liveness_sessions", None)
+    if service is None:
         raise ConfigurationError("liveness sessions are not configured in this server")
-    return _default
+    return service
 
 
 ServiceDep = Annotated[LivenessService, Depends(get_liveness_service)]
 SessionId = Annotated[str, Path(min_length=1, max_length=64, description="Liveness session id")]
 
 
+def http_status(submission: Submission) -> int:
+    """A second submission of a session is a conflict; every judged (or expired) submission is a 200."""
+    return 409 if submission.reused else 200
+
+
 @router.post("/sessions", status_code=201, response_model=SessionOut)
 async def create_session(service: ServiceDep) -> SessionOut:
     """A new single-use session: nonce, expiry and a random challenge sequence."""
-    return await run_in_threadpool(service.create_session)
+    return SessionOut.of(await run_in_threadpool(service.create_session))
 
 
 @router.post("/sessions/{session_id}/frames")
 async def submit_frames(session_id: SessionId, body: FramesRequest, service: ServiceDep) -> JSONResponse:
     """Judge the frames of a session (once): challenges, identity, injection, passive checks, best frame."""
-    outcome = await run_in_threadpool(service.submit, session_id, body)
-    return JSONResponse(outcome.body, status_code=outcome.status)
+    frames = body.submitted_frames()  # bad base64 is a 422 before the session is touched
+    outcome = await run_in_threadpool(
+        service.submit, session_id, frames, nonce=body.nonce, capture=body.capture
+    )
+    return JSONResponse(outcome.body, status_code=http_status(outcome))
 
 
 @router.get("/sessions/{session_id}")

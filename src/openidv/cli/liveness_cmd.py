@@ -30,14 +30,14 @@ def liveness_check_command(
     policy: PolicyOpt = None,
 ) -> None:
     """Passive liveness of one selfie: presentation attack (print, screen, mask), face swap, capture."""
-    from openidv.checks.liveness.service import check_selfie
+    from openidv.library.liveness import check_liveness
 
-    report = check_selfie(selfie, policy=policy)
+    report = check_liveness(selfie, policy=policy)
     if as_json:
-        print_json(report)
+        print_json(report.model_dump(mode="json"))
         return
-    typer.echo(f"{report['verdict'].upper()}: {', '.join(report['reason_codes']) or 'no liveness finding'}")
-    for r in report["results"]:
+    typer.echo(f"{report.verdict.upper()}: {', '.join(report.reason_codes) or 'no liveness finding'}")
+    for r in report.results:
         score = "-" if r["score"] is None else f"{r['score']:.4f}"
         thr = r.get("threshold")
         where = f" (threshold {thr:.4f})" if isinstance(thr, float) else ""
@@ -45,7 +45,7 @@ def liveness_check_command(
             f"  {r['check']:<10} {r['status']:<18} score {score} [{r['meaning']}]{where} "
             f"{' '.join(r['reason_codes'])}"
         )
-    typer.echo(f"policy {report['policy_version']}; models trained on SIMULATED attacks (docs/liveness.md)")
+    typer.echo(f"policy {report.policy_version}; models trained on SIMULATED attacks (docs/liveness.md)")
 
 
 @friendly_errors
@@ -79,7 +79,7 @@ def _train(
     install: bool,
     as_json: bool,
 ) -> None:
-    from openidv.checks.liveness.recipes import train_deepfake, train_pad
+    from openidv.train.liveness import train_deepfake, train_pad
 
     recipe = train_pad if kind == "pad" else train_deepfake
     trained = recipe(

@@ -16,7 +16,8 @@ Order: challenges are matched one after another; a *deliberate* action that belo
 session as out of order. Timing: each challenge must be met within ``challenge_window_ms`` of the previous
 one (or of the first frame). Identity: every embedded frame must stay within ``min_identity_similarity``
 (cosine) of the identity that started the session. A static photo performs nothing: it fails its challenges.
-Session-level rules (nonce, expiry, single use) live in ``service.py``, which owns the stored session.
+Session-level rules (nonce, expiry, single use) live in ``openidv.services.liveness``, which owns the stored
+session.
 """
 
 from __future__ import annotations
@@ -28,24 +29,11 @@ from typing import Any
 import numpy as np
 
 from openidv.checks.liveness.deepfake import reference_identity, temporal_consistency
+from openidv.checks.liveness.params import ActiveParams
 from openidv.checks.liveness.tracks import FrameObservation, Track
 
 CHALLENGES = ("turn_left", "turn_right", "look_up", "blink", "smile", "move_closer")
 DELIBERATE = frozenset({"turn_left", "turn_right", "look_up", "smile", "move_closer"})
-
-ACTIVE_PARAMS: dict[str, Any] = {
-    "turn_degrees": 18.0,
-    "look_up_degrees": 12.0,
-    "blink_closed": 0.5,
-    "blink_open": 0.3,
-    "smile_level": 0.55,
-    "closer_ratio": 1.2,
-    "challenge_window_ms": 5000.0,
-    "baseline_frames": 3,
-    "min_face_frames": 5,
-    "min_identity_similarity": 0.45,
-    "max_landmark_jitter": 0.08,
-}
 
 
 @dataclass(frozen=True)
@@ -92,7 +80,7 @@ def _baseline(frames: Sequence[FrameObservation], n: int) -> dict[str, float]:
 
 
 def action_mask(
-    challenge: str, frames: Sequence[FrameObservation], base: Mapping[str, float], p: Mapping[str, Any]
+    challenge: str, frames: Sequence[FrameObservation], base: Mapping[str, float], p: ActiveParams
 ) -> np.ndarray:
     """For each frame, whether ``challenge`` is being performed in it."""
     out = np.zeros(len(frames), dtype=bool)
@@ -102,22 +90,22 @@ def action_mask(
             was_open = False
             continue
         if challenge == "turn_left":
-            out[i] = f.yaw is not None and f.yaw - base["yaw"] >= float(p["turn_degrees"])
+            out[i] = f.yaw is not None and f.yaw - base["yaw"] >= p.turn_degrees
         elif challenge == "turn_right":
-            out[i] = f.yaw is not None and base["yaw"] - f.yaw >= float(p["turn_degrees"])
+            out[i] = f.yaw is not None and base["yaw"] - f.yaw >= p.turn_degrees
         elif challenge == "look_up":
-            out[i] = f.pitch is not None and f.pitch - base["pitch"] >= float(p["look_up_degrees"])
+            out[i] = f.pitch is not None and f.pitch - base["pitch"] >= p.look_up_degrees
         elif challenge == "smile":
-            out[i] = min(f.shape("mouthSmileLeft"), f.shape("mouthSmileRight")) >= float(p["smile_level"])
+            out[i] = min(f.shape("mouthSmileLeft"), f.shape("mouthSmileRight")) >= p.smile_level
         elif challenge == "move_closer":
             out[i] = (
                 f.face_width is not None
                 and base["face_width"] > 0
-                and f.face_width / base["face_width"] >= float(p["closer_ratio"])
+                and f.face_width / base["face_width"] >= p.closer_ratio
             )
         elif challenge == "blink":
-            closed = min(f.shape("eyeBlinkLeft"), f.shape("eyeBlinkRight")) >= float(p["blink_closed"])
-            opened = max(f.shape("eyeBlinkLeft"), f.shape("eyeBlinkRight")) <= float(p["blink_open"])
+            closed = min(f.shape("eyeBlinkLeft"), f.shape("eyeBlinkRight")) >= p.blink_closed
+            opened = max(f.shape("eyeBlinkLeft"), f.shape("eyeBlinkRight")) <= p.blink_open
             out[i] = closed and was_open
             was_open = opened or (was_open and closed)  # a blink is closing after having been open
         else:
@@ -152,24 +140,22 @@ def best_frame(
     return best
 
 
-def verify_track(
-    track: Track, challenges: Sequence[str], params: Mapping[str, Any] | None = None
-) -> ActiveResult:
-    """Judge a track against a challenge sequence (no session rules: see ``service.py``)."""
-    p = {**ACTIVE_PARAMS, **(params or {})}
+def verify_track(track: Track, challenges: Sequence[str], params: ActiveParams | None = None) -> ActiveResult:
+    """Judge a track against a challenge sequence (no session rules: see ``services/liveness.py``)."""
+    p = params or ActiveParams()
     frames = sorted(track.frames, key=lambda f: f.t_ms)
     unknown = [c for c in challenges if c not in CHALLENGES]
     if unknown:
         raise ValueError(f"unknown challenge(s) {unknown}")
     n_face = sum(f.face for f in frames)
     details: dict[str, Any] = {"n_frames": len(frames), "frames_with_face": n_face}
-    if n_face < int(p["min_face_frames"]):
+    if n_face < p.min_face_frames:
         results = tuple(ChallengeResult(c, False, None, "no_face") for c in challenges)
         return ActiveResult(False, ("LIVENESS_CHALLENGE_FAILED",), results, None, details)
-    base = _baseline(frames, int(p["baseline_frames"]))
+    base = _baseline(frames, p.baseline_frames)
     masks = {c: action_mask(c, frames, base, p) for c in set(challenges)}
     t0 = frames[0].t_ms
-    cursor, cursor_t = int(p["baseline_frames"]), t0
+    cursor, cursor_t = p.baseline_frames, t0
     results_list: list[ChallengeResult] = []
     failed = False
     for k, challenge in enumerate(challenges):
@@ -188,7 +174,7 @@ def verify_track(
             results_list.append(ChallengeResult(challenge, False, frames[at].t_ms - t0, "out_of_order"))
             failed = True
             continue
-        if frames[at].t_ms - cursor_t > float(p["challenge_window_ms"]):
+        if frames[at].t_ms - cursor_t > p.challenge_window_ms:
             results_list.append(ChallengeResult(challenge, False, frames[at].t_ms - t0, "too_late"))
             failed = True
             continue
@@ -206,7 +192,7 @@ def verify_track(
     allowed = np.ones(len(frames), dtype=bool)
     if temporal.min_identity_similarity is not None:
         allowed = np.array(
-            [e is None or _cos_to(e, embeddings) >= float(p["min_identity_similarity"]) for e in embeddings]
+            [e is None or _cos_to(e, embeddings) >= p.min_identity_similarity for e in embeddings]
         )
     chosen = best_frame(frames, allowed, base)
     details["best_frame_t_ms"] = None if chosen is None else frames[chosen].t_ms

@@ -12,13 +12,11 @@ import functools
 from pathlib import Path
 
 from openidv.checks.liveness.model import LinearModel
+from openidv.checks.liveness.params import DEEPFAKE_MODEL_ID, PAD_MODEL_ID
 from openidv.models import ModelSpec, get_model, model_path, register_model
 
 PACKAGE = "openidv.checks.liveness"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-
-PAD_MODEL_ID = "liveness-pad-v1"
-DEEPFAKE_MODEL_ID = "liveness-deepfake-v1"
 
 #: sha256 of the shipped artifacts (updated by a maintainer after `openidv train ... --install`)
 SHA256 = {

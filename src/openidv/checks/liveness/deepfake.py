@@ -16,28 +16,20 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from openidv.checks.base import Check
 from openidv.checks.face.detect import DetectedFace
-from openidv.checks.liveness.artifacts import DEEPFAKE_MODEL_ID, load_model
+from openidv.checks.liveness.artifacts import load_model
 from openidv.checks.liveness.features import deepfake_features
-from openidv.checks.liveness.pad import DETECTION_PARAMS, cached_face_features, selfie_face
+from openidv.checks.liveness.pad import cached_face_features, selfie_face
+from openidv.checks.liveness.params import DeepfakeParams, TemporalParams
 from openidv.checks.liveness.regions import F64
 from openidv.evidence import Evidence
-from openidv.imageio import Image, load_image
+from openidv.imageio import Image
 from openidv.results import CheckResult, Meaning, Status
-
-TEMPORAL_PARAMS: dict[str, Any] = {
-    # lowest cosine between a frame's face embedding and the identity that started (SFace); the
-    # same person across a selfie video stays well above this on the real clip in shared/data/video
-    "min_identity_similarity": 0.45,
-    # largest landmark jitter (second difference after removing head motion, in inter-eye distances)
-    "max_landmark_jitter": 0.08,
-}
 
 
 def deepfake_vector(image: Image, face: DetectedFace) -> tuple[F64, list[str]]:
@@ -52,33 +44,26 @@ class DeepfakeCheck(Check):
     version = "1.0.0"
     meaning = Meaning.ATTACK
     requires = ("selfie",)
-    params_schema: ClassVar[dict[str, Any]] = {
-        **DETECTION_PARAMS,
-        "model": DEEPFAKE_MODEL_ID,
-        **TEMPORAL_PARAMS,
-    }
+    Params = DeepfakeParams
+    file_fields = ("selfie",)
+    params: DeepfakeParams
 
     def run(self, evidence: Evidence) -> CheckResult:
         image = evidence.selfie
         if not isinstance(image, Image):
             raise ValueError("deepfake needs evidence.selfie")
-        face, detect_ms = selfie_face(
-            image, self.params["min_detection_score"], self.params["max_detect_side"]
-        )
-        details: dict[str, Any] = {"model": self.params["model"], "timings_ms": {"detect": detect_ms}}
+        face, detect_ms = selfie_face(image, self.params.min_detection_score, self.params.max_detect_side)
+        details: dict[str, Any] = {"model": self.params.model, "timings_ms": {"detect": detect_ms}}
         if face is None:
             return self.result(Status.FAILED_TO_ACQUIRE, None, ("FACE_NOT_FOUND",), details)
         start = time.perf_counter()
-        model = load_model(str(self.params["model"]))
+        model = load_model(self.params.model)
         vec, names = deepfake_vector(image, face)
         if tuple(names) != model.feature_names:
-            raise ValueError(f"model {self.params['model']} expects other features than this code computes")
+            raise ValueError(f"model {self.params.model} expects other features than this code computes")
         score = float(model.attack_score(vec)[0])
         details["timings_ms"]["deepfake"] = round((time.perf_counter() - start) * 1000, 3)
         return self.result(Status.OK, round(score, 6), (), details)
-
-    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
-        return Evidence(selfie=load_image(paths[0]))
 
 
 @dataclass(frozen=True)
@@ -145,10 +130,12 @@ def reference_identity(stack: F64) -> F64:
 
 
 def temporal_consistency(
-    embeddings: Sequence[F64 | None], landmarks: Sequence[F64 | None], params: dict[str, Any] | None = None
+    embeddings: Sequence[F64 | None],
+    landmarks: Sequence[F64 | None],
+    params: TemporalParams | None = None,
 ) -> TemporalReport:
     """Identity drift (cosine to the starting identity) and landmark jitter over a frame sequence."""
-    p = {**TEMPORAL_PARAMS, **(params or {})}
+    p = params or TemporalParams()
     vecs = [np.asarray(e, dtype=np.float64).reshape(-1) for e in embeddings if e is not None]
     codes: list[str] = []
     min_sim = max_step = None
@@ -158,9 +145,9 @@ def temporal_consistency(
         sims = stack @ centre
         steps = 1 - np.sum(stack[1:] * stack[:-1], axis=1)
         min_sim, max_step = round(float(sims.min()), 4), round(float(steps.max()), 4)
-        if min_sim < float(p["min_identity_similarity"]):
+        if min_sim < p.min_identity_similarity:
             codes.append("LIVENESS_IDENTITY_CHANGED")
     jitter = landmark_jitter([np.asarray(t, dtype=np.float64) for t in landmarks if t is not None])
-    if jitter is not None and jitter > float(p["max_landmark_jitter"]):
+    if jitter is not None and jitter > p.max_landmark_jitter:
         codes.append("DEEPFAKE_SUSPECTED")
     return TemporalReport(len(embeddings), min_sim, max_step, jitter, tuple(codes))

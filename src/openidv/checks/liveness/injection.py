@@ -13,8 +13,10 @@ Signals (each named in ``details.signals``; any one gives ``INJECTION_SUSPECTED`
 - ``no_sensor_noise``: the flattest parts of the image hold less noise than any camera sensor leaves
   (a rendered or digitally pasted image);
 - ``exif_mismatch``: the photo's EXIF names another maker than the claimed device, or an editing tool.
-Replay: the perceptual hash of the capture is looked up in the index of accepted captures (``replay.py``);
-a match is ``REPLAYED_CAPTURE``, whoever submitted the first one.
+Replay: the perceptual hash of the capture is looked up in the index of accepted captures (the
+``capture_index`` service, see ``replay.py``); a match is ``REPLAYED_CAPTURE``, whoever submitted the first
+one. The check writes nothing: a capture without findings is remembered by its ``RecordCapture`` follow-up,
+once the verification is stored.
 
 The limits are policy parameters (``checks.injection.params``): engineering limits of real cameras, not
 tuned score thresholds.
@@ -25,18 +27,19 @@ from __future__ import annotations
 import io
 import itertools
 import re
-import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from openidv.checks.base import Check
-from openidv.checks.liveness.replay import CaptureIndex, Fingerprint, default_capture_index
+from openidv.checks.base import Check, FollowUp
+from openidv.checks.liveness.params import InjectionParams
+from openidv.checks.liveness.replay import CaptureLookup, Fingerprint, RecordCapture, sample_frames
+from openidv.checks.services import CAPTURE_INDEX
 from openidv.evidence import Evidence
 from openidv.imageio import Image, UInt8Array, load_image
 from openidv.results import CheckResult, Meaning, Status
@@ -67,21 +70,6 @@ MAKERS = {
     "oneplus": "oneplus",
     "moto": "motorola",
     "huawei": "huawei",
-}
-
-PARAMS: dict[str, Any] = {
-    "max_fps": 120.0,  # phone and webcam sensors stream at most this many frames per second for selfies
-    "min_fps": 5.0,
-    "max_stream_side": 4096,  # no front camera streams beyond 4K
-    "min_stream_side": 120,
-    "min_timestamp_jitter_ms": 0.05,  # real sensor clocks jitter by more than this between frames
-    "max_identical_frame_share": 0.5,  # share of consecutive frame pairs that may be (near-)identical
-    "identical_frame_mae": 0.5,  # mean absolute pixel difference below which two frames are the same
-    # grey levels of noise in the flattest unclipped blocks; below it, no sensor left noise. Real web photos
-    # (downscaled, denoised, compressed) measured 0.003-1.0, so only digitally clean images are flagged
-    "min_noise_sigma": 0.002,
-    "check_replay": True,
-    "record_captures": True,  # add captures without injection signals to the replay index
 }
 
 
@@ -135,6 +123,11 @@ def exif_summary(data: bytes) -> dict[str, str]:
     return out
 
 
+def selfie_evidence(data: bytes, name: str = "selfie") -> Evidence:
+    """Evidence of a selfie file: its pixels, and the EXIF it carries as capture metadata."""
+    return Evidence(selfie=load_image(data, name=name), metadata={"capture": {"exif": exif_summary(data)}})
+
+
 def noise_sigma(bgr: UInt8Array) -> float:
     """Sensor-noise level in grey levels: Immerkaer's (1996) estimator on the flattest 10% of 16x16 blocks."""
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
@@ -153,7 +146,7 @@ def noise_sigma(bgr: UInt8Array) -> float:
 
 
 def metadata_signals(
-    meta: CaptureMetadata | None, frame_sizes: Sequence[tuple[int, int]], params: Mapping[str, Any]
+    meta: CaptureMetadata | None, frame_sizes: Sequence[tuple[int, int]], params: InjectionParams
 ) -> list[Signal]:
     out: list[Signal] = []
     if meta is None:
@@ -163,11 +156,11 @@ def metadata_signals(
         out.append(Signal("virtual_camera", f"camera label {meta.device_label!r} names a virtual camera"))
     if meta.emulator or (label and EMULATOR.search(label)):
         out.append(Signal("emulator", "the client runs in an emulator"))
-    if meta.fps is not None and not float(params["min_fps"]) <= meta.fps <= float(params["max_fps"]):
+    if meta.fps is not None and not params.min_fps <= meta.fps <= params.max_fps:
         out.append(Signal("implausible_stream", f"{meta.fps:g} fps is outside what phone cameras stream"))
     if meta.width and meta.height:
         long_side, short_side = max(meta.width, meta.height), min(meta.width, meta.height)
-        if long_side > int(params["max_stream_side"]) or short_side < int(params["min_stream_side"]):
+        if long_side > params.max_stream_side or short_side < params.min_stream_side:
             out.append(
                 Signal("implausible_stream", f"{meta.width}x{meta.height} is not a camera stream size")
             )
@@ -203,7 +196,7 @@ def metadata_signals(
     return out
 
 
-def timing_signals(timestamps_ms: Sequence[float], params: Mapping[str, Any]) -> list[Signal]:
+def timing_signals(timestamps_ms: Sequence[float], params: InjectionParams) -> list[Signal]:
     out: list[Signal] = []
     if len(timestamps_ms) < 2:
         return out
@@ -213,25 +206,25 @@ def timing_signals(timestamps_ms: Sequence[float], params: Mapping[str, Any]) ->
     if np.any(deltas < 0):
         out.append(Signal("timestamps_out_of_order", f"{int(np.sum(deltas < 0))} frames go back in time"))
     positive = deltas[deltas > 0]
-    if positive.size >= 8 and float(np.std(positive)) < float(params["min_timestamp_jitter_ms"]):
+    if positive.size >= 8 and float(np.std(positive)) < params.min_timestamp_jitter_ms:
         out.append(
             Signal("timestamps_too_regular", f"frame spacing varies by {float(np.std(positive)):.4f} ms")
         )
     return out
 
 
-def frame_signals(frames: Sequence[Image], params: Mapping[str, Any]) -> list[Signal]:
+def frame_signals(frames: Sequence[Image], params: InjectionParams) -> list[Signal]:
     out: list[Signal] = []
     if len(frames) >= 2:
         same = 0
         for a, b in itertools.pairwise(frames):
-            if a.pixels.shape == b.pixels.shape and Fingerprint.of(a.bgr).matches(
-                Fingerprint.of(b.bgr), 0, 0
+            if a.pixels.shape == b.pixels.shape and Fingerprint.of_image(a).matches(
+                Fingerprint.of_image(b), 0, 0
             ):
                 mae = float(np.mean(np.abs(a.pixels.astype(np.int16) - b.pixels.astype(np.int16))))
-                same += mae < float(params["identical_frame_mae"])
+                same += mae < params.identical_frame_mae
         share = same / (len(frames) - 1)
-        if share > float(params["max_identical_frame_share"]):
+        if share > params.max_identical_frame_share:
             out.append(
                 Signal(
                     "frames_identical", f"{same} of {len(frames) - 1} consecutive frame pairs are identical"
@@ -240,19 +233,18 @@ def frame_signals(frames: Sequence[Image], params: Mapping[str, Any]) -> list[Si
     if frames:
         sigmas = [noise_sigma(f.bgr) for f in frames[:: max(1, len(frames) // 5)]]
         sigma = float(np.nanmedian(sigmas)) if sigmas else float("nan")
-        if np.isfinite(sigma) and sigma < float(params["min_noise_sigma"]):
+        if np.isfinite(sigma) and sigma < params.min_noise_sigma:
             out.append(Signal("no_sensor_noise", f"noise {sigma:.3f} grey levels in the flattest areas"))
     return out
 
 
 def replay_lookup(
-    frames: Sequence[Image], index: CaptureIndex | None
+    frames: Sequence[Image], index: CaptureLookup | None
 ) -> tuple[list[dict[str, Any]], list[Fingerprint]]:
     """Matches of the capture's frames (at most 5 sampled) in the index, and their fingerprints."""
     if index is None or not frames:
         return [], []
-    picked = list(frames[:: max(1, len(frames) // 5)])[:5]
-    prints = [Fingerprint.of(f.bgr) for f in picked]
+    prints = [Fingerprint.of_image(f) for f in sample_frames(frames)]
     hits = []
     for fp in prints:
         m = index.find(fp)
@@ -273,6 +265,8 @@ class InjectionReport:
     signals: tuple[Signal, ...]
     replay: tuple[dict[str, Any], ...]
     replay_checked: bool
+    #: the fingerprints that were looked up (empty when replay was not checked): what to remember later
+    fingerprints: tuple[Fingerprint, ...] = field(default=(), compare=False)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -301,33 +295,24 @@ def analyse_capture(
     *,
     metadata: CaptureMetadata | None = None,
     timestamps_ms: Sequence[float] | None = None,
-    params: Mapping[str, Any] | None = None,
-    index: CaptureIndex | None = None,
-    reference: str | None = None,
-    kind: str = "selfie",
-    record: bool | None = None,
-    lookup: bool = True,
+    params: InjectionParams | None = None,
+    index: CaptureLookup | None = None,
     own_reference: str | None = None,
 ) -> InjectionReport:
-    """Every injection and replay signal for one capture (a selfie or a session's frames).
+    """Every injection and replay signal for one capture (a selfie or a session's frames). Writes nothing.
 
-    ``record`` (default: the ``record_captures`` parameter) adds a capture without findings to the index;
-    the session service records only after the whole session passed (``record=True, lookup=False``).
+    Replay is looked up when ``index`` is given and the ``check_replay`` parameter is on; a match whose
+    reference is ``own_reference`` (the applicant's own liveness session) is not a replay.
     """
-    p = {**PARAMS, **(params or {})}
-    signals = metadata_signals(metadata, [(f.width, f.height) for f in frames], p) if lookup else []
-    signals += timing_signals(list(timestamps_ms or []), p) if lookup else []
-    signals += frame_signals(frames, p) if lookup else []
-    use_index = index if bool(p["check_replay"]) else None
+    p = params or InjectionParams()
+    signals = metadata_signals(metadata, [(f.width, f.height) for f in frames], p)
+    signals += timing_signals(list(timestamps_ms or []), p)
+    signals += frame_signals(frames, p)
+    use_index = index if p.check_replay else None
     hits, prints = replay_lookup(frames, use_index)
     # the best frame of the applicant's own liveness session is not a replay of someone else's capture
-    hits = [h for h in hits if own_reference is None or h["reference"] != own_reference] if lookup else []
-    keep = bool(p["record_captures"]) if record is None else record
-    if use_index is not None and not hits and not signals and keep:
-        ref = reference or f"capture-{uuid.uuid4()}"
-        for fp in prints:
-            use_index.add(fp, kind=kind, reference=ref)
-    return InjectionReport(tuple(signals), tuple(hits), use_index is not None)
+    hits = [h for h in hits if own_reference is None or h["reference"] != own_reference]
+    return InjectionReport(tuple(signals), tuple(hits), use_index is not None, tuple(prints))
 
 
 class InjectionCheck(Check):
@@ -337,7 +322,15 @@ class InjectionCheck(Check):
     version = "1.0.0"
     meaning = Meaning.ATTACK
     requires = ("selfie",)
-    params_schema: ClassVar[dict[str, Any]] = dict(PARAMS)
+    Params = InjectionParams
+    #: replay lookups; with ``check_replay`` off the index is still required but not asked
+    needs = (CAPTURE_INDEX,)
+    params: InjectionParams
+
+    @property
+    def capture_index(self) -> CaptureLookup:
+        index: CaptureLookup = self.services[CAPTURE_INDEX]
+        return index
 
     def run(self, evidence: Evidence) -> CheckResult:
         image = evidence.selfie
@@ -345,19 +338,23 @@ class InjectionCheck(Check):
             raise ValueError("injection needs evidence.selfie")
         raw = evidence.metadata.get("capture")
         meta = CaptureMetadata.model_validate(raw) if isinstance(raw, dict) else None
-        reference = evidence.metadata.get("reference")
         report = analyse_capture(
             [image],
             metadata=meta,
             params=self.params,
-            index=default_capture_index(),
-            reference=str(reference) if reference else None,
+            index=self.capture_index,
             own_reference=evidence.liveness_session_id,
         )
         return self.result(Status.OK, report.score, report.codes, report.to_dict())
 
+    def follow_ups(self, evidence: Evidence, result: CheckResult) -> Sequence[FollowUp]:
+        """Remember a selfie without findings, so the same capture sent again is a replay."""
+        image = evidence.selfie
+        if not (self.params.record_captures and self.params.check_replay) or not isinstance(image, Image):
+            return ()
+        if result.status != Status.OK or result.reason_codes:
+            return ()
+        return (RecordCapture.of([Fingerprint.of_image(f) for f in sample_frames([image])], "selfie"),)
+
     def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
-        data = Path(paths[0]).read_bytes()
-        return Evidence(
-            selfie=load_image(data, name=str(paths[0])), metadata={"capture": {"exif": exif_summary(data)}}
-        )
+        return selfie_evidence(Path(paths[0]).read_bytes(), name=str(paths[0]))

@@ -3,7 +3,7 @@
 Why JSON and not pickle/joblib: loading a pickle runs code chosen by whoever wrote the file, so a model file
 would be an attack surface; a JSON file holds only numbers and names, is a few KB, diffable, and is checked
 by sha256 through the model registry before use. Inference is a few lines of numpy, so scikit-learn is needed
-only for training (``openidv train pad|deepfake``).
+only for training (``openidv.train.liveness_training.fit_linear``).
 
 Why a linear model: with a few hundred simulated samples from a handful of real people, a linear model on
 measured features generalises to unseen subjects and species more predictably than a tree ensemble, and its
@@ -99,34 +99,3 @@ class LinearModel:
     @classmethod
     def load(cls, path: Path) -> LinearModel:
         return cls.from_json(path.read_text(encoding="utf-8"), str(path))
-
-
-def fit_linear(
-    x: F64,
-    y: npt.NDArray[np.int_],
-    classes: tuple[str, ...],
-    names: list[str],
-    *,
-    c: float,
-    seed: int,
-    meta: dict[str, Any] | None = None,
-    class_weight: str | None = "balanced",
-) -> LinearModel:
-    """Fit standardisation + L2 multinomial logistic regression with scikit-learn (training only)."""
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    clf = LogisticRegression(C=c, max_iter=4000, class_weight=class_weight, random_state=seed)
-    clf.fit((x - mean) / scale, y)
-    present = [int(k) for k in clf.classes_]
-    coef = np.zeros((len(classes), x.shape[1]))
-    intercept = np.full(len(classes), -30.0)  # a class absent from training gets ~zero probability
-    if len(present) == 2:  # binary: scikit-learn keeps one row for the second class
-        coef[present[1]], intercept[present[1]] = clf.coef_[0], clf.intercept_[0]
-        coef[present[0]], intercept[present[0]] = 0.0, 0.0
-    else:
-        for row, k in enumerate(present):
-            coef[k], intercept[k] = clf.coef_[row], clf.intercept_[row]
-    return LinearModel(classes, tuple(names), mean, scale, coef, intercept, dict(meta or {}))

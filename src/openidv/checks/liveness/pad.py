@@ -12,30 +12,24 @@ The model was trained on simulated attacks only (docs/liveness.md); treat its sc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from openidv.checks.base import Check
 from openidv.checks.face.analysis import find_faces
 from openidv.checks.face.detect import DetectedFace
-from openidv.checks.liveness.artifacts import PAD_MODEL_ID, load_model
+from openidv.checks.liveness.artifacts import load_model
 from openidv.checks.liveness.features import pad_features
+from openidv.checks.liveness.params import PadParams
 from openidv.checks.liveness.regions import F64, face_regions
 from openidv.evidence import Evidence
-from openidv.imageio import Image, load_image
+from openidv.imageio import Image
 from openidv.results import CheckResult, Meaning, Status
 
 PAD_CLASSES = ("bona_fide", "print", "screen_replay", "mask")
 SPECIES_CODES = {"print": "PAD_PRINT", "screen_replay": "PAD_SCREEN_REPLAY", "mask": "PAD_MASK"}
-
-DETECTION_PARAMS: dict[str, Any] = {
-    # attacks detect with lower confidence than live faces; a missed face is a failure to acquire
-    "min_detection_score": 0.6,
-    "max_detect_side": 640,
-}
 
 
 def selfie_face(image: Image, min_score: float, max_side: int) -> tuple[DetectedFace | None, float]:
@@ -49,13 +43,9 @@ def cached_face_features(
 ) -> tuple[F64, list[str]]:
     """``features`` of one face's regions, computed once per image, face and kind (checks and training share
     the image's cache)."""
-    key = (f"liveness.{kind}_features", face)
-    cached = image._cache.get(key)
-    if cached is None:
-        cached = features(face_regions(image.bgr, face.landmarks))
-        image._cache[key] = cached
-    vec, names = cached
-    return vec, names
+    return image.memo(
+        (f"liveness.{kind}_features", face), lambda: features(face_regions(image.bgr, face.landmarks))
+    )
 
 
 def pad_vector(image: Image, face: DetectedFace) -> tuple[F64, list[str]]:
@@ -70,23 +60,23 @@ class PadCheck(Check):
     version = "1.0.0"
     meaning = Meaning.ATTACK
     requires = ("selfie",)
-    params_schema: ClassVar[dict[str, Any]] = {**DETECTION_PARAMS, "model": PAD_MODEL_ID}
+    Params = PadParams
+    file_fields = ("selfie",)
+    params: PadParams
 
     def run(self, evidence: Evidence) -> CheckResult:
         image = evidence.selfie
         if not isinstance(image, Image):
             raise ValueError("pad needs evidence.selfie")
-        face, detect_ms = selfie_face(
-            image, self.params["min_detection_score"], self.params["max_detect_side"]
-        )
-        details: dict[str, Any] = {"model": self.params["model"], "timings_ms": {"detect": detect_ms}}
+        face, detect_ms = selfie_face(image, self.params.min_detection_score, self.params.max_detect_side)
+        details: dict[str, Any] = {"model": self.params.model, "timings_ms": {"detect": detect_ms}}
         if face is None:
             return self.result(Status.FAILED_TO_ACQUIRE, None, ("FACE_NOT_FOUND",), details)
         start = time.perf_counter()
-        model = load_model(str(self.params["model"]))
+        model = load_model(self.params.model)
         vec, names = pad_vector(image, face)
         if tuple(names) != model.feature_names:
-            raise ValueError(f"model {self.params['model']} expects other features than this code computes")
+            raise ValueError(f"model {self.params.model} expects other features than this code computes")
         probs = model.probabilities(vec)[0]
         details["timings_ms"]["pad"] = round((time.perf_counter() - start) * 1000, 3)
         details["probabilities"] = {c: round(float(p), 6) for c, p in zip(model.classes, probs, strict=True)}
@@ -95,6 +85,3 @@ class PadCheck(Check):
         codes = [SPECIES_CODES[top]] if top in SPECIES_CODES else []
         details["likely_species"] = top if codes else None
         return self.result(Status.OK, round(float(1.0 - probs[0]), 6), codes, details)
-
-    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
-        return Evidence(selfie=load_image(paths[0]))

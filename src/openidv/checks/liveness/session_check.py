@@ -2,19 +2,41 @@
 
 The client creates a session (``POST /v1/liveness/sessions``), submits its frames, gets the best frame back,
 and then sends that frame as the selfie with ``liveness_session_id`` in ``POST /v1/verifications``. This
-check reads the session's stored verdict: passed (score 0), failed or expired (score 1 with the session's
-reason codes), or unknown / not yet submitted (failed to acquire). Scores mean ``attack``.
+check asks the ``liveness_sessions`` service (``LivenessSessions``, implemented by
+``openidv.services.liveness.LivenessService``) for the session's stored verdict: passed (score 0), failed or
+expired (score 1 with the session's reason codes), or unknown / not yet submitted (failed to acquire).
+Scores mean ``attack``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from openidv.checks.base import Check
-from openidv.checks.liveness.service import default_liveness_service
-from openidv.errors import NotFound
+from openidv.checks.liveness.params import LivenessSessionParams
+from openidv.checks.services import LIVENESS_SESSIONS
 from openidv.evidence import Evidence
 from openidv.results import CheckResult, Meaning, Status
+
+
+@dataclass(frozen=True)
+class SessionVerdict:
+    """What a liveness session came to: ``open`` | ``passed`` | ``failed`` | ``expired`` | ``error``."""
+
+    status: str
+    challenges: tuple[str, ...]
+    expires_at: datetime
+    reason_codes: tuple[str, ...] = ()
+
+
+class LivenessSessions(Protocol):
+    """What the ``liveness_session`` check asks the session service."""
+
+    def session_verdict(self, session_id: str) -> SessionVerdict | None:
+        """The session's verdict, or None when no such session exists."""
+        ...
 
 
 class LivenessSessionCheck(Check):
@@ -22,30 +44,31 @@ class LivenessSessionCheck(Check):
     version = "1.0.0"
     meaning = Meaning.ATTACK
     requires = ("liveness_session_id",)
-    params_schema: ClassVar[dict[str, Any]] = {}
+    Params = LivenessSessionParams
+    needs = (LIVENESS_SESSIONS,)
+
+    @property
+    def sessions(self) -> LivenessSessions:
+        service: LivenessSessions = self.services[LIVENESS_SESSIONS]
+        return service
 
     def run(self, evidence: Evidence) -> CheckResult:
-        service = default_liveness_service()
-        if service is None:
-            raise RuntimeError("no liveness service is configured in this process (the API configures one)")
         session_id = str(evidence.liveness_session_id)
-        try:
-            row = service.get_session(session_id)
-        except NotFound:
+        verdict = self.sessions.session_verdict(session_id)
+        if verdict is None:
             return self.result(
                 Status.FAILED_TO_ACQUIRE, None, ["LIVENESS_SESSION_UNKNOWN"], {"session_id": session_id}
             )
-        result: dict[str, Any] = dict(row.result or {})
-        details = {
+        details: dict[str, Any] = {
             "session_id": session_id,
-            "status": row.status,
-            "challenges": list(row.challenges),
-            "expires_at": row.expires_at.isoformat(),
-            "reason_codes": list(result.get("reason_codes", [])),
+            "status": verdict.status,
+            "challenges": list(verdict.challenges),
+            "expires_at": verdict.expires_at.isoformat(),
+            "reason_codes": list(verdict.reason_codes),
         }
-        if row.status == "passed":
+        if verdict.status == "passed":
             return self.result(Status.OK, 0.0, (), details)
-        if row.status in ("failed", "expired"):
-            codes = list(result.get("reason_codes") or ["LIVENESS_CHALLENGE_FAILED"])
+        if verdict.status in ("failed", "expired"):
+            codes = list(verdict.reason_codes or ["LIVENESS_CHALLENGE_FAILED"])
             return self.result(Status.OK, 1.0, codes, details)
         return self.result(Status.FAILED_TO_ACQUIRE, None, ["LIVENESS_SESSION_INCOMPLETE"], details)

@@ -1,4 +1,4 @@
-"""``openidv train pad`` and ``openidv train deepfake``: seeded recipes (the method: ``training.py``)."""
+"""``openidv train pad`` and ``openidv train deepfake``: seeded recipes (method: ``liveness_training``)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from openidv.checks.liveness.artifacts import DEEPFAKE_MODEL_ID, PAD_MODEL_ID, WEIGHTS_DIR
+from openidv.checks.liveness.artifacts import WEIGHTS_DIR
 from openidv.checks.liveness.deepfake import DeepfakeCheck, deepfake_vector
-from openidv.checks.liveness.model import fit_linear
 from openidv.checks.liveness.pad import PAD_CLASSES, PadCheck, pad_vector, selfie_face
+from openidv.checks.liveness.params import DEEPFAKE_MODEL_ID, PAD_MODEL_ID, DeepfakeParams, PadParams
 from openidv.checks.liveness.regions import F64
-from openidv.checks.liveness.training import (
+from openidv.imageio import Image
+from openidv.train.liveness_training import (
     FeatureSet,
     Progress,
     auc,
     extract,
+    fit_linear,
     operating_point,
     out_of_fold,
     threshold_at_bpcer,
@@ -27,7 +29,6 @@ from openidv.checks.liveness.training import (
     write_artifacts,
     write_oof,
 )
-from openidv.imageio import Image
 
 #: L2 strength (inverse): chosen once by leave-subjects-out CV (0.01, 0.05, 0.2, 1; lowest APCER at BPCER 5%)
 C_PAD = 0.01
@@ -51,15 +52,14 @@ class Trained:
 
 
 def _pad_vec(image: Image) -> tuple[F64, list[str]] | None:
-    face, _ = selfie_face(
-        image, PadCheck.params_schema["min_detection_score"], PadCheck.params_schema["max_detect_side"]
-    )
+    params = PadParams()
+    face, _ = selfie_face(image, params.min_detection_score, params.max_detect_side)
     return None if face is None else pad_vector(image, face)
 
 
 def _deepfake_vec(image: Image) -> tuple[F64, list[str]] | None:
-    params = DeepfakeCheck.params_schema
-    face, _ = selfie_face(image, params["min_detection_score"], params["max_detect_side"])
+    params = DeepfakeParams()
+    face, _ = selfie_face(image, params.min_detection_score, params.max_detect_side)
     return None if face is None else deepfake_vector(image, face)
 
 

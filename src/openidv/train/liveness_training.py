@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from openidv.checks.liveness.model import LinearModel, fit_linear
+from openidv.checks.liveness.model import LinearModel
 from openidv.errors import InvalidInput
 from openidv.imageio import load_image
 
@@ -214,3 +214,34 @@ def today() -> str:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=str)
+
+
+def fit_linear(
+    x: F64,
+    y: npt.NDArray[np.int_],
+    classes: tuple[str, ...],
+    names: list[str],
+    *,
+    c: float,
+    seed: int,
+    meta: dict[str, Any] | None = None,
+    class_weight: str | None = "balanced",
+) -> LinearModel:
+    """Fit standardisation + L2 multinomial logistic regression with scikit-learn (training only)."""
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    clf = LogisticRegression(C=c, max_iter=4000, class_weight=class_weight, random_state=seed)
+    clf.fit((x - mean) / scale, y)
+    present = [int(k) for k in clf.classes_]
+    coef = np.zeros((len(classes), x.shape[1]))
+    intercept = np.full(len(classes), -30.0)  # a class absent from training gets ~zero probability
+    if len(present) == 2:  # binary: scikit-learn keeps one row for the second class
+        coef[present[1]], intercept[present[1]] = clf.coef_[0], clf.intercept_[0]
+        coef[present[0]], intercept[present[0]] = 0.0, 0.0
+    else:
+        for row, k in enumerate(present):
+            coef[k], intercept[k] = clf.coef_[row], clf.intercept_[row]
+    return LinearModel(classes, tuple(names), mean, scale, coef, intercept, dict(meta or {}))
