@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openidv.checks.document.mrz import compose_mrz
+from openidv.checks.face.params import FaceDuplicateParams
 from openidv.crypto import BiometricCipher
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import DeclaredData, Evidence
@@ -324,7 +325,7 @@ def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy:
         store.engine, out_dir / "galleries", cipher=BiometricCipher(secrets.token_bytes(32)), policy=policy
     )
     if shared_data is not None:
-        name = str(policy.params("face_duplicate").get("gallery", "onboarding"))
+        name = FaceDuplicateParams.model_validate(policy.params("face_duplicate")).gallery
         for subject, photo in ENROLLED:
             gallery.enroll(name, subject, load_image(shared_data / "faces" / photo, name=photo))
     captures = SqlCaptureIndex(store.engine)  # replayed captures are caught across applicants

@@ -10,7 +10,7 @@ from openidv.decision.policy import Policy
 from openidv.settings import Settings
 
 if TYPE_CHECKING:
-    from openidv.services.captures import CaptureIndexService
+    from openidv.services.captures import CaptureIndex
     from openidv.services.face_gallery import GalleryService
     from openidv.services.liveness import LivenessService
     from openidv.store.repository import Store
@@ -22,7 +22,7 @@ class Services:
     be built, with a message naming the service)."""
 
     face_gallery: GalleryService | None = None
-    capture_index: CaptureIndexService | None = None
+    capture_index: CaptureIndex | None = None
     liveness_sessions: LivenessService | None = None
 
     def as_mapping(self) -> dict[str, object]:
