@@ -1,0 +1,1 @@
+"""Training recipes, beside the product: they may import it, it never imports them."""
