@@ -29,9 +29,9 @@ from typing import Any
 from openidv.checks.document.mrz import read_mrz
 from openidv.checks.document.mrz_ocr import _clean, correct
 from openidv.checks.registry import create_check
-from openidv.cli.document_cmd import DOCUMENT_CHECKS
 from openidv.evidence import Evidence
 from openidv.imageio import load_image
+from openidv.library.documents import DOCUMENT_CHECKS
 from openidv.pipeline import Pipeline
 from openidv.synth.dataset import generate_documents
 
@@ -70,9 +70,7 @@ def main() -> None:
     from openidv.decision.policy import load_policy
 
     policy = load_policy()
-    checks = [
-        create_check(n, dict(policy.checks[n].params) if n in policy.checks else {}) for n in DOCUMENT_CHECKS
-    ]
+    checks = [create_check(n, policy.params(n)) for n in DOCUMENT_CHECKS]
     pipeline = Pipeline(policy, checks)
     peer = peer_reader()
     with tempfile.TemporaryDirectory() as tmp:

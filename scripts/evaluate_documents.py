@@ -58,7 +58,7 @@ BPCER_TUNE = 0.05
 
 
 def score_row(args: tuple[str, dict[str, str]]) -> dict[str, Any]:
-    from openidv.checks.document.document_checks import document_evidence
+    from openidv.checks.document.photo_check import document_evidence
 
     folder, row = args
     start = time.perf_counter()

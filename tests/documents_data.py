@@ -53,6 +53,6 @@ def forgery_set() -> Path:
 def evidence(path: Path) -> Evidence:
     """The evidence for one front photo (and its back), judged on ``AS_OF``; cached so that every test
     reuses one reading of it (readings are cached on the image)."""
-    from openidv.checks.document.document_checks import document_evidence
+    from openidv.checks.document.photo_check import document_evidence
 
     return document_evidence([path]).model_copy(update={"as_of": AS_OF})

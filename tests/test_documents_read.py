@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from openidv.checks.document.document_checks import reading_for
+from openidv.checks.document.document_checks import DocumentReadCheck
 from openidv.checks.document.reader import DocumentReading
 from openidv.checks.registry import create_check
 from tests.documents_data import TEMPLATES, clean_set, degraded_set, evidence, rows, truth
@@ -17,7 +17,7 @@ KEY_FIELDS = ("surname", "document_number", "birth_date", "expiry_date")
 
 
 def _read(folder: Path, doc_id: str) -> DocumentReading:
-    return reading_for(create_check("document_read"), evidence(folder / f"{doc_id}_front.jpg"))
+    return DocumentReadCheck().reading(evidence(folder / f"{doc_id}_front.jpg"))
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from openidv.checks.document.aamva import QUIRKS, compose_aamva, format_date, parse_aamva
 from openidv.checks.document.mrz import compose_mrz, read_mrz
 from openidv.checks.document.mrz_ocr import _clean, correct
+from openidv.checks.document.template_spec import load_templates
 from openidv.eval.manifests import load_manifest
 from openidv.synth.forgeries import SPECIES
-from openidv.synth.spec import load_templates
 from tests.documents_data import AS_OF, clean_set, forgery_set, rows, truth
 
 

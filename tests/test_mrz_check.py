@@ -10,9 +10,10 @@ import pytest
 
 from openidv.checks.document.mrz import compose_mrz
 from openidv.checks.document.mrz_check import MrzCheck
+from openidv.checks.document.params import MrzParams
 from openidv.checks.registry import create_check, get_check_class
 from openidv.decision.reason_codes import is_known
-from openidv.errors import InvalidInput
+from openidv.errors import ConfigurationError, InvalidInput
 from openidv.evidence import DeclaredData, Evidence
 from openidv.results import Meaning, Status
 
@@ -48,8 +49,8 @@ def test_registered_under_its_name() -> None:
     check = create_check("mrz", {"min_age": 21})
     assert (check.name, check.version, check.meaning) == ("mrz", "1.0.0", Meaning.SIMILARITY)
     assert check.requires == ("mrz_text",)
-    assert check.params == {"min_age": 21, "max_age": 130}
-    with pytest.raises(ValueError, match="no parameter"):
+    assert check.params == MrzParams(min_age=21, max_age=130)
+    with pytest.raises(ConfigurationError, match="min_agee"):
         create_check("mrz", {"min_agee": 3})
     assert not check.applies_to(Evidence()) and check.applies_to(Evidence(mrz_text=TD3))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,85 +14,25 @@ document_app = typer.Typer(
     help="Identity documents: read, cross-check and look for forgery.", no_args_is_help=True
 )
 
-DOCUMENT_CHECKS = (
-    "document_read",
-    "document_consistency",
-    "document_forensics",
-    "document_portrait_substitution",
-    "document_tampered_field",
-    "document_copy_move",
-    "document_screen_recapture",
-    "document_print_scan",
-    "document_security_features",
-)
-
-
-def _field_sources(details: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Each fact with the value every source gave for it (mrz, printed, barcode)."""
-    reading = details.get("reading") or {}
-    out: dict[str, dict[str, str]] = {}
-    for key, value in (reading.get("mrz_fields") or {}).items():
-        out.setdefault(key, {})["mrz"] = value
-    for side in (reading.get("sides") or {}).values():
-        for key, f in (side.get("fields") or {}).items():
-            out.setdefault(key, {})["printed"] = f.get("value") or f.get("text", "")
-    aamva = ((reading.get("barcode") or {}).get("aamva") or {}).get("fields") or {}
-    for key, value in aamva.items():
-        out.setdefault(key, {})["barcode"] = value
-    return out
-
 
 def inspect_document(
     front: Path, back: Path | None = None, *, as_of: date | None = None, annotate: Path | None = None
 ) -> dict[str, Any]:
-    """Run every document check on a photo (and its back) and gather what a person needs to judge it."""
-    from openidv.checks.registry import create_check
-    from openidv.decision.policy import load_policy
-    from openidv.evidence import Evidence
-    from openidv.imageio import load_image
-    from openidv.pipeline import Pipeline
+    """``openidv.library.documents.inspect_document`` as the CLI prints it (with the paths and the PNG)."""
+    from openidv.library.documents import inspect_document as inspect
 
-    start = time.perf_counter()
-    evidence = Evidence(
-        document_image=load_image(front), document_back=load_image(back) if back else None, as_of=as_of
-    )
-    policy = load_policy()
-    checks = [
-        create_check(n, dict(policy.checks[n].params) if n in policy.checks else {}) for n in DOCUMENT_CHECKS
-    ]
-    run = Pipeline(policy, checks).run(evidence)
-    by_name = {r.check: r for r in run.results}
-    read = by_name.get("document_read")
-    reading = (read.details.get("reading") if read else None) or {}
-    consistency = by_name.get("document_consistency")
+    inspection = inspect(front, back, as_of=as_of)
     report: dict[str, Any] = {
         "front": str(front),
         "back": str(back) if back else None,
-        "template": reading.get("template"),
-        "fields": _field_sources(read.details) if read else {},
-        "findings": (consistency.details.get("tests") if consistency else None) or [],
-        "scores": {
-            r.check: {
-                "score": r.score,
-                "meaning": r.meaning.value,
-                "status": r.status.value,
-                "reason_codes": list(r.reason_codes),
-            }
-            for r in run.results
-        },
-        "decision": run.decision.model_dump(mode="json"),
-        "timings_ms": {
-            **(reading.get("timings_ms") or {}),
-            "total": round((time.perf_counter() - start) * 1000, 1),
-        },
-        "reading": reading,
+        **inspection.report.model_dump(mode="json"),
     }
     if annotate is not None:
         from openidv.checks.document.annotate import annotate_reading
-        from openidv.checks.document.document_checks import reading_for
 
-        reading_obj = reading_for(checks[0], evidence)  # the cached reading every check used
-        report["annotated_png"] = str(annotate_reading(evidence, reading_obj, report, annotate))
+        report["annotated_png"] = str(
+            annotate_reading(inspection.evidence, inspection.reading(), report, annotate)
+        )
     return report
 
 
@@ -202,7 +141,7 @@ def train_document_forensics_command(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes measuring signals.")] = 2,
 ) -> None:
     """Train the document forgery model on synthetic forgeries; writes the artifact and its model card."""
-    from openidv.checks.document.forensics_training import train_document_forensics
+    from openidv.train.document_forensics import train_document_forensics
 
     card = train_document_forensics(out, n=n, seed=seed, data=data, workers=workers)
     typer.echo(

@@ -1,2 +1,3 @@
-"""Seeded generators of labelled synthetic data: documents (``dataset.generate_documents``, templates in
-``templates/``) and presentation attacks (``attacks``). Every generator takes a seed; nothing downloads."""
+"""Seeded generators of labelled synthetic data: documents (``dataset.generate_documents``; the templates
+and the specimen renderer are the product's, in ``openidv.checks.document``) and presentation attacks
+(``attacks``). Every generator takes a seed; nothing downloads."""

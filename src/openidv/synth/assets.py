@@ -1,30 +1,20 @@
-"""Where the generator finds portraits and fonts; nothing here downloads anything.
+"""Where the generator finds portraits; nothing here downloads anything.
 
 Portraits come from the shared real-face folder (``<repo root>/../shared/data/faces``, or
-``$OPENIDV_SHARED_DATA/faces``, or an explicit folder). Fonts: OCR-B for the MRZ when Debian's
-``fonts-ocr-b`` is installed, else DejaVu Sans Mono (shipped with matplotlib and with Debian's
-``fonts-dejavu-core``); DejaVu Sans for the rest.
+``$OPENIDV_SHARED_DATA/faces``, or an explicit folder). Fonts are the product's
+(``openidv.checks.document.specimen.fonts``): the reader renders template references with them.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import ImageFont
-
 from openidv.errors import ConfigurationError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-_OCRB = (
-    "/usr/share/fonts/truetype/ocr-b/OCRB.ttf",
-    "/usr/share/fonts/opentype/ocr-b/OCRB.otf",
-    "/usr/share/fonts/truetype/fonts-ocr-b/OCRB.ttf",
-)
-_DEJAVU_DIRS = ("/usr/share/fonts/truetype/dejavu",)
 
 
 def shared_data_dir() -> Path:
@@ -63,39 +53,3 @@ def portrait_sources(faces_dir: Path | None = None) -> list[PortraitSource]:
     if not out:
         raise ConfigurationError(f"no usable single-face photos listed in {manifest}")
     return out
-
-
-def _font_file(name: str) -> str:
-    for folder in _DEJAVU_DIRS:
-        candidate = Path(folder) / name
-        if candidate.is_file():
-            return str(candidate)
-    try:
-        import matplotlib
-
-        candidate = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
-        if candidate.is_file():
-            return str(candidate)
-    except ImportError:
-        pass
-    raise ConfigurationError(f"font {name} not found: install fonts-dejavu-core or matplotlib")
-
-
-def ocrb_path() -> str | None:
-    return next((p for p in _OCRB if Path(p).is_file()), None)
-
-
-@functools.cache
-def font(kind: str, size_px: int) -> ImageFont.FreeTypeFont:
-    """``sans``, ``sans-bold``, ``serif-bold`` or ``mrz`` at a pixel size (cached)."""
-    if kind == "mrz":
-        path = ocrb_path() or _font_file("DejaVuSansMono.ttf")
-    else:
-        path = _font_file(
-            {
-                "sans": "DejaVuSans.ttf",
-                "sans-bold": "DejaVuSans-Bold.ttf",
-                "serif-bold": "DejaVuSerif-Bold.ttf",
-            }[kind]
-        )
-    return ImageFont.truetype(path, size_px)

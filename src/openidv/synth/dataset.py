@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from openidv.checks.document.specimen.document import contents_of, render_document
+from openidv.checks.document.specimen.holder import random_document
+from openidv.checks.document.template_spec import TemplateSpec, load_templates
 from openidv.synth.assets import PortraitSource, portrait_sources
 from openidv.synth.capture import DEGRADATIONS, capture
-from openidv.synth.document import contents_of, render_document
 from openidv.synth.forgeries import SPECIES, Forged, forge
-from openidv.synth.identity import random_document
 from openidv.synth.portraits import portrait_for
-from openidv.synth.spec import TemplateSpec, load_templates
 
 MANIFEST_COLUMNS = (
     "id",

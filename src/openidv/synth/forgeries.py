@@ -28,10 +28,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from openidv.synth.document import Contents, barcode_payload, render_document
-from openidv.synth.identity import SURNAMES, DocumentData, mrz_text, printed_values
-from openidv.synth.render import PPMM, RenderedSide, draw_value, value_box
-from openidv.synth.spec import TemplateSpec, box_px
+from openidv.checks.document.specimen.document import Contents, barcode_payload, render_document
+from openidv.checks.document.specimen.holder import SURNAMES, DocumentData, mrz_text, printed_values
+from openidv.checks.document.specimen.render import PPMM, RenderedSide, draw_value
+from openidv.checks.document.template_spec import TemplateSpec, box_px, value_box
 
 UInt8Array = npt.NDArray[Any]  # OpenCV's stubs type every array loosely
 SPECIES = (

@@ -4,17 +4,19 @@ computed once per request and shared by the forensic checks."""
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
 
 from openidv.checks.document import forensics
 from openidv.checks.document.forensics_model import GENUINE, load_model
-from openidv.checks.document.reader import DocumentReading, SideReading
+from openidv.checks.document.params import ReaderParams
+from openidv.checks.document.reader import READER_VERSION, DocumentReading, SideReading, cached_reading
 from openidv.checks.document.templates import references
 from openidv.errors import ConfigurationError
+from openidv.imageio import Image
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,14 @@ def signal_side(reading: DocumentReading) -> tuple[str, SideReading] | None:
     return next(((n, s) for n, s in reading.sides.items() if s.found), None)
 
 
-def analyse(reading: DocumentReading) -> ForensicReport:
+def measure_signals(reading: DocumentReading) -> tuple[str, dict[str, float]] | None:
+    """The forensic signals of a reading, measured on ``signal_side``; None when no document was found.
+
+    Shared by ``analyse`` and the training recipe, so the model is trained on what the checks measure."""
     chosen = signal_side(reading)
     spec = reading.spec
     if chosen is None or spec is None:
-        return ForensicReport(None, {}, problem="no document found")
+        return None
     name, side = chosen
     assert side.located is not None and side.match is not None and side.match.template_id is not None
     signals = forensics.measure(
@@ -81,6 +86,14 @@ def analyse(reading: DocumentReading) -> ForensicReport:
         side.match.distance,
         reference_chroma(side.match.template_id, name),
     )
+    return name, signals
+
+
+def analyse(reading: DocumentReading) -> ForensicReport:
+    measured = measure_signals(reading)
+    if measured is None:
+        return ForensicReport(None, {}, problem="no document found")
+    name, signals = measured
     try:
         model = load_model()
     except ConfigurationError as exc:
@@ -90,17 +103,11 @@ def analyse(reading: DocumentReading) -> ForensicReport:
     )
 
 
-_guard = threading.Lock()
-
-
-def cached_report(reading: DocumentReading) -> ForensicReport:
-    """``analyse`` once per reading (the reading object is itself cached per request)."""
-    with _guard:
-        lock = reading.__dict__.setdefault("_forensic_lock", threading.Lock())
-    with lock:
-        report = reading.__dict__.get("_forensic_report")
-        if report is None:
-            report = analyse(reading)
-            reading.__dict__["_forensic_report"] = report
-    assert isinstance(report, ForensicReport)
-    return report
+def cached_report(
+    front: Image, back: Image | None, as_of: date, params: ReaderParams | None = None
+) -> ForensicReport:
+    """``analyse`` of the shared reading (``cached_reading``), once per request: kept on the front image
+    (``Image.memo``) under the same key parts as the reading."""
+    p = params or ReaderParams()
+    key = ("openidv.document.forensic_report", READER_VERSION, id(back), as_of, p)
+    return front.memo(key, lambda: analyse(cached_reading(front, back, as_of, p)))

@@ -8,32 +8,28 @@ Without a trained model the checks return ``error`` with ``DOC_FORENSICS_MODEL_M
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
-from openidv.checks.base import Check
 from openidv.checks.document.analysis import cached_report
-from openidv.checks.document.document_checks import READER_PARAMS, document_evidence, not_found, reading_for
+from openidv.checks.document.photo_check import DocumentPhotoCheck, photos_of
 from openidv.evidence import Evidence
 from openidv.results import CheckResult, Meaning, Status
 
 MODEL_MISSING = "DOC_FORENSICS_MODEL_MISSING"
 
 
-class _ForensicCheck(Check):
+class _ForensicCheck(DocumentPhotoCheck):
     meaning: ClassVar[Meaning] = Meaning.ATTACK
     version: ClassVar[str] = "1.0.0"
-    requires: ClassVar[tuple[str, ...]] = ("document_image",)
-    params_schema: ClassVar[Mapping[str, Any]] = dict(READER_PARAMS)
     #: the model class whose probability is the score; None means 1 - P(genuine)
     species: ClassVar[str | None] = None
 
     def run(self, evidence: Evidence) -> CheckResult:
-        reading = reading_for(self, evidence)
+        reading = self.reading(evidence)
         if not reading.found:
-            return not_found(self, reading)
-        report = cached_report(reading)
+            return self.not_found(reading)
+        front, back = photos_of(evidence)
+        report = cached_report(front, back, evidence.judged_on(), self.reader_params)
         details: dict[str, Any] = {"forensics": report.to_dict(), "template": reading.template_id}
         if not report.probabilities:
             return self.result(Status.ERROR, None, (MODEL_MISSING,), details)
@@ -44,9 +40,6 @@ class _ForensicCheck(Check):
             "1 - P(genuine)" if self.species is None else f"P({self.species})"
         ) + " from a model trained on synthetic forgeries only"
         return self.result(Status.OK, score, (), details)
-
-    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
-        return document_evidence(paths)
 
 
 class DocumentForensicsCheck(_ForensicCheck):

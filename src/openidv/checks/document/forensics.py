@@ -27,8 +27,7 @@ import numpy.typing as npt
 from PIL import Image as PILImage
 
 from openidv.checks.document.localize import PPMM
-from openidv.synth.render import value_box
-from openidv.synth.spec import Box, SideSpec, TemplateSpec, box_px
+from openidv.checks.document.template_spec import Box, SideSpec, TemplateSpec, box_px, value_box
 
 FloatArray = npt.NDArray[Any]
 UInt8Array = npt.NDArray[Any]  # OpenCV's stubs type every array loosely

@@ -19,15 +19,16 @@ Text that is not an MRZ at all is a failure to acquire (``MRZ_UNREADABLE``), not
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
-from openidv.checks.base import Check
+from openidv.checks.base import Check, CheckParams
 from openidv.checks.document import mrz as m
 from openidv.checks.document.icao_codes import code_name, same_nationality
+from openidv.checks.document.params import MrzParams
 from openidv.checks.document.transliteration import NameMatch, names_match
 from openidv.errors import InvalidInput
 from openidv.evidence import MAX_MRZ_LENGTH, DeclaredData, Evidence
@@ -164,7 +165,8 @@ class MrzCheck(Check):
     version: ClassVar[str] = "1.0.0"
     meaning: ClassVar[Meaning] = Meaning.SIMILARITY
     requires: ClassVar[tuple[str, ...]] = ("mrz_text",)
-    params_schema: ClassVar[Mapping[str, Any]] = {"min_age": 18, "max_age": 130}
+    Params: ClassVar[type[CheckParams]] = MrzParams
+    params: MrzParams
 
     def run(self, evidence: Evidence) -> CheckResult:
         result = m.read_mrz(evidence.mrz_text or "", as_of=evidence.judged_on())
@@ -172,7 +174,7 @@ class MrzCheck(Check):
             return self.result(Status.FAILED_TO_ACQUIRE, None, [m.UNREADABLE], {"problem": result.problem})
         age = result.age()
         tests = _digit_tests(result) + _structure_tests(result)
-        tests += _age_tests(age, self.params["min_age"], self.params["max_age"])
+        tests += _age_tests(age, self.params.min_age, self.params.max_age)
         match = None
         if evidence.declared is not None:
             declared_tests, match = _declared_tests(result, evidence.declared)

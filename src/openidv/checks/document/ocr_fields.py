@@ -15,9 +15,7 @@ import numpy.typing as npt
 
 from openidv.checks.document.localize import PPMM
 from openidv.checks.document.ocr_engine import recognize_lines
-from openidv.synth.identity import MONTHS
-from openidv.synth.render import value_box
-from openidv.synth.spec import SideSpec, TemplateSpec, box_px
+from openidv.checks.document.template_spec import MONTHS, SideSpec, TemplateSpec, box_px, value_box
 
 UInt8Array = npt.NDArray[np.uint8]
 DATE_FIELDS = ("birth_date", "expiry_date", "issue_date")

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,17 +20,16 @@ from openidv.checks.document.barcode import BarcodeRead, barcode_views, decode_p
 from openidv.checks.document.localize import PPMM, Located, find_document, rectify, turned
 from openidv.checks.document.mrz_ocr import MrzRead, read_mrz_zone, tesseract_available
 from openidv.checks.document.ocr_fields import PrintedField, read_fields
+from openidv.checks.document.params import DEFAULT_MAX_TEMPLATE_DISTANCE, ReaderParams
+from openidv.checks.document.template_spec import TemplateSpec, box_px, get_template
 from openidv.checks.document.templates import TemplateMatch, family_of, recognise
 from openidv.imageio import Image
-from openidv.synth.spec import TemplateSpec, box_px, get_template
 
 UInt8Array = npt.NDArray[np.uint8]
 T = TypeVar("T")
 READER_VERSION = "1.0.0"
-#: mean CIELAB distance to the nearest template above which a photo holds "no known document". Bona fide
-#: synthetic captures score 3-12, face photos taken whole 19-35 (docs/documents.md). A photo taken whole (no
-#: document outline found) must be twice as close: a scan is clean, and any picture has a document's shape.
-DEFAULT_MAX_TEMPLATE_DISTANCE = 20.0
+# DEFAULT_MAX_TEMPLATE_DISTANCE (params.py): above it a photo holds "no known document". A photo taken whole
+# (no document outline found) must be twice as close: a scan is clean, and any picture has a document's shape.
 
 
 @dataclass
@@ -223,23 +221,24 @@ def read_document(
     return out
 
 
-_locks_guard = threading.Lock()
-
-
-def cached_reading(front: Image, back: Image | None, as_of: date, **kwargs: Any) -> DocumentReading:
-    """``read_document`` once per (front, back, as_of, options), kept on the front image for other checks."""
-    key = ("openidv.document.reading", READER_VERSION, id(back), as_of, tuple(sorted(kwargs.items())))
-    cache = front._cache
-    if key in cache:
-        value: DocumentReading = cache[key]
-        return value
-    with _locks_guard:
-        lock: threading.Lock = cache.setdefault(("lock", key), threading.Lock())
-    with lock:
-        if key not in cache:
-            cache[key] = read_document(front, back, as_of=as_of, **kwargs)
-    result: DocumentReading = cache[key]
-    return result
+def cached_reading(
+    front: Image, back: Image | None, as_of: date, params: ReaderParams | None = None
+) -> DocumentReading:
+    """``read_document`` once per (front, back, as_of, reading params), kept on the front image for the other
+    checks of the request (``Image.memo``)."""
+    p = params or ReaderParams()
+    key = ("openidv.document.reading", READER_VERSION, id(back), as_of, p)
+    return front.memo(
+        key,
+        partial(
+            read_document,
+            front,
+            back,
+            as_of=as_of,
+            mrz_engine=p.mrz_engine,
+            max_template_distance=p.max_template_distance,
+        ),
+    )
 
 
 def family_matches(spec: TemplateSpec, located: Located) -> bool:

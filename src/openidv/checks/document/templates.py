@@ -3,8 +3,9 @@
 Each template side gets a reference thumbnail: the mean of a few seeded renderings with different holders,
 so the layout, colours, header band, portrait, MRZ and barcode blocks dominate and the personal data blurs
 out. A document is compared with every reference of its size family in CIELAB; the nearest wins, and the
-distance and the margin to the runner-up say how sure that is. Templates come from ``openidv.synth``'s
-YAML files, the same ones the generator draws, so adding a template teaches both.
+distance and the margin to the runner-up say how sure that is. Templates are the YAML files of
+``template_spec`` (``templates_data/``), the same ones the generator draws, so adding a template teaches
+both; the references are rendered by ``specimen``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from openidv.synth.spec import TemplateSpec, load_templates
+from openidv.checks.document.template_spec import TemplateSpec, load_templates
 
 FloatArray = npt.NDArray[np.float64]
 UInt8Array = npt.NDArray[np.uint8]
@@ -58,8 +59,8 @@ def references() -> dict[tuple[str, str], FloatArray]:
     """Reference thumbnails per (template id, side), rendered once per process (about a second)."""
     from PIL import Image
 
-    from openidv.synth.document import contents_of, render_document
-    from openidv.synth.identity import random_document
+    from openidv.checks.document.specimen.document import contents_of, render_document
+    from openidv.checks.document.specimen.holder import random_document
 
     refs: dict[tuple[str, str], FloatArray] = {}
     for spec in load_templates().values():

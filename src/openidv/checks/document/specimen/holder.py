@@ -1,4 +1,8 @@
-"""Fictional document holders and the data printed on their documents, drawn from a seeded generator."""
+"""Fictional document holders and the data printed on their documents, drawn from a seeded generator.
+
+Product code because the reader renders each template with a few of them for its reference thumbnails
+(``templates.references``); the synthetic data generator (``openidv.synth``) draws its holders here too.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from openidv.checks.document.mrz import compose_mrz
-from openidv.synth.spec import TemplateSpec
+from openidv.checks.document.template_spec import MONTHS, TemplateSpec
 
 SURNAMES = (
     "ERIKSSON",
@@ -49,7 +53,6 @@ PLACES = ("UTOPIA CITY", "NORTH HAVEN", "PORT LUMEN", "EASTWOOD", "CLEARWATER", 
 STREETS = ("MAIN ST", "OAK AVE", "ELM ST", "RIVER RD", "HILL ST", "PARK AVE", "LAKE DR", "MILL LN")
 AUTHORITIES = ("MINISTRY OF INTERIOR", "PASSPORT OFFICE", "CITY HALL", "CONSULATE")
 EYES = ("BLU", "BRO", "GRN", "HAZ", "GRY")
-MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFilter
 
-from openidv.synth.assets import font
-from openidv.synth.spec import RGB, Box, box_px
+from openidv.checks.document.specimen.fonts import font
+from openidv.checks.document.template_spec import RGB, Box, box_px
 
 UInt8Array = npt.NDArray[np.uint8]
 

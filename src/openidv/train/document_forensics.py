@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from openidv.checks.document.analysis import reference_chroma
-from openidv.checks.document.document_checks import document_evidence
-from openidv.checks.document.forensics import FEATURES, measure
+from openidv.checks.document.analysis import measure_signals
+from openidv.checks.document.forensics import FEATURES
 from openidv.checks.document.forensics_model import (
     GENUINE,
     MODEL_ID,
@@ -33,6 +32,7 @@ from openidv.checks.document.forensics_model import (
     card_path,
     transform,
 )
+from openidv.checks.document.photo_check import document_evidence
 from openidv.checks.document.reader import read_document
 from openidv.models import sha256_file
 
@@ -42,25 +42,13 @@ TRAIN_DEGRADATIONS = ("clean", "clean", "blur", "noise", "jpeg", "light", "glare
 
 def _signals_row(args: tuple[str, str, str]) -> dict[str, Any] | None:
     folder, path, species = args
-    from openidv.checks.document.analysis import _photo_region, signal_side
-
     evidence = document_evidence([Path(folder) / path])
     assert evidence.document_image is not None
     reading = read_document(evidence.document_image, evidence.document_back, ocr=False)
-    chosen = signal_side(reading)
-    if chosen is None or reading.spec is None:
+    measured = measure_signals(reading)
+    if measured is None:
         return None
-    name, side = chosen
-    assert side.located is not None and side.match is not None and side.match.template_id is not None
-    signals = measure(
-        side.located.image,
-        _photo_region(side),
-        reading.spec,
-        name,
-        side.match.distance,
-        reference_chroma(side.match.template_id, name),
-    )
-    return {"path": path, "species": species or GENUINE, **signals}
+    return {"path": path, "species": species or GENUINE, **measured[1]}
 
 
 def signals_table(manifest: Path, workers: int = 2) -> list[dict[str, Any]]:
@@ -228,7 +216,7 @@ def train_document_forensics(
             "trained on synthetic documents and simulated forgeries only: it has never seen a real document, "
             "a real forgery, or a real phone camera; expect much lower detection and more "
             "false alarms on real data",
-            "knows only the templates in openidv/synth/templates; other designs look like "
+            "knows only the templates in openidv/checks/document/templates_data; other designs look like "
             "template mismatches",
             "species that leave no pixel trace (MRZ or barcode re-encoded) are left to document_consistency",
             "re-tune policy thresholds on your own labelled documents before relying on it",

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from PIL import Image
 
 from openidv.checks.document.aamva import QUIRKS, compose_aamva
-from openidv.synth.identity import DocumentData, aamva_elements, mrz_text, printed_values
-from openidv.synth.render import RenderedSide, render_side
-from openidv.synth.spec import TemplateSpec
+from openidv.checks.document.specimen.holder import DocumentData, aamva_elements, mrz_text, printed_values
+from openidv.checks.document.specimen.render import RenderedSide, render_side
+from openidv.checks.document.template_spec import TemplateSpec
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Document templates: where each field, portrait, MRZ and barcode sits on a document, read from YAML.
 
-The generator draws documents from these files and the reader (``checks/document``) uses the same files to
-find the fields it OCRs, so what is written and what is read never drift apart. Positions are millimetres
-from the top-left corner; ``px(mm, ppmm)`` turns them into pixels at a resolution.
+The reader (``checks/document``) uses these files to find the fields it OCRs, and the generator
+(``openidv.synth``) draws documents from the same files, so what is written and what is read never drift
+apart. The spec lives in the product (``templates_data/``) because reading needs it; synth imports it from
+here. Positions are millimetres from the top-left corner; ``px(mm, ppmm)`` turns them into pixels.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import yaml
 
 Box = tuple[float, float, float, float]  # x, y, width, height in millimetres
 RGB = tuple[int, int, int]
+#: month abbreviations as templates print them (``%b`` in ``viz_date_format``), locale-free
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,12 @@ def box_px(box: Box, ppmm: float) -> tuple[int, int, int, int]:
     return px(x, ppmm), px(y, ppmm), px(x + w, ppmm), px(y + h, ppmm)
 
 
+def value_box(box: Box) -> Box:
+    """Where a field's value (not its label) is printed inside the field box."""
+    x, y, w, h = box
+    return (x, y + 0.30 * h, w, 0.62 * h)
+
+
 def _box(raw: Any) -> Box:
     x, y, w, h = (float(v) for v in raw)
     return (x, y, w, h)
@@ -156,8 +165,8 @@ def parse_template(raw: dict[str, Any]) -> TemplateSpec:
 
 @functools.cache
 def load_templates() -> dict[str, TemplateSpec]:
-    """Every template shipped in ``openidv/synth/templates``, by id."""
-    folder = resources.files("openidv.synth").joinpath("templates")
+    """Every template shipped in ``openidv/checks/document/templates_data``, by id."""
+    folder = resources.files("openidv.checks.document").joinpath("templates_data")
     out: dict[str, TemplateSpec] = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):

@@ -14,9 +14,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
-from openidv.synth import security
-from openidv.synth.assets import font
-from openidv.synth.spec import Box, SideSpec, TemplateSpec, box_px, px
+from openidv.checks.document.specimen import security
+from openidv.checks.document.specimen.fonts import font
+from openidv.checks.document.template_spec import Box, SideSpec, TemplateSpec, box_px, px, value_box
 
 UInt8Array = npt.NDArray[np.uint8]
 PPMM = 12.0  # pixels per millimetre (about 300 dpi)
@@ -37,12 +37,6 @@ class RenderedSide:
 
     def array(self) -> UInt8Array:
         return np.asarray(self.image.convert("RGB"), dtype=np.uint8)
-
-
-def value_box(box: Box) -> Box:
-    """Where a field's value (not its label) is printed inside the field box."""
-    x, y, w, h = box
-    return (x, y + 0.30 * h, w, 0.62 * h)
 
 
 def render_side(
