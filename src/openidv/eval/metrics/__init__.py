@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from openidv.errors import InvalidInput
-from openidv.eval import fairness
+from openidv.eval.metrics import fairness
 from openidv.eval.bootstrap import run_bootstrap
 from openidv.eval.data import FloatArray, ScoredSet, Task
 from openidv.eval.metrics import classification, identification, pad, verification
