@@ -299,8 +299,10 @@ def test_cli_run_then_tune_writes_the_policy(tmp_path: Path) -> None:
     # a threshold that no rule reads would change no decision: refused, naming the rules that exist
     result = runner.invoke(
         app,
-        ["thresholds", "tune", "--report", str(out), "--target", "fmr=1e-3", "--policy", str(policy)]
-        + ["--name", "accept_typo", "--replicates", "50"],
+        [
+            *("thresholds", "tune", "--report", str(out), "--target", "fmr=1e-3"),
+            *("--policy", str(policy), "--name", "accept_typo", "--replicates", "50"),
+        ],
     )
     assert result.exit_code == 2, result.output
     assert "no rule" in result.stderr and "number-low" in result.stderr

@@ -240,7 +240,7 @@ def document_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplican
     """Generated document photos, genuine and forged, read and judged by the document checks."""
     from openidv.synth.assets import portrait_sources
     from openidv.synth.dataset import generate_one
-    from openidv.synth.spec import load_templates
+    from openidv.checks.document.template_spec import load_templates
 
     folder = out_dir / "documents"
     folder.mkdir(parents=True, exist_ok=True)
@@ -285,7 +285,7 @@ def passport_photo(portrait: Path, out_dir: Path, index: int) -> Path:
     """A synthetic UTO passport data page carrying ``portrait``, photographed cleanly (openidv.synth)."""
     from openidv.synth.assets import PortraitSource
     from openidv.synth.dataset import generate_one
-    from openidv.synth.spec import load_templates
+    from openidv.checks.document.template_spec import load_templates
 
     out_dir.mkdir(parents=True, exist_ok=True)
     generated = generate_one(

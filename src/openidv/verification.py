@@ -103,7 +103,7 @@ class VerificationRun:
 
 
 def run_verification(evidence: Evidence, pipeline: Pipeline) -> VerificationRun:
-    """Checks -> policy -> decision for one applicant; writes nothing (``openidv.services.Verifier`` stores)."""
+    """Checks -> policy -> decision for one applicant; writes nothing (``services.Verifier`` stores it)."""
     run = pipeline.run(evidence)
     record = VerificationRecord(
         id=str(uuid.uuid4()),

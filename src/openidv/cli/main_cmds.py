@@ -15,9 +15,9 @@ from openidv.cli.common import fail, friendly_errors, print_json
 from openidv.decision.policy import load_policy
 from openidv.decision.reason_codes import describe
 from openidv.evidence import DeclaredData, Evidence
+from openidv.services import Verifier
 from openidv.settings import Settings
 from openidv.store.repository import Store
-from openidv.services import Verifier
 from openidv.verification import VerificationRecord
 
 keys_app = typer.Typer(

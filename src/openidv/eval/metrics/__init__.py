@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 
 from openidv.errors import InvalidInput
-from openidv.eval.metrics import fairness
 from openidv.eval.bootstrap import run_bootstrap
 from openidv.eval.data import FloatArray, ScoredSet, Task
-from openidv.eval.metrics import classification, identification, pad, verification
+from openidv.eval.metrics import classification, fairness, identification, pad, verification
 from openidv.eval.metrics.common import Options, Plan, Stats, W, make_plan, scalar
 from openidv.eval.samplesize import required_trials
 from openidv.eval.targets import target_key
