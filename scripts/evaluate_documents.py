@@ -17,6 +17,7 @@ import csv
 import json
 import multiprocessing
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from typing import Any
 import numpy as np
 
 from openidv.checks.document.mrz import read_mrz
-from openidv.checks.document.reader import DEFAULT_MAX_TEMPLATE_DISTANCE
+from openidv.checks.document.params import DEFAULT_MAX_TEMPLATE_DISTANCE
 from openidv.checks.registry import create_check
+from openidv.decision.policy import CheckConfig, Condition, Policy, Rule, Threshold, load_policy
 from openidv.eval.bootstrap import clopper_pearson
+from openidv.results import Outcome
 from openidv.synth.capture import DEGRADATIONS
 from openidv.synth.dataset import generate_documents
 
@@ -116,17 +119,37 @@ def read_rates(rows: list[dict[str, str]], scored: dict[str, dict[str, Any]], fo
     }
 
 
+def with_attack_threshold(policy: Policy, check: str, value: float) -> Policy:
+    """``policy`` with ``checks.<check>.thresholds.attack`` set to a tuned value, and, where no rule reads it
+    yet, the rule this script installs (``DOCUMENT_RULES``: ``score > attack``), so that every tuned value is
+    judged by ``Policy.judge_score`` exactly as the policy will judge it."""
+    cfg = policy.checks.get(check) or CheckConfig()
+    checks = {**policy.checks, check: replace(cfg, thresholds={**cfg.thresholds, "attack": Threshold(value)})}
+    rules = policy.rules
+    if not policy.rules_reading(check, "attack"):
+        when = Condition(check=check, score_op=">", score_threshold="attack")
+        rules = (*rules, Rule(f"{check}-evaluation", when, Outcome.REVIEW))
+    return replace(policy, checks=checks, rules=rules)
+
+
+def flagged(policy: Policy, check: str, score: float | None) -> bool:
+    """The policy's verdict on one score (no score: not flagged)."""
+    return score is not None and policy.judge_score(check, "attack", score).holds
+
+
 def tune_and_detect(rows: list[dict[str, str]], scored: dict[str, dict[str, Any]]) -> dict[str, Any]:
     # alternate blocks of len(DEGRADATIONS) rows: degradations are assigned in turn, so both halves get all
     tune_rows = [r for i, r in enumerate(rows) if (i // len(DEGRADATIONS)) % 2 == 0]
     test_rows = [r for i, r in enumerate(rows) if (i // len(DEGRADATIONS)) % 2 == 1]
     thresholds: dict[str, dict[str, Any]] = {}
+    policy = load_policy()
     for name in CHECKS[2:]:
         bona = [scored[r["id"]]["results"][name]["score"] for r in tune_rows if r["label"] == "bona_fide"]
         bona = [b for b in bona if b is not None]
         if bona:
             value = float(np.quantile(bona, 1 - BPCER_TUNE, method="higher"))
             thresholds[name] = {"value": value, "n_bona_fide": len(bona)}
+            policy = with_attack_threshold(policy, name, value)
     detection: dict[str, Any] = {}
     bona_test = [r for r in test_rows if r["label"] == "bona_fide"]
     for species, check in MEANT_FOR.items():
@@ -137,10 +160,9 @@ def tune_and_detect(rows: list[dict[str, str]], scored: dict[str, dict[str, Any]
                 bool(CONSISTENCY_CODES & set(scored[r["id"]]["results"][check]["codes"])) for r in bona_test
             ]
         else:
-            t = thresholds[check]["value"]
-            hit = [(scored[r["id"]]["results"][check]["score"] or 0.0) > t for r in attacks]
-            false = [(scored[r["id"]]["results"][check]["score"] or 0.0) > t for r in bona_test]
-        lo, hi = clopper_pearson(sum(hit), len(hit), 0.95) if hit else (float("nan"), float("nan"))
+            hit = [flagged(policy, check, scored[r["id"]]["results"][check]["score"]) for r in attacks]
+            false = [flagged(policy, check, scored[r["id"]]["results"][check]["score"]) for r in bona_test]
+        lo, hi = clopper_pearson(sum(hit), len(hit), 0.95)
         detection[species] = {
             "check": check,
             "detected": sum(hit),
@@ -158,21 +180,29 @@ def tune_and_detect(rows: list[dict[str, str]], scored: dict[str, dict[str, Any]
             if r["label"] == "bona_fide"
         )
         t = float(np.quantile(bona, 1 - target, method="higher"))
+        at_target = with_attack_threshold(policy, "document_forensics", t)
         per = {}
         for species in MEANT_FOR:
             att = [
-                scored[r["id"]]["results"]["document_forensics"]["score"] or 0.0
+                flagged(
+                    at_target, "document_forensics", scored[r["id"]]["results"]["document_forensics"]["score"]
+                )
                 for r in test_rows
                 if r["species"] == species
             ]
             per[species] = {
-                "detection_rate": round(float(np.mean([a > t for a in att])), 4) if att else None,
+                "detection_rate": round(float(np.mean(att)), 4) if att else None,
                 "n_attack": len(att),
             }
-        b_test = [scored[r["id"]]["results"]["document_forensics"]["score"] or 0.0 for r in bona_test]
+        b_test = [
+            flagged(
+                at_target, "document_forensics", scored[r["id"]]["results"]["document_forensics"]["score"]
+            )
+            for r in bona_test
+        ]
         overall[f"bpcer_{int(target * 100)}pct"] = {
             "threshold": round(t, 6),
-            "bpcer_on_test": round(float(np.mean([b > t for b in b_test])), 4),
+            "bpcer_on_test": round(float(np.mean(b_test)), 4),
             "n_bona_fide_test": len(b_test),
             "by_species": per,
         }

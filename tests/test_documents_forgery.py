@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from openidv.checks.registry import create_check
-from openidv.decision.policy import load_policy
+from openidv.decision.policy import Policy, load_policy
+from openidv.results import CheckResult
 from tests.documents_data import evidence, forgery_set, rows
 
 FORENSIC = {
@@ -44,8 +45,15 @@ def _results() -> dict[str, dict[str, Any]]:
     return out
 
 
-def _threshold(check: str) -> float:
-    return load_policy().threshold(check, "attack").value
+@functools.cache
+def _policy() -> Policy:
+    return load_policy()
+
+
+def _attack(result: CheckResult) -> bool:
+    """The policy's verdict on a forensic score (``Policy.judge``, the rule's own operator)."""
+    verdict = _policy().judge(result, "attack")
+    return verdict is not None and verdict.holds
 
 
 def test_each_forgery_species_is_caught_by_its_check() -> None:
@@ -54,10 +62,10 @@ def test_each_forgery_species_is_caught_by_its_check() -> None:
         species = doc["row"]["species"]
         if species in FORENSIC:
             result = doc[FORENSIC[species]]
-            if not (result.score is not None and result.score > _threshold(FORENSIC[species])):
+            if not _attack(result):
                 missed.append((species, result.score))
         elif species == "copy_move":
-            by_check = (doc[COPY_MOVE].score or 0.0) > _threshold(COPY_MOVE)
+            by_check = _attack(doc[COPY_MOVE])
             by_consistency = bool(
                 {"DOC_MRZ_VIZ_MISMATCH", "DOC_BARCODE_MISMATCH"}
                 & set(doc["document_consistency"].reason_codes)
@@ -79,7 +87,7 @@ def test_genuine_documents_pass() -> None:
         if doc["document_consistency"].reason_codes:
             flagged.append(("consistency", doc["document_consistency"].reason_codes))
         for check in (*FORENSIC.values(), COPY_MOVE):
-            if (doc[check].score or 0.0) > _threshold(check):
+            if _attack(doc[check]):
                 flagged.append((check, doc[check].score))
     assert not flagged, flagged
 
