@@ -26,6 +26,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from openidv.checks.face.analysis import find_faces  # noqa: E402
 from openidv.checks.liveness.active import verify_track  # noqa: E402
 from openidv.checks.liveness.deepfake import DeepfakeCheck  # noqa: E402
 from openidv.checks.liveness.pad import PadCheck  # noqa: E402
-from openidv.decision.policy import load_policy  # noqa: E402
+from openidv.decision.policy import crosses, load_policy  # noqa: E402
 from openidv.eval.bootstrap import clopper_pearson  # noqa: E402
 from openidv.evidence import Evidence  # noqa: E402
 from openidv.imageio import Image, load_image  # noqa: E402
@@ -92,12 +93,17 @@ def rate(errors: int, n: int) -> dict[str, Any]:
     return {"value": round(errors / n, 4), "errors": errors, "n": n, "ci95": [round(low, 4), round(high, 4)]}
 
 
-def error_rates(scores: dict[str, list[float]], threshold: float) -> dict[str, Any]:
+def error_rates(
+    scores: dict[str, list[float]], threshold: float, flags: Callable[[float], bool] | None = None
+) -> dict[str, Any]:
+    """BPCER and APCER per species; ``flags(score)`` says "attack" (ours: the policy's judge; the peer's
+    own scores: ``score >= threshold`` through the same comparison the policy uses)."""
+    attack = flags or (lambda score: crosses(score, ">=", threshold))
     out: dict[str, Any] = {"threshold": round(threshold, 6)}
     bona = scores.get("bona_fide", [])
-    out["bpcer"] = rate(sum(s >= threshold for s in bona), len(bona))
+    out["bpcer"] = rate(sum(attack(s) for s in bona), len(bona))
     out["apcer"] = {
-        k: rate(sum(s < threshold for s in v), len(v)) for k, v in scores.items() if k != "bona_fide"
+        k: rate(sum(not attack(s) for s in v), len(v)) for k, v in scores.items() if k != "bona_fide"
     }
     values = [v["value"] for v in out["apcer"].values() if v["value"] is not None]
     out["apcer_max"] = max(values) if values else None
@@ -223,8 +229,14 @@ def main() -> int:
                 "peer_fr_liveness_p50_inference_only": pct(peer_ms, 50) if peer_ms else None,
             },
             "ours": {
-                "pad_at_policy_threshold": error_rates(pad_scores, thresholds["pad"]),
-                "deepfake_at_policy_threshold": error_rates(df_scores, thresholds["deepfake"]),
+                "pad_at_policy_threshold": error_rates(
+                    pad_scores, thresholds["pad"], lambda s: policy.judge_score("pad", "attack", s).holds
+                ),
+                "deepfake_at_policy_threshold": error_rates(
+                    df_scores,
+                    thresholds["deepfake"],
+                    lambda s: policy.judge_score("deepfake", "attack", s).holds,
+                ),
             },
             "active": active_benchmark(),
         }

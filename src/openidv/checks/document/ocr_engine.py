@@ -7,6 +7,7 @@ pass over a document. Calls are serialised by a lock because rapidocr keeps per-
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from openidv.errors import ConfigurationError
 
 UInt8Array = npt.NDArray[np.uint8]
 _lock = threading.Lock()
-_engine: Any = None
 
 
 @dataclass(frozen=True)
@@ -28,23 +28,22 @@ class LineRead:
     score: float
 
 
+@functools.cache
 def engine() -> Any:
-    """The shared rapidocr engine (models come from the installed wheel; nothing is downloaded)."""
-    global _engine
-    if _engine is None:
-        try:
-            from rapidocr import RapidOCR
-        except ImportError as exc:  # pragma: no cover - rapidocr is a pinned dependency
-            raise ConfigurationError("rapidocr is not installed (pip install 'rapidocr==3.10.0')") from exc
-        _engine = RapidOCR(
-            params={
-                "Global.log_level": "error",
-                "Det.limit_type": "max",
-                "Det.limit_side_len": 960,
-                "EngineConfig.onnxruntime.intra_op_num_threads": 2,
-            }
-        )
-    return _engine
+    """The rapidocr engine, loaded once per process like every model (weights come from the installed wheel;
+    nothing is downloaded). A model cache, not a service: it holds no state about applicants."""
+    try:
+        from rapidocr import RapidOCR
+    except ImportError as exc:  # pragma: no cover - rapidocr is a pinned dependency
+        raise ConfigurationError("rapidocr is not installed (pip install 'rapidocr==3.10.0')") from exc
+    return RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "Det.limit_type": "max",
+            "Det.limit_side_len": 960,
+            "EngineConfig.onnxruntime.intra_op_num_threads": 2,
+        }
+    )
 
 
 def recognize_lines(crops: Sequence[UInt8Array]) -> list[LineRead]:
