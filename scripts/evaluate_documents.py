@@ -29,22 +29,13 @@ from openidv.checks.document.params import DEFAULT_MAX_TEMPLATE_DISTANCE
 from openidv.checks.registry import create_check
 from openidv.decision.policy import CheckConfig, Condition, Policy, Rule, Threshold, load_policy
 from openidv.eval.bootstrap import clopper_pearson
+from openidv.library.documents import DOCUMENT_CHECKS
 from openidv.results import Outcome
 from openidv.synth.capture import DEGRADATIONS
 from openidv.synth.dataset import generate_documents
 
 AS_OF = date(2026, 1, 1)
-CHECKS = (
-    "document_read",
-    "document_consistency",
-    "document_forensics",
-    "document_portrait_substitution",
-    "document_tampered_field",
-    "document_copy_move",
-    "document_screen_recapture",
-    "document_print_scan",
-    "document_security_features",
-)
+CHECKS = DOCUMENT_CHECKS  # the same checks, in the same order, as `openidv document inspect`
 #: the check meant to catch each species; consistency species are caught by a reason code, not a score
 MEANT_FOR = {
     "portrait_substitution": "document_portrait_substitution",
