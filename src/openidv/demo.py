@@ -238,9 +238,9 @@ DOCUMENT_CASES = (
 
 def document_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
     """Generated document photos, genuine and forged, read and judged by the document checks."""
+    from openidv.checks.document.template_spec import load_templates
     from openidv.synth.assets import portrait_sources
     from openidv.synth.dataset import generate_one
-    from openidv.checks.document.template_spec import load_templates
 
     folder = out_dir / "documents"
     folder.mkdir(parents=True, exist_ok=True)
@@ -283,9 +283,9 @@ def find_shared_data() -> Path | None:
 
 def passport_photo(portrait: Path, out_dir: Path, index: int) -> Path:
     """A synthetic UTO passport data page carrying ``portrait``, photographed cleanly (openidv.synth)."""
+    from openidv.checks.document.template_spec import load_templates
     from openidv.synth.assets import PortraitSource
     from openidv.synth.dataset import generate_one
-    from openidv.checks.document.template_spec import load_templates
 
     out_dir.mkdir(parents=True, exist_ok=True)
     generated = generate_one(
