@@ -87,6 +87,8 @@ def test_verify_bad_input_is_one_clear_error() -> None:
         openidv.verify(selfie=b"not an image", save=False)
     with pytest.raises(InvalidInput, match="not an image"):
         openidv.verify(selfie=3.5, save=False)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="surname"):
+        openidv.verify(mrz=TD3, declared={"surname": ""}, save=False)
 
 
 def test_every_verb_takes_a_numpy_array(shared_data: Path) -> None:

@@ -11,7 +11,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from openidv.api.schemas import normalise_mrz_text
+from openidv.checks.base import format_validation_error
 from openidv.decision.policy import Policy, load_policy
 from openidv.errors import InvalidInput
 from openidv.evidence import DeclaredData, Evidence
@@ -79,13 +82,19 @@ def _evidence(
             mrz_text = normalise_mrz_text(mrz)
         except ValueError as exc:
             raise InvalidInput(f"mrz: {exc}") from None
-    return Evidence(
-        selfie=None if selfie is None else as_image(selfie, name="selfie"),
-        document_image=None if document is None else as_image(document, name="document"),
-        document_back=None if document_back is None else as_image(document_back, name="document_back"),
-        mrz_text=mrz_text,
-        declared=DeclaredData.model_validate(declared) if isinstance(declared, Mapping) else declared,
-        subject_id=subject_id,
-        liveness_session_id=liveness_session_id,
-        as_of=as_of,
-    )
+    images = {
+        "selfie": None if selfie is None else as_image(selfie, name="selfie"),
+        "document_image": None if document is None else as_image(document, name="document"),
+        "document_back": None if document_back is None else as_image(document_back, name="document_back"),
+    }
+    try:
+        return Evidence(
+            **images,
+            mrz_text=mrz_text,
+            declared=DeclaredData.model_validate(declared) if isinstance(declared, Mapping) else declared,
+            subject_id=subject_id,
+            liveness_session_id=liveness_session_id,
+            as_of=as_of,
+        )
+    except ValidationError as exc:
+        raise InvalidInput(format_validation_error(exc)) from None
