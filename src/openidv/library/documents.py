@@ -73,7 +73,13 @@ class DocumentReport(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    #: a document is in the photo: a known template, or an MRZ zone of any design
+    found: bool
+    #: one of our templates (its printed fields, barcode and forensics were checked), or None: another design
     template: str | None
+    #: the MRZ as read (lines after correction, format, check digits valid or not, OCR confidence per line,
+    #: and, when it was found without a template, its orientation and region); None when there is none
+    mrz: dict[str, Any] | None
     #: each fact with the value every source gave for it: ``{"surname": {"mrz": ..., "printed": ...}}``
     fields: dict[str, dict[str, str]]
     #: the consistency tests (``document_consistency``), each with its values and reason code
@@ -111,6 +117,19 @@ def field_sources(details: dict[str, Any]) -> dict[str, dict[str, str]]:
     for key, value in aamva.items():
         out.setdefault(key, {})["barcode"] = value
     return out
+
+
+def _mrz_summary(reading: dict[str, Any]) -> dict[str, Any] | None:
+    mrz = reading.get("mrz")
+    if not mrz:
+        return None
+    return {
+        "lines": str(mrz["text"]).split("\n"),
+        "format": mrz.get("format"),
+        "valid": mrz.get("valid"),
+        "line_confidence": mrz.get("ocr_scores"),
+        "found_at": reading.get("mrz_location"),
+    }
 
 
 def _verdict(policy: Policy, result: CheckResult) -> ThresholdVerdictOut | None:
@@ -159,7 +178,9 @@ def inspect_document(
     reading = (read.details.get("reading") if read else None) or {}
     consistency = by_name.get("document_consistency")
     report = DocumentReport(
+        found=bool(read and read.status.value != "failed_to_acquire"),
         template=reading.get("template"),
+        mrz=_mrz_summary(reading),
         fields=field_sources(read.details) if read else {},
         findings=(consistency.details.get("tests") if consistency else None) or [],
         scores={r.check: _score(policy, r) for r in run.results},

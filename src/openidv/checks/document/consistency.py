@@ -271,6 +271,9 @@ def _declared(facts: dict[str, str], declared: DeclaredData) -> list[Finding]:
 
 
 def _template(reading: DocumentReading) -> list[Finding]:
+    looks = {s.match.template_id for s in reading.sides.values() if s.found and s.match}
+    if not looks:  # a document of a design we have no template for: nothing to compare its claim with
+        return []
     mrz_fields = dict(reading.mrz.result.fields) if reading.mrz and reading.mrz.result.valid else None
     fmt = reading.mrz.result.format if reading.mrz and reading.mrz.result.valid else None
     iin = reading.barcode.record.iin if reading.barcode and reading.barcode.record else None
@@ -286,7 +289,6 @@ def _template(reading: DocumentReading) -> list[Finding]:
         ]
     if claimed is None:
         return []
-    looks = {s.match.template_id for s in reading.sides.values() if s.found and s.match}
     return [
         Finding(
             "template:claimed_vs_seen",

@@ -14,12 +14,14 @@ from openidv.checks.document.consistency import check_consistency
 from openidv.checks.document.ocr_fields import COMPARED_FIELDS
 from openidv.checks.document.params import ConsistencyParams
 from openidv.checks.document.photo_check import DocumentPhotoCheck
+from openidv.checks.document.reader import DocumentReading
 from openidv.evidence import Evidence
 from openidv.results import CheckResult, Meaning, Status
 
 MRZ_UNREADABLE = "DOC_MRZ_UNREADABLE"
 BARCODE_UNREADABLE = "DOC_BARCODE_UNREADABLE"
 SIDE_MISSING = "DOC_SIDE_MISSING"
+TYPE_UNKNOWN = "DOC_TYPE_UNKNOWN"
 
 
 class DocumentReadCheck(DocumentPhotoCheck):
@@ -33,9 +35,11 @@ class DocumentReadCheck(DocumentPhotoCheck):
 
     def run(self, evidence: Evidence) -> CheckResult:
         reading = self.reading(evidence)
-        if not reading.found or reading.spec is None:
+        if not reading.found:
             return self.not_found(reading)
         spec = reading.spec
+        if spec is None:
+            return self._unknown_design(reading)
         parts: list[float] = [1.0]
         codes: list[str] = []
         missing_sides = [s for s in spec.sides if s not in reading.sides]
@@ -69,6 +73,18 @@ class DocumentReadCheck(DocumentPhotoCheck):
             "score_method": "mean of: template found, MRZ valid, barcode parsed, share of fields read",
         }
         return self.result(Status.OK, round(sum(parts) / len(parts), 4), codes, details)
+
+    def _unknown_design(self, reading: DocumentReading) -> CheckResult:
+        """A document of a design we have no template for, found by its MRZ: the score is whether the MRZ
+        read with valid check digits (the one source every ICAO document shares)."""
+        valid = reading.mrz is not None and reading.mrz.result.valid
+        codes = [TYPE_UNKNOWN] + ([] if valid else [MRZ_UNREADABLE])
+        details = {
+            "reading": reading.to_dict(),
+            "template_checks_ran": False,
+            "score_method": "MRZ valid after correction (1) or not (0); no template, so no fields or barcode",
+        }
+        return self.result(Status.OK, 1.0 if valid else 0.0, codes, details)
 
 
 class DocumentConsistencyCheck(DocumentPhotoCheck):

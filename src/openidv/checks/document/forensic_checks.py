@@ -16,6 +16,7 @@ from openidv.evidence import Evidence
 from openidv.results import CheckResult, Meaning, Status
 
 MODEL_MISSING = "DOC_FORENSICS_MODEL_MISSING"
+TYPE_UNKNOWN = "DOC_TYPE_UNKNOWN"
 
 
 class _ForensicCheck(DocumentPhotoCheck):
@@ -28,6 +29,12 @@ class _ForensicCheck(DocumentPhotoCheck):
         reading = self.reading(evidence)
         if not reading.found:
             return self.not_found(reading)
+        if not reading.template_known:
+            why = {
+                "template_checks_ran": False,
+                "problem": "the forensic model compares a photo with its template; this design has none",
+            }
+            return self.result(Status.FAILED_TO_ACQUIRE, None, (TYPE_UNKNOWN,), why)
         front, back = photos_of(evidence)
         report = cached_report(front, back, evidence.judged_on(), self.reader_params)
         details: dict[str, Any] = {"forensics": report.to_dict(), "template": reading.template_id}

@@ -123,7 +123,7 @@ def position_classes(fmt: str) -> list[str]:
     return ["".join(line) for line in lines]
 
 
-def _fit(text: str, width: int) -> str:
+def fit_width(text: str, width: int) -> str:
     """Fit a line to ``width`` by growing or shrinking its longest filler run: OCR miscounts runs of ``<``
     far more often than it drops or adds other characters."""
     while len(text) != width:
@@ -141,12 +141,25 @@ def _fit(text: str, width: int) -> str:
     return text
 
 
+#: what OCR engines return for the filler ``<`` (guillemets, brackets, currency signs, katakana ha / he)
+FILLER_LOOKALIKES = re.compile(r"[«‹〈(\[{【£€ハヘ]")
+
+
+def clean_line(text: str, *, filler_runs: bool = False) -> str:
+    """Upper-case, map look-alikes of the filler to ``<``, drop spaces and anything outside the alphabet.
+
+    ``filler_runs``: also read runs of ``K`` / ``C`` next to fillers as fillers (an unknown design's ``<<<``
+    often comes back as ``KKK``); the template reader, which knows where fillers are, does not need it.
+    """
+    out = FILLER_LOOKALIKES.sub("<", text.upper()).replace(" ", "")
+    if filler_runs:
+        out = re.sub(r"(?<=<)[KC]{2,}|[KC]{3,}(?=<|$)", lambda mt: "<" * len(mt.group()), out)
+    return "".join(ch for ch in out if ch in m.MRZ_ALPHABET)
+
+
 def _clean(text: str, width: int) -> str:
-    """Upper-case, map look-alike symbols to the filler, drop spaces, fit to ``width``."""
-    out = text.upper().replace(" ", "")
-    out = "".join("<" if ch in "«‹〈(【[{£€" else ch for ch in out)
-    out = "".join(ch for ch in out if ch in m.MRZ_ALPHABET)
-    return _fit(out, width)
+    """A recognised line cleaned and fitted to ``width``."""
+    return fit_width(clean_line(text), width)
 
 
 def _by_class(line: str, classes: str) -> tuple[str, int]:

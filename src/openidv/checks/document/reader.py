@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from openidv.checks.document.barcode import BarcodeRead, barcode_views, decode_pdf417
 from openidv.checks.document.localize import PPMM, Located, find_document, rectify, turned
+from openidv.checks.document.mrz_finder import MrzFinding, find_mrz
 from openidv.checks.document.mrz_ocr import MrzRead, read_mrz_zone, tesseract_available
 from openidv.checks.document.ocr_fields import PrintedField, read_fields
 from openidv.checks.document.params import DEFAULT_MAX_TEMPLATE_DISTANCE, ReaderParams
@@ -70,10 +71,18 @@ class DocumentReading:
     barcode_expected: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     as_of: date = field(default_factory=date.today)
+    #: where a template-free search found the MRZ (any design; ``mrz_finder``), when it was used
+    mrz_finding: MrzFinding | None = None
+    mrz_side: str | None = None
 
     @property
     def found(self) -> bool:
-        return any(s.found for s in self.sides.values())
+        """A document is there: a known template was recognised, or an MRZ zone was found (any design)."""
+        return any(s.found for s in self.sides.values()) or self.mrz_finding is not None
+
+    @property
+    def template_known(self) -> bool:
+        return self.template_id is not None
 
     @property
     def spec(self) -> TemplateSpec | None:
@@ -100,8 +109,12 @@ class DocumentReading:
     def to_dict(self) -> dict[str, Any]:
         return {
             "template": self.template_id,
+            "template_known": self.template_known,
             "sides": {name: s.to_dict() for name, s in self.sides.items()},
             "mrz": self.mrz.to_dict() if self.mrz else None,
+            "mrz_location": (
+                {**self.mrz_finding.location(), "side": self.mrz_side} if self.mrz_finding else None
+            ),
             "mrz_fields": self._mrz_fields(),
             "barcode": self.barcode.to_dict() if self.barcode else None,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
@@ -176,7 +189,11 @@ def read_document(
     template_id = template_ids[0] if template_ids else None
     out = DocumentReading(sides=sides, template_id=template_id, as_of=as_of)
     spec = out.spec
-    if spec is None or not ocr:
+    if not ocr:
+        out.timings_ms = timer.ms
+        return out
+    if spec is None:  # a design we have no template for: read what every ICAO document has, its MRZ
+        _find_mrz(out, timer)
         out.timings_ms = timer.ms
         return out
     out.mrz_expected = any(s.mrz for s in spec.sides.values())
@@ -217,8 +234,40 @@ def read_document(
                 spec.size_mm,
             )
             out.barcode = timer.run("barcode", partial(decode_pdf417, views))
+    if out.mrz_expected and (out.mrz is None or not out.mrz.result.valid):
+        _find_mrz(out, timer)  # the template's MRZ box missed it (a worn card, an odd crop): search anew
+        found = out.mrz.result if out.mrz is not None and out.mrz_finding is not None else None
+        if found is not None and found.valid and found.format != spec.mrz_format:
+            _not_this_template(out)  # a valid TD3 MRZ on what looked like an ID-1 card: the look was wrong
     out.timings_ms = timer.ms
     return out
+
+
+def _not_this_template(out: DocumentReading) -> None:
+    """Forget a template match that the document's own MRZ contradicts: it is a design we do not know."""
+    for side in out.sides.values():
+        if side.match is not None:
+            side.match = TemplateMatch(None, None, side.match.distance, 0.0, side.match.ranking)
+        side.fields = {}
+    out.template_id = None
+    out.barcode = None
+    out.mrz_expected = out.barcode_expected = False
+
+
+def _find_mrz(out: DocumentReading, timer: _Timer) -> None:
+    """Search each photo for an MRZ with no template; keep a valid reading (or the first zone found when
+    nothing better was read) and where it was found."""
+    for name, side in out.sides.items():
+        finding = timer.run(
+            "mrz_search", partial(find_mrz, np.ascontiguousarray(side.photo.bgr), as_of=out.as_of)
+        )
+        if finding is None:
+            continue
+        better = finding.read.result.valid or out.mrz is None
+        if better and not (out.mrz is not None and out.mrz.result.valid):
+            out.mrz, out.mrz_finding, out.mrz_side = finding.read, finding, name
+        if finding.read.result.valid:
+            return
 
 
 def cached_reading(

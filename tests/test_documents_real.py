@@ -1,0 +1,148 @@
+"""Real documents we have no template for (issue 10): the ICAO specimen pages in ../shared/data/documents,
+scanned by others, read template-free in every robustness variant; images with no document give no MRZ; bad
+input is a clear error."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from openidv.checks.document.mrz_finder import find_mrz, mrz_like
+from openidv.errors import InvalidInput
+from openidv.imageio import load_image
+from openidv.library.documents import read_document
+from tests.document_variants import VARIANTS
+
+SPECIMENS = ("passport-td3.png", "passport-td3.jpg", "passport-td2.png", "passport-td2.jpg")
+
+
+@functools.cache
+def expected(shared: Path) -> dict[str, str]:
+    with (shared / "documents" / "manifest.csv").open(encoding="utf-8") as handle:
+        return {row["file"]: f"{row['mrz_line_1']}\n{row['mrz_line_2']}" for row in csv.DictReader(handle)}
+
+
+@functools.cache
+def page(shared: Path, name: str) -> np.ndarray:  # type: ignore[type-arg]
+    return np.ascontiguousarray(load_image(shared / "documents" / name).bgr)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("name", SPECIMENS)
+def test_specimen_pages_read_exactly_in_every_variant(shared_data: Path, name: str, variant: str) -> None:
+    image = VARIANTS[variant](page(shared_data, name))
+    finding = find_mrz(image)
+    assert finding is not None, f"{name} {variant}: no MRZ found"
+    assert finding.read.text == expected(shared_data)[name], (name, variant, finding.read.raw_lines)
+    assert finding.read.result.valid
+    assert len(finding.line_confidence) == 2 and all(0 < c <= 1 for c in finding.line_confidence)
+    x, y, w, h = finding.region
+    assert 0 <= x < image.shape[1] and 0 <= y < image.shape[0] and w > 0 and h > 0
+
+
+def test_orientation_is_reported(shared_data: Path) -> None:
+    base = page(shared_data, "passport-td3.png")
+    seen = {v: find_mrz(VARIANTS[v](base)) for v in ("original", "rotate90", "rotate180", "rotate270")}
+    assert {v: f.orientation for v, f in seen.items() if f} == {
+        "original": 0,
+        "rotate90": 270,  # turned 90 degrees clockwise: read by turning it back, 270 clockwise
+        "rotate180": 180,
+        "rotate270": 90,
+    }
+
+
+def test_an_unknown_design_gets_every_check_that_needs_no_template(shared_data: Path) -> None:
+    report = read_document(shared_data / "documents" / "passport-td3.jpg")
+    assert report.found and report.template is None
+    assert report.mrz is not None and report.mrz["valid"] and report.mrz["format"] == "TD3"
+    assert report.mrz["lines"] == expected(shared_data)["passport-td3.jpg"].split("\n")
+    assert report.mrz["found_at"]["orientation_degrees"] == 0
+    assert report.fields["surname"]["mrz"] == "ERIKSSON"
+    read = report.scores["document_read"]
+    assert read.status == "ok" and read.reason_codes == ["DOC_TYPE_UNKNOWN"]
+    # expiry and age come from the MRZ; the specimen expired in 2012
+    assert "DOC_EXPIRED" in report.scores["document_consistency"].reason_codes
+    assert "DOC_TEMPLATE_MISMATCH" not in report.decision.reason_codes
+    # template forensics did not run, and say so
+    forensics = report.scores["document_forensics"]
+    assert forensics.status == "failed_to_acquire" and forensics.reason_codes == ["DOC_TYPE_UNKNOWN"]
+    assert report.decision.outcome == "reject" and "DOC_TYPE_UNKNOWN" in report.decision.reason_codes
+
+
+def test_td2_specimen_is_found_not_reported_missing(shared_data: Path) -> None:
+    report = read_document(shared_data / "documents" / "passport-td2.png")
+    assert report.found and "DOC_NOT_FOUND" not in report.decision.reason_codes
+    assert report.mrz is not None and report.mrz["format"] == "TD2" and report.mrz["valid"]
+
+
+@pytest.mark.parametrize("photo", ["faces/obama/obama1.jpg", "faces/group/obama_and_biden.jpg"])
+def test_a_face_photo_holds_no_document_and_no_mrz(shared_data: Path, photo: str) -> None:
+    path = shared_data / photo
+    if not path.is_file():
+        path = next((shared_data / "faces").rglob("*.jpg"))
+    assert find_mrz(np.ascontiguousarray(load_image(path).bgr)) is None
+    report = read_document(path)
+    assert not report.found and report.mrz is None
+    assert report.scores["document_read"].reason_codes == ["DOC_NOT_FOUND"]
+
+
+@pytest.mark.parametrize("fill", [255, 0])
+def test_a_blank_image_holds_no_document(fill: int) -> None:
+    blank = np.full((700, 1000, 3), fill, dtype=np.uint8)
+    assert find_mrz(blank) is None
+    report = read_document(blank)
+    assert not report.found and report.mrz is None
+
+
+def test_a_line_of_fillers_is_not_an_mrz() -> None:
+    assert not mrz_like("<" * 44)
+    assert not mrz_like("P<" + "<" * 42)
+    assert not mrz_like("Holder's signature/ Signature du titulaire")
+    assert mrz_like("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<")
+
+
+def _jpeg(array: np.ndarray, quality: int = 80) -> bytes:  # type: ignore[type-arg]
+    buffer = io.BytesIO()
+    PILImage.fromarray(array).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def test_a_one_pixel_image_is_no_document() -> None:
+    report = read_document(np.zeros((1, 1, 3), dtype=np.uint8))
+    assert not report.found and report.mrz is None
+
+
+def test_a_fifty_megapixel_photo_is_read_without_trouble(shared_data: Path) -> None:
+    """A 50 MP JPEG is reduced while decoding (imageio) and searched at the working scale."""
+    specimen = np.ascontiguousarray(load_image(shared_data / "documents" / "passport-td3.png").rgb)
+    big = np.full((6250, 8000, 3), 235, dtype=np.uint8)
+    scaled = np.asarray(PILImage.fromarray(specimen).resize((5336, 3520)))
+    big[1300 : 1300 + 3520, 1300 : 1300 + 5336] = scaled
+    report = read_document(_jpeg(big, 85))
+    assert report.mrz is not None and report.mrz["valid"]
+    assert report.mrz["lines"] == expected(shared_data)["passport-td3.png"].split("\n")
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF", "not an image"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "corrupt or truncated"),
+        (b"", "empty"),
+    ],
+)
+def test_bad_files_are_one_clear_error(data: bytes, fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=fragment):
+        read_document(data)
+
+
+def test_a_truncated_photo_of_a_document_is_a_clear_error(shared_data: Path) -> None:
+    whole = (shared_data / "documents" / "passport-td3.jpg").read_bytes()
+    with pytest.raises(InvalidInput, match="truncated"):
+        read_document(whole[: len(whole) // 3])
