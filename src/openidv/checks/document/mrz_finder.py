@@ -176,14 +176,13 @@ def _turn(image: UInt8Array, degrees: int) -> UInt8Array:
 def cut_band(image: UInt8Array, band: Band) -> UInt8Array:
     """The band cut out level, with a margin above and below of half its height and a little on the sides."""
     (cx, cy), (long_side, short_side) = band.centre, band.size
-    matrix = cv2.getRotationMatrix2D((cx, cy), band.angle, 1.0)
-    h, w = image.shape[:2]
-    level = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     half_w = long_side / 2 + short_side * 0.25 + 4
     half_h = short_side / 2 * 1.5 + 4
-    x0, x1 = int(max(0, cx - half_w)), int(min(w, cx + half_w))
-    y0, y1 = int(max(0, cy - half_h)), int(min(h, cy + half_h))
-    return np.ascontiguousarray(level[y0:y1, x0:x1])
+    matrix = cv2.getRotationMatrix2D((cx, cy), band.angle, 1.0)
+    matrix[0, 2] += half_w - cx  # only the window around the band is warped, not the whole page
+    matrix[1, 2] += half_h - cy
+    size = (max(1, int(2 * half_w)), max(1, int(2 * half_h)))
+    return _u8(cv2.warpAffine(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE))
 
 
 def text_lines(band: UInt8Array) -> list[tuple[int, int]]:
@@ -356,7 +355,10 @@ def _distinct(cuts: list[LineCut]) -> list[LineCut]:
 
 
 #: line cuts recognised per orientation (the widest; an MRZ line spans most of its document)
-MAX_LINES = 12
+MAX_LINES = 8
+#: an MRZ line is at least this many times wider than high (30 OCR-B characters and margins); shorter
+#: lines of printed text are not recognised at all
+MIN_LINE_ASPECT = 9.0
 
 
 def find_mrz(bgr: UInt8Array, *, as_of: date | None = None) -> MrzFinding | None:
@@ -375,6 +377,7 @@ def find_mrz(bgr: UInt8Array, *, as_of: date | None = None) -> MrzFinding | None
     for turn in (0, 90):
         page = _turn(work, turn)
         cuts = [cut for band in band_candidates(_grey(page), turn, scale) for cut in line_cuts(page, band)]
+        cuts = [c for c in cuts if c.width >= MIN_LINE_ASPECT * c.height]
         cuts = _distinct(sorted(cuts, key=lambda c: -c.width))[:MAX_LINES]
         if not cuts:
             continue
