@@ -34,12 +34,13 @@ lint: $(STAMP)
 # Peers are installed for benchmarks only; none of them is a dependency of openidv.
 bench: $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check mrz==0.6.2 passporteye==2.2.2
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps face_recognition==1.3.0
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps face_recognition==1.3.0 fastmrz==2.1.2 pytesseract==0.3.13
 	$(BIN)/python bench/mrz.py
 	$(BIN)/python bench/eval_metrics.py
 	$(BIN)/python bench/face_verify.py
 	$(BIN)/python bench/face_search.py
 	$(BIN)/python bench/documents.py
+	$(BIN)/python bench/documents_real.py
 	$(BIN)/python bench/liveness.py
 
 clean:

@@ -146,3 +146,37 @@ def test_a_truncated_photo_of_a_document_is_a_clear_error(shared_data: Path) -> 
     whole = (shared_data / "documents" / "passport-td3.jpg").read_bytes()
     with pytest.raises(InvalidInput, match="truncated"):
         read_document(whole[: len(whole) // 3])
+
+
+def test_unknown_design_printed_fields_are_read_and_agree_with_the_mrz(shared_data: Path) -> None:
+    report = read_document(shared_data / "documents" / "passport-td3.jpg")
+    for key, printed in (
+        ("surname", "ERIKSSON"),
+        ("given_names", "ANNA MARIA"),
+        ("document_number", "L898902C3"),
+        ("birth_date", "1974-08-12"),
+        ("expiry_date", "2012-04-15"),
+    ):
+        assert report.fields[key].get("printed") == printed, (key, report.fields.get(key))
+    compared = [f for f in report.findings if f["test"].startswith("mrz_vs_printed:")]
+    assert len(compared) == 5 and all(f["passed"] for f in compared)
+    assert "DOC_MRZ_VIZ_MISMATCH" not in report.decision.reason_codes
+
+
+def _edit_birth_date(page: np.ndarray, year: str) -> np.ndarray:  # type: ignore[type-arg]
+    """Paint over the printed date of birth of the TD3 specimen and print another year there."""
+    import cv2
+
+    edited = page.copy()
+    cv2.rectangle(edited, (463, 408), (770, 446), (255, 255, 255), -1)
+    cv2.putText(edited, f"12 AUGUST/AOUT {year}", (467, 440), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (20, 20, 20), 2)
+    return edited
+
+
+def test_an_edited_printed_date_of_birth_contradicts_the_mrz(shared_data: Path) -> None:
+    edited = _edit_birth_date(page(shared_data, "passport-td3.png"), "79")
+    report = read_document(edited[:, :, ::-1].copy())  # numpy input is RGB
+    assert report.fields["birth_date"] == {"mrz": "1974-08-12", "printed": "1979-08-12"}
+    failed = [f["test"] for f in report.findings if not f["passed"]]
+    assert "mrz_vs_printed:birth_date" in failed
+    assert "DOC_MRZ_VIZ_MISMATCH" in report.decision.reason_codes and report.decision.outcome == "reject"

@@ -62,3 +62,26 @@ def recognize_lines(crops: Sequence[UInt8Array]) -> list[LineRead]:
         LineRead(str(texts[i]) if i < len(texts) else "", float(scores[i]) if i < len(scores) else 0.0)
         for i in range(len(images))
     ]
+
+
+@dataclass(frozen=True)
+class PageLine:
+    """One text line the detector found on a page: its text, confidence and box (x, y, w, h)."""
+
+    text: str
+    score: float
+    box: tuple[int, int, int, int]
+
+
+def read_page(bgr: UInt8Array) -> list[PageLine]:
+    """Detect and recognise every text line of an upright page (PP-OCR detector + recogniser)."""
+    with _lock:
+        output = engine()(np.ascontiguousarray(bgr), use_cls=False)
+    boxes = output.boxes if output.boxes is not None else []
+    lines = []
+    for quad, text, score in zip(boxes, output.txts or (), output.scores or (), strict=False):
+        pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        lines.append(PageLine(str(text), float(score), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
+    return lines

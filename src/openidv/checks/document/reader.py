@@ -24,6 +24,7 @@ from openidv.checks.document.ocr_fields import PrintedField, read_fields
 from openidv.checks.document.params import DEFAULT_MAX_TEMPLATE_DISTANCE, ReaderParams
 from openidv.checks.document.template_spec import TemplateSpec, box_px, get_template
 from openidv.checks.document.templates import TemplateMatch, family_of, recognise
+from openidv.checks.document.viz_reader import read_viz
 from openidv.imageio import Image
 
 UInt8Array = npt.NDArray[np.uint8]
@@ -194,6 +195,7 @@ def read_document(
         return out
     if spec is None:  # a design we have no template for: read what every ICAO document has, its MRZ
         _find_mrz(out, timer)
+        _read_printed_zone(out, timer)
         out.timings_ms = timer.ms
         return out
     out.mrz_expected = any(s.mrz for s in spec.sides.values())
@@ -239,8 +241,19 @@ def read_document(
         found = out.mrz.result if out.mrz is not None and out.mrz_finding is not None else None
         if found is not None and found.valid and found.format != spec.mrz_format:
             _not_this_template(out)  # a valid TD3 MRZ on what looked like an ID-1 card: the look was wrong
+            _read_printed_zone(out, timer)
     out.timings_ms = timer.ms
     return out
+
+
+def _read_printed_zone(out: DocumentReading, timer: _Timer) -> None:
+    """The printed fields of a document of unknown design, found by the MRZ's values and field labels
+    (``viz_reader``) on the photo the MRZ was read from."""
+    finding, side = out.mrz_finding, out.sides.get(out.mrz_side or "")
+    if finding is None or side is None or not finding.read.result.valid:
+        return
+    photo = np.ascontiguousarray(side.photo.bgr)
+    side.fields = timer.run("fields", partial(read_viz, photo, finding.orientation, finding.read.result))
 
 
 def _not_this_template(out: DocumentReading) -> None:
