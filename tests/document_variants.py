@@ -87,3 +87,27 @@ VARIANTS: dict[str, Callable[[UInt8Array], UInt8Array]] = {
     "jpeg30": jpeg(30),
     "light_ramp": light_ramp,
 }
+
+
+def on_cluttered_table(fraction: float, seed: int = 3) -> Callable[[UInt8Array], UInt8Array]:
+    """The page filling ``fraction`` of the width of a 12-megapixel photo of a patterned surface."""
+
+    def apply(bgr: UInt8Array) -> UInt8Array:
+        rng = np.random.default_rng(seed)
+        height, width = 3000, 4000
+        blocks = rng.integers(60, 200, (height // 50, width // 50, 3), dtype=np.uint8)
+        table = cv2.resize(blocks, (width, height), interpolation=cv2.INTER_NEAREST)
+        table = cv2.GaussianBlur(table, (0, 0), 3)
+        w = int(width * fraction)
+        h = int(bgr.shape[0] * w / bgr.shape[1])
+        table[900 : 900 + h, 1200 : 1200 + w] = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(table)
+
+    return apply
+
+
+#: harder captures, tested on one page each (12-megapixel photos are slow to make and search)
+LARGE_PHOTO_VARIANTS: dict[str, Callable[[UInt8Array], UInt8Array]] = {
+    "table_half": on_cluttered_table(0.5),
+    "table_quarter": on_cluttered_table(0.25),
+}

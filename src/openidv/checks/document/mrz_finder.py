@@ -102,11 +102,13 @@ def _grey(bgr: UInt8Array) -> UInt8Array:
 KERNEL_SCALES = (1.0, 0.55)
 
 
-def band_candidates(grey: UInt8Array, turn: int, scale: float) -> list[Band]:
+def band_candidates(
+    grey: UInt8Array, turn: int, scale: float, kernel_scales: tuple[float, ...] = KERNEL_SCALES
+) -> list[Band]:
     """Blobs of dense, small, dark strokes that are much wider than high, where lines of text run, at each
     kernel scale (text is smaller when the document fills less of the photo); overlapping ones once."""
     out: list[Band] = []
-    for kernel_scale in KERNEL_SCALES:
+    for kernel_scale in kernel_scales:
         for band in _bands_at(grey, turn, scale, kernel_scale):
             if not any(_same_band(band, seen) for seen in out):
                 out.append(band)
@@ -125,10 +127,12 @@ def _bands_at(grey: UInt8Array, turn: int, scale: float, kernel_scale: float) ->
     blur = cv2.GaussianBlur(grey, (3, 3), 0)
     blackhat = cv2.morphologyEx(blur, cv2.MORPH_BLACKHAT, char)
     grad = np.abs(cv2.Sobel(blackhat, cv2.CV_32F, 1, 0, ksize=-1))
-    lo, hi = float(grad.min()), float(grad.max())
+    # scale by a high percentile, not the maximum: a few hard edges in the background (a table's border, a
+    # patterned cloth) must not squash the text's gradient below the threshold
+    lo, hi = float(grad.min()), float(np.percentile(grad, 99.5))
     if hi - lo < 1e-6:
         return []
-    grad8 = ((grad - lo) / (hi - lo) * 255).astype(np.uint8)
+    grad8 = (np.clip((grad - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
     grad8 = _u8(cv2.morphologyEx(grad8, cv2.MORPH_CLOSE, char))
     _, otsu = cv2.threshold(grad8, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     join = cv2.getStructuringElement(cv2.MORPH_RECT, (max(5, int(25 * unit)), max(3, int(11 * unit))))
@@ -173,15 +177,21 @@ def _turn(image: UInt8Array, degrees: int) -> UInt8Array:
     return _u8(cv2.rotate(image, code))
 
 
-def cut_band(image: UInt8Array, band: Band) -> UInt8Array:
-    """The band cut out level, with a margin above and below of half its height and a little on the sides."""
+def cut_band(image: UInt8Array, band: Band, *, zoom: float = 1.0, image_per_work: float = 1.0) -> UInt8Array:
+    """The band cut out level, with a margin above and below of half its height and a little on the sides.
+
+    ``image`` is the working page (``image_per_work`` 1) or the same page at a larger resolution
+    (``image_per_work`` its pixels per working pixel); the cut has ``zoom`` pixels per working pixel. Only
+    the window around the band is warped, never the whole page.
+    """
     (cx, cy), (long_side, short_side) = band.centre, band.size
     half_w = long_side / 2 + short_side * 0.25 + 4
     half_h = short_side / 2 * 1.5 + 4
-    matrix = cv2.getRotationMatrix2D((cx, cy), band.angle, 1.0)
-    matrix[0, 2] += half_w - cx  # only the window around the band is warped, not the whole page
-    matrix[1, 2] += half_h - cy
-    size = (max(1, int(2 * half_w)), max(1, int(2 * half_h)))
+    centre = (cx * image_per_work, cy * image_per_work)
+    matrix = cv2.getRotationMatrix2D(centre, band.angle, zoom / image_per_work)
+    matrix[0, 2] += half_w * zoom - centre[0]
+    matrix[1, 2] += half_h * zoom - centre[1]
+    size = (max(1, int(2 * half_w * zoom)), max(1, int(2 * half_h * zoom)))
     return _u8(cv2.warpAffine(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE))
 
 
@@ -285,17 +295,28 @@ class LineCut:
     width: float
 
 
-def line_cuts(page: UInt8Array, band: Band) -> list[LineCut]:
+def line_cuts(page: UInt8Array, band: Band, source: UInt8Array | None = None) -> list[LineCut]:
+    """The text lines of a band. Geometry is measured on the working page; with ``source`` (the same page
+    at its full resolution, larger than the working one) the line images are cut from it, so a small
+    document in a large photo is recognised from its real pixels, not from a reduced copy."""
     crop = cut_band(page, band)
     rows = text_lines(crop)
     if not rows or len(rows) > 8:
         return []
     theta = np.radians(band.angle)
     centre_perp = -band.centre[0] * np.sin(theta) + band.centre[1] * np.cos(theta)
+    tallest = max(b - a for a, b in rows)
+    zoom = 1.0 if source is None else min(1.0 / band.scale, MAX_LINE_PX / max(1, tallest))
+    fine = crop
+    if source is not None and zoom > 1.25:
+        fine = cut_band(source, band, zoom=zoom, image_per_work=1.0 / band.scale)
+    else:
+        zoom = 1.0
     out = []
     for a, b in rows:
         offset = (a + b) / 2 - crop.shape[0] / 2
-        out.append(LineCut(np.ascontiguousarray(crop[a:b]), band, centre_perp + offset, b - a, band.size[0]))
+        image = fine[int(a * zoom) : max(int(a * zoom) + 1, int(b * zoom))]
+        out.append(LineCut(np.ascontiguousarray(image), band, centre_perp + offset, b - a, band.size[0]))
     return out
 
 
@@ -354,6 +375,9 @@ def _distinct(cuts: list[LineCut]) -> list[LineCut]:
     return kept
 
 
+#: the line height (pixels) worth cutting from a larger source: the recogniser reads lines at 48 px
+MAX_LINE_PX = 64
+
 #: line cuts recognised per orientation (the widest; an MRZ line spans most of its document)
 MAX_LINES = 8
 #: an MRZ line is at least this many times wider than high (30 OCR-B characters and margins); shorter
@@ -364,19 +388,41 @@ MIN_LINE_ASPECT = 9.0
 def find_mrz(bgr: UInt8Array, *, as_of: date | None = None) -> MrzFinding | None:
     """The MRZ in a photo or scan of any ICAO 9303 document, or None when there is none to be read.
 
-    A finding whose ``read.result.valid`` is False means an MRZ-shaped zone was found but its check digits
-    failed; callers must not treat it as valid.
+    The page is searched at the working size; a photo much larger than that (a small document in a large
+    photo) is searched again at twice the size when the first search read nothing. A finding whose
+    ``read.result.valid`` is False means an MRZ-shaped zone was found but its check digits failed; callers
+    must not treat it as valid.
     """
+    fallback: MrzFinding | None = None
+    tried = 0
+    for work_side in (WORK_SIDE, 2 * WORK_SIDE):
+        if work_side > WORK_SIDE and max(bgr.shape[:2]) < 1.5 * work_side:
+            break
+        found, first_invalid, tried = _search(bgr, work_side, as_of, tried)
+        if found is not None:
+            return found
+        fallback = fallback or first_invalid
+    return fallback
+
+
+def _search(
+    bgr: UInt8Array, work_side: int, as_of: date | None, tried: int
+) -> tuple[MrzFinding | None, MrzFinding | None, int]:
+    """One search at one working size: (an acceptable finding, the first invalid one, zones tried)."""
     h, w = bgr.shape[:2]
-    scale = WORK_SIDE / max(h, w)
+    scale = work_side / max(h, w)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     work = _u8(cv2.resize(bgr, size, interpolation=interpolation))
     fallback: MrzFinding | None = None
-    tried = 0
     for turn in (0, 90):
         page = _turn(work, turn)
-        cuts = [cut for band in band_candidates(_grey(page), turn, scale) for cut in line_cuts(page, band)]
+        source = _turn(bgr, turn) if scale < 0.8 else None
+        # kernels keep their size in pixels as the working page grows: at twice the size they fit a
+        # document filling half (and a quarter) of the photo
+        kernels = tuple(k * WORK_SIDE / work_side for k in KERNEL_SCALES)
+        bands = band_candidates(_grey(page), turn, scale, kernels)
+        cuts = [cut for band in bands for cut in line_cuts(page, band, source)]
         cuts = [c for c in cuts if c.width >= MIN_LINE_ASPECT * c.height]
         cuts = _distinct(sorted(cuts, key=lambda c: -c.width))[:MAX_LINES]
         if not cuts:
@@ -403,9 +449,9 @@ def find_mrz(bgr: UInt8Array, *, as_of: date | None = None) -> MrzFinding | None
                     tried,
                 )
                 if acceptable(read, [clean_line(t, filler_runs=True) for t in read.raw_lines], _width(read)):
-                    return finding
+                    return finding, fallback, tried
                 # an MRZ-shaped zone whose check digits fail is reported as such; one whose check digits
                 # pass but whose structure does not (a part of a line) is not reported at all
                 if fallback is None and not read.result.valid:
                     fallback = finding
-    return fallback
+    return None, fallback, tried
