@@ -8,6 +8,7 @@ import csv
 import functools
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -188,3 +189,26 @@ def test_an_edited_printed_date_of_birth_contradicts_the_mrz(shared_data: Path) 
     failed = [f["test"] for f in report.findings if not f["passed"]]
     assert "mrz_vs_printed:birth_date" in failed
     assert "DOC_MRZ_VIZ_MISMATCH" in report.decision.reason_codes and report.decision.outcome == "reject"
+
+
+def test_the_verification_api_reads_a_real_page(api_client: Any, shared_data: Path) -> None:
+    client, _, headers = api_client
+    path = shared_data / "documents" / "passport-td2.jpg"
+    response = client.post(
+        "/v1/verifications",
+        files={"document": (path.name, path.read_bytes(), "image/jpeg")},
+        data={"declared": '{"surname": "Eriksson", "given_names": "Anna Maria", "birth_date": "1974-08-12"}'},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    read = next(c for c in body["checks"] if c["check"] == "document_read")
+    assert read["status"] == "ok" and read["reason_codes"] == ["DOC_TYPE_UNKNOWN"]
+    mrz = read["details"]["reading"]["mrz"]
+    assert mrz["valid"] and mrz["text"] == expected(shared_data)["passport-td2.jpg"]
+    assert read["details"]["reading"]["mrz_location"]["orientation_degrees"] == 0
+    # the specimen expired in 2012: rejected for that, not for being unreadable or unknown
+    assert body["decision"] == "reject" and "DOC_EXPIRED" in body["reason_codes"]
+    assert (
+        "DOC_NOT_FOUND" not in body["reason_codes"] and "DECLARED_NAME_MISMATCH" not in body["reason_codes"]
+    )
