@@ -27,7 +27,7 @@ fillers is never invented into an MRZ.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -48,8 +48,6 @@ WORK_SIDE = 1200
 MAX_BANDS = 6
 #: a recognised line holds an MRZ line only if this share of it is in the MRZ alphabet before cleaning
 MIN_ALPHABET_SHARE = 0.8
-#: line widths of the formats (TD1: 3 x 30; TD2 / MRV-B: 2 x 36; TD3 / MRV-A: 2 x 44)
-WIDTHS = (30, 36, 44)
 
 
 @dataclass(frozen=True)
@@ -72,8 +70,7 @@ class MrzFinding:
     skew: float  # degrees the band was levelled by
     region: tuple[int, int, int, int]  # x, y, w, h of the band in the source image (axis-aligned)
     line_confidence: tuple[float, ...]
-    tried: int = 0  # bands read before this one
-    notes: list[str] = field(default_factory=list)
+    tried: int = 0  # zones read before this one
 
     def location(self) -> dict[str, Any]:
         """Where and how the zone was read: orientation, skew, region and the OCR confidence per line."""
