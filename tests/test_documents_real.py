@@ -212,3 +212,47 @@ def test_the_verification_api_reads_a_real_page(api_client: Any, shared_data: Pa
     assert (
         "DOC_NOT_FOUND" not in body["reason_codes"] and "DECLARED_NAME_MISMATCH" not in body["reason_codes"]
     )
+
+
+def _reading_with(template: str, distance: float, issuer: str) -> Any:
+    """A reading whose photo looked like ``template`` (at ``distance``) and whose MRZ is a valid TD3."""
+    from openidv.checks.document.mrz import compose_mrz
+    from openidv.checks.document.mrz import read_mrz as parse
+    from openidv.checks.document.mrz_ocr import MrzRead
+    from openidv.checks.document.reader import DocumentReading, SideReading
+    from openidv.checks.document.templates import TemplateMatch
+    from openidv.imageio import Image
+
+    fields = {
+        "document_code": "P",
+        "issuer": issuer,
+        "surname": "MUSTERMANN",
+        "given_names": "ERIKA",
+        "document_number": "C01X00T47",
+        "nationality": issuer,
+        "birth_date": "830812",
+        "sex": "F",
+        "expiry_date": "310101",
+        "optional_data": "",
+    }
+    text = compose_mrz("TD3", fields)
+    photo = Image.from_array(np.zeros((10, 10, 3), dtype=np.uint8))
+    located: Any = object()
+    side = SideReading(photo, located, TemplateMatch(template, "front", distance, 1.0))
+    reading = DocumentReading(sides={"front": side}, template_id=template)
+    reading.mrz = MrzRead(text, parse(text), tuple(text.split("\n")), (1.0, 1.0), 0, "rapidocr")
+    return reading
+
+
+def test_a_real_issuer_on_a_loosely_matched_template_is_an_unknown_design() -> None:
+    from openidv.checks.document.reader import _contradicted
+    from openidv.checks.document.template_spec import get_template
+
+    spec = get_template("uto-passport")
+    assert spec is not None
+    # a German passport that only loosely resembles our fictional Utopian one: not that template
+    assert _contradicted(_reading_with("uto-passport", 14.3, "D"), spec)
+    # a convincing Utopian look whose MRZ claims another issuer stays matched (a template mismatch finding)
+    assert not _contradicted(_reading_with("uto-passport", 5.0, "D"), spec)
+    # and a Utopian MRZ on a Utopian template is consistent either way
+    assert not _contradicted(_reading_with("uto-passport", 14.3, "UTO"), spec)

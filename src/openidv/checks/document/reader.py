@@ -23,7 +23,7 @@ from openidv.checks.document.mrz_ocr import MrzRead, read_mrz_zone, tesseract_av
 from openidv.checks.document.ocr_fields import PrintedField, read_fields
 from openidv.checks.document.params import DEFAULT_MAX_TEMPLATE_DISTANCE, ReaderParams
 from openidv.checks.document.template_spec import TemplateSpec, box_px, get_template
-from openidv.checks.document.templates import TemplateMatch, family_of, recognise
+from openidv.checks.document.templates import TemplateMatch, claimed_template, family_of, recognise
 from openidv.checks.document.viz_reader import read_viz
 from openidv.imageio import Image
 
@@ -236,14 +236,41 @@ def read_document(
                 spec.size_mm,
             )
             out.barcode = timer.run("barcode", partial(decode_pdf417, views))
-    if out.mrz_expected and (out.mrz is None or not out.mrz.result.valid):
-        _find_mrz(out, timer)  # the template's MRZ box missed it (a worn card, an odd crop): search anew
-        found = out.mrz.result if out.mrz is not None and out.mrz_finding is not None else None
-        if found is not None and found.valid and found.format != spec.mrz_format:
-            _not_this_template(out)  # a valid TD3 MRZ on what looked like an ID-1 card: the look was wrong
-            _read_printed_zone(out, timer)
+    barcode_missing = out.barcode_expected and (out.barcode is None or out.barcode.record is None)
+    if (out.mrz_expected and (out.mrz is None or not out.mrz.result.valid)) or (
+        not out.mrz_expected and barcode_missing
+    ):
+        # the template's MRZ box missed it (a worn card, an odd crop), or a "licence" whose barcode does not
+        # read may be a passport that merely looked like one: search the photos anew
+        _find_mrz(out, timer)
+    if _contradicted(out, spec):
+        _not_this_template(out)
+        _read_printed_zone(out, timer)
     out.timings_ms = timer.ms
     return out
+
+
+#: a template match closer than this (mean CIELAB distance) is convincing: our renderings of a template
+#: measure 3-8 from it, a real document of another design that happens to resemble it 14 or more
+CONVINCING_DISTANCE = 10.0
+
+
+def _contradicted(out: DocumentReading, spec: TemplateSpec) -> bool:
+    """Does the document's own valid MRZ say the template that seemed to match is not this document?
+
+    It does when the MRZ's format is not the template's (a TD3 page that looked like the back of an ID-1
+    card, or any MRZ on a licence template), or when no template of ours is of the MRZ's issuer and type
+    and the look was not convincing (a real document of a real issuer). A convincing look whose MRZ claims
+    another issuer stays matched: that contradiction is the consistency check's DOC_TEMPLATE_MISMATCH.
+    """
+    if out.mrz is None or not out.mrz.result.valid:
+        return False
+    result = out.mrz.result
+    if result.format != spec.mrz_format:
+        return True
+    distances = [s.match.distance for s in out.sides.values() if s.found and s.match is not None]
+    convincing = bool(distances) and max(distances) <= CONVINCING_DISTANCE
+    return not convincing and claimed_template(dict(result.fields), result.format, None) is None
 
 
 def _read_printed_zone(out: DocumentReading, timer: _Timer) -> None:
