@@ -111,3 +111,33 @@ LARGE_PHOTO_VARIANTS: dict[str, Callable[[UInt8Array], UInt8Array]] = {
     "table_half": on_cluttered_table(0.5),
     "table_quarter": on_cluttered_table(0.25),
 }
+
+
+def glare(bgr: UInt8Array) -> UInt8Array:
+    """A bright reflection across the lower middle of the page, where an MRZ usually is."""
+    h, w = bgr.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    spot = np.exp(-(((xx - 0.55 * w) / (0.12 * w)) ** 2 + ((yy - 0.8 * h) / (0.08 * h)) ** 2)) * 160
+    return np.clip(bgr.astype(np.float32) + spot[..., None], 0, 255).astype(np.uint8)
+
+
+def low_contrast(bgr: UInt8Array) -> UInt8Array:
+    return (bgr.astype(np.float32) * 0.35 + 140).astype(np.uint8)
+
+
+def sensor_noise(bgr: UInt8Array) -> UInt8Array:
+    noise = np.random.default_rng(1).normal(0, 18, bgr.shape)
+    return np.clip(bgr.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+
+
+#: beyond the issue's list: the limits of the stated ranges and worse captures (tested on the JPEG pages)
+HARSH_VARIANTS: dict[str, Callable[[UInt8Array], UInt8Array]] = {
+    "skew+20": skew(20),
+    "skew-20": skew(-20),
+    "blur_sigma3": lambda bgr: cv2.GaussianBlur(bgr, (0, 0), sigmaX=3.0),
+    "jpeg12": jpeg(12),
+    "scale20": scale(0.2),
+    "glare": glare,
+    "low_contrast": low_contrast,
+    "sensor_noise": sensor_noise,
+}

@@ -18,7 +18,7 @@ from openidv.checks.document.mrz_finder import find_mrz, mrz_like
 from openidv.errors import InvalidInput
 from openidv.imageio import load_image
 from openidv.library.documents import read_document
-from tests.document_variants import LARGE_PHOTO_VARIANTS, VARIANTS
+from tests.document_variants import HARSH_VARIANTS, LARGE_PHOTO_VARIANTS, VARIANTS
 
 SPECIMENS = ("passport-td3.png", "passport-td3.jpg", "passport-td2.png", "passport-td2.jpg")
 
@@ -45,6 +45,14 @@ def test_specimen_pages_read_exactly_in_every_variant(shared_data: Path, name: s
     assert len(finding.line_confidence) == 2 and all(0 < c <= 1 for c in finding.line_confidence)
     x, y, w, h = finding.region
     assert 0 <= x < image.shape[1] and 0 <= y < image.shape[0] and w > 0 and h > 0
+
+
+@pytest.mark.parametrize("variant", sorted(HARSH_VARIANTS))
+@pytest.mark.parametrize("name", ["passport-td3.jpg", "passport-td2.jpg"])
+def test_harsher_captures_still_read(shared_data: Path, name: str, variant: str) -> None:
+    finding = find_mrz(HARSH_VARIANTS[variant](page(shared_data, name)))
+    assert finding is not None and finding.read.result.valid, (name, variant)
+    assert finding.read.text == expected(shared_data)[name]
 
 
 @pytest.mark.parametrize("variant", sorted(LARGE_PHOTO_VARIANTS))
