@@ -12,7 +12,13 @@ from PIL import Image as PILImage
 from sqlalchemy import Engine, func, select
 
 from openidv.checks.base import FollowUp
-from openidv.checks.liveness.injection import CaptureMetadata, InjectionCheck, analyse_capture, timing_signals
+from openidv.checks.liveness.injection import (
+    CaptureMetadata,
+    InjectionCheck,
+    analyse_capture,
+    exif_summary,
+    timing_signals,
+)
 from openidv.checks.liveness.params import InjectionParams
 from openidv.checks.liveness.replay import RecordCapture
 from openidv.checks.services import CAPTURE_INDEX
@@ -165,3 +171,21 @@ def test_rendered_image_without_sensor_noise_is_flagged() -> None:
     PILImage.fromarray(arr).save(buf, format="PNG")
     report = analyse_capture([load_image(buf.getvalue())], index=MemoryCaptureIndex())
     assert "no_sensor_noise" in {s.name for s in report.signals}
+
+
+def test_an_editing_tool_in_exif_is_a_weak_signal_not_an_injection(shared_data: Path) -> None:
+    """Real press photos are saved by Photoshop: that alone must not send a real person to review."""
+    from openidv.library.liveness import check_liveness
+
+    photos = sorted(p for p in (shared_data / "faces").rglob("*") if p.suffix.lower() in (".jpg", ".png"))
+    edited = [p for p in photos if "photoshop" in exif_summary(p.read_bytes()).get("Software", "").lower()]
+    assert edited, "the shared photos include some saved by Photoshop"
+    check = InjectionCheck({CAPTURE_INDEX: MemoryCaptureIndex()})
+    for path in edited:
+        evidence = check.evidence_from_files([path])
+        result = check.run(evidence)
+        assert "CAPTURE_EDITED" in result.reason_codes and "INJECTION_SUSPECTED" not in result.reason_codes
+        assert result.score == 0.0
+        assert check.follow_ups(evidence, result)  # still remembered for replay detection
+    verdict = check_liveness(edited[0])
+    assert "CAPTURE_EDITED" in verdict.reason_codes and "INJECTION_SUSPECTED" not in verdict.reason_codes

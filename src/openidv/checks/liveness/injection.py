@@ -12,7 +12,11 @@ Signals (each named in ``details.signals``; any one gives ``INJECTION_SUSPECTED`
   image looped as video);
 - ``no_sensor_noise``: the flattest parts of the image hold less noise than any camera sensor leaves
   (a rendered or digitally pasted image);
-- ``exif_mismatch``: the photo's EXIF names another maker than the claimed device, or an editing tool.
+- ``exif_mismatch``: the photo's EXIF names another maker than the claimed device.
+
+A weak signal, ``edited_software`` (the EXIF ``Software`` tag names an editing or encoding tool), gives
+``CAPTURE_EDITED`` instead, which the default policy does not act on: a quarter of the real photos in the
+shared data were saved by Photoshop (press photos), so on its own it says little; a policy may route it.
 Replay: the perceptual hash of the capture is looked up in the index of accepted captures (the
 ``capture_index`` service, see ``replay.py``); a match is ``REPLAYED_CAPTURE``, whoever submitted the first
 one. The check writes nothing: a capture without findings is remembered by its ``RecordCapture`` follow-up,
@@ -97,9 +101,11 @@ class CaptureMetadata(BaseModel):
 class Signal:
     name: str
     detail: str
+    #: a weak signal is reported (``CAPTURE_EDITED``) but is not an injection finding on its own
+    weak: bool = False
 
-    def to_dict(self) -> dict[str, str]:
-        return {"signal": self.name, "detail": self.detail}
+    def to_dict(self) -> dict[str, Any]:
+        return {"signal": self.name, "detail": self.detail, **({"weak": True} if self.weak else {})}
 
 
 def exif_summary(data: bytes) -> dict[str, str]:
@@ -182,7 +188,9 @@ def metadata_signals(
     exif = meta.exif or {}
     software = exif.get("Software", "")
     if software and EDITORS.search(software):
-        out.append(Signal("exif_mismatch", f"EXIF Software {software!r} is an editing or encoding tool"))
+        out.append(
+            Signal("edited_software", f"EXIF Software {software!r} is an editing or encoding tool", weak=True)
+        )
     make = exif.get("Make", "").lower()
     claimed = (meta.device_model or "").lower()
     expected = next((maker for prefix, maker in MAKERS.items() if claimed.startswith(prefix)), None)
@@ -269,18 +277,34 @@ class InjectionReport:
     fingerprints: tuple[Fingerprint, ...] = field(default=(), compare=False)
 
     @property
+    def strong(self) -> tuple[Signal, ...]:
+        """The signals that are injection findings on their own."""
+        return tuple(s for s in self.signals if not s.weak)
+
+    @property
+    def finding_codes(self) -> tuple[str, ...]:
+        """The findings that fail a capture: injection signals, a replay (weak signals are not findings)."""
+        return tuple(
+            code
+            for code, present in (("INJECTION_SUSPECTED", self.strong), ("REPLAYED_CAPTURE", self.replay))
+            if present
+        )
+
+    @property
     def codes(self) -> tuple[str, ...]:
-        codes = []
-        if self.signals:
-            codes.append("INJECTION_SUSPECTED")
-        if self.replay:
-            codes.append("REPLAYED_CAPTURE")
-        return tuple(codes)
+        """The findings, and ``CAPTURE_EDITED`` for a weak signal (reported; the policy decides)."""
+        weak = ("CAPTURE_EDITED",) if len(self.strong) < len(self.signals) else ()
+        return (
+            self.finding_codes[:1] + weak + self.finding_codes[1:]
+            if self.strong
+            else weak + self.finding_codes
+        )
 
     @property
     def score(self) -> float:
-        """0 with no finding; each signal or a replay halves the remaining distance to 1."""
-        return round(1.0 - 0.5 ** (len(self.signals) + (2 if self.replay else 0)), 6)
+        """0 with no finding; each injection signal or a replay halves the remaining distance to 1 (weak
+        signals do not count)."""
+        return round(1.0 - 0.5 ** (len(self.strong) + (2 if self.replay else 0)), 6)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -348,11 +372,13 @@ class InjectionCheck(Check):
         return self.result(Status.OK, report.score, report.codes, report.to_dict())
 
     def follow_ups(self, evidence: Evidence, result: CheckResult) -> Sequence[FollowUp]:
-        """Remember a selfie without findings, so the same capture sent again is a replay."""
+        """Remember a selfie without injection findings, so the same capture sent again is a replay."""
         image = evidence.selfie
         if not (self.params.record_captures and self.params.check_replay) or not isinstance(image, Image):
             return ()
-        if result.status != Status.OK or result.reason_codes:
+        if result.status != Status.OK or {"INJECTION_SUSPECTED", "REPLAYED_CAPTURE"} & set(
+            result.reason_codes
+        ):
             return ()
         return (RecordCapture.of([Fingerprint.of_image(f) for f in sample_frames([image])], "selfie"),)
 

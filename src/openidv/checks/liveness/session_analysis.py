@@ -138,7 +138,7 @@ def analyse(
     injection = analyse_capture(
         images, metadata=capture, timestamps_ms=stamps, params=injection_params, index=index
     )
-    codes += [c for c in injection.codes if c not in codes]
+    codes += [c for c in injection.finding_codes if c not in codes]
     checks: list[CheckResult] = []
     best = active.best_frame
     if best is not None:
