@@ -39,6 +39,9 @@ app.add_typer(document_app, name="document")
 from openidv.cli.liveness_cmd import liveness_app  # noqa: E402
 
 app.add_typer(liveness_app, name="liveness")
+from openidv.cli.policy_cmd import policy_app  # noqa: E402
+
+app.add_typer(policy_app, name="policy")
 # --- end of sub-command registration ---
 
 
