@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from openidv.store.db import make_engine
 from openidv.store.repository import Store
@@ -78,6 +78,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'openidv.sqlite3'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A database on both backends holding the liveness tables (sessions, capture fingerprints)."""
+    from openidv.store.db import Base
+    from openidv.store.liveness_tables import LIVENESS_TABLES
+
+    eng = make_engine(database_url)
+    Base.metadata.create_all(eng, tables=list(LIVENESS_TABLES))
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture

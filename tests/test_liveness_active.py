@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 
 from openidv.api.liveness_schemas import FramesRequest
@@ -16,8 +14,7 @@ from openidv.checks.liveness.tracks import Track
 from openidv.decision.policy import load_policy
 from openidv.services.captures import MemoryCaptureIndex
 from openidv.services.liveness import LivenessConfig, LivenessService, Submission
-from openidv.store.db import Base, make_engine
-from openidv.store.liveness_tables import LIVENESS_TABLES, LivenessSession
+from openidv.store.liveness_tables import LivenessSession
 from tests.liveness_helpers import ScriptedObserver, frames_payload, identity, no_embedder, scripted_track
 
 CHALLENGES = ["turn_left", "blink", "smile"]
@@ -65,14 +62,6 @@ def test_static_photo_fails() -> None:
 
 
 # ------------------------------------------------------------------ the service: nonce, expiry, single use
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    Base.metadata.create_all(eng, tables=list(LIVENESS_TABLES))
-    yield eng
-    eng.dispose()
 
 
 def service_for(engine: Engine, track: Track, clock: list[datetime] | None = None) -> LivenessService:

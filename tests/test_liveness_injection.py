@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,7 @@ from openidv.errors import ConfigurationError
 from openidv.evidence import Evidence
 from openidv.imageio import load_image
 from openidv.services.captures import MemoryCaptureIndex, SqlCaptureIndex
-from openidv.store.db import Base, make_engine
-from openidv.store.liveness_tables import LIVENESS_TABLES, CaptureHash
+from openidv.store.liveness_tables import CaptureHash
 
 
 def reencode(path: Path, quality: int, scale: float = 1.0) -> bytes:
@@ -65,14 +63,6 @@ def test_implausible_stream_and_emulator() -> None:
         [], metadata=CaptureMetadata(width=7680, height=4320, fps=240, device_model="sdk_gphone64_x86_64")
     )
     assert {s.name for s in report.signals} == {"implausible_stream", "emulator"}
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    Base.metadata.create_all(eng, tables=list(LIVENESS_TABLES))
-    yield eng
-    eng.dispose()
 
 
 def run_and_record(

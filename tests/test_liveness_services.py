@@ -3,7 +3,6 @@ service it is given, and ``check_liveness`` takes any image-like selfie."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +22,7 @@ from openidv.imageio import load_image
 from openidv.library.liveness import check_liveness
 from openidv.services.captures import MemoryCaptureIndex, SqlCaptureIndex
 from openidv.services.liveness import LivenessConfig, LivenessService
-from openidv.store.db import Base, make_engine
-from openidv.store.liveness_tables import LIVENESS_TABLES, CaptureHash, LivenessSession
+from openidv.store.liveness_tables import CaptureHash, LivenessSession
 from tests.liveness_helpers import ScriptedObserver, frames_payload, no_embedder, scripted_track
 
 CHALLENGES = ["turn_left", "blink", "smile"]
@@ -62,14 +60,6 @@ def test_session_check_reads_the_service_it_is_given() -> None:
     assert run("late") == (1.0, ("LIVENESS_CHALLENGE_FAILED",))
     assert run("open") == (None, ("LIVENESS_SESSION_INCOMPLETE",))
     assert run("nope") == (None, ("LIVENESS_SESSION_UNKNOWN",))
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = make_engine(database_url)
-    Base.metadata.create_all(eng, tables=list(LIVENESS_TABLES))
-    yield eng
-    eng.dispose()
 
 
 def _service(engine: Engine) -> LivenessService:
