@@ -80,8 +80,9 @@ def _train(
     as_json: bool,
 ) -> None:
     from openidv.train.liveness import train_deepfake, train_pad
+    from openidv.train.liveness_fusion import train_pad_fusion
 
-    recipe = train_pad if kind == "pad" else train_deepfake
+    recipe = {"pad": train_pad, "pad-fusion": train_pad_fusion}.get(kind, train_deepfake)
     trained = recipe(
         out,
         seed=seed,
@@ -131,6 +132,20 @@ def train_pad_command(
 ) -> None:
     """Train the passive PAD model (seeded) into models/ with its model card."""
     _train("pad", out, seed, n, manifest, data, install, as_json)
+
+
+@friendly_errors
+def train_pad_fusion_command(
+    out: ModelsOut = Path("models"),
+    seed: SeedOpt = 2,
+    n: Annotated[int, typer.Option("--n", help="Simulated samples to generate.")] = 600,
+    manifest: ManifestOpt = None,
+    data: DataOpt = None,
+    install: InstallOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the default PAD model (liveness-pad-v2): logistic fusion of the real-attack backbones."""
+    _train("pad-fusion", out, seed, n, manifest, data, install, as_json)
 
 
 @friendly_errors

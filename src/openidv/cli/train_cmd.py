@@ -14,7 +14,12 @@ train_app = typer.Typer(
 from openidv.cli.document_cmd import train_document_forensics_command  # noqa: E402
 
 train_app.command("document-forensics")(train_document_forensics_command)
-from openidv.cli.liveness_cmd import train_deepfake_command, train_pad_command  # noqa: E402
+from openidv.cli.liveness_cmd import (  # noqa: E402
+    train_deepfake_command,
+    train_pad_command,
+    train_pad_fusion_command,
+)
 
 train_app.command("pad")(train_pad_command)
+train_app.command("pad-fusion")(train_pad_fusion_command)
 train_app.command("deepfake")(train_deepfake_command)

@@ -13,7 +13,7 @@ import numpy as np
 from openidv.checks.liveness.artifacts import WEIGHTS_DIR
 from openidv.checks.liveness.deepfake import DeepfakeCheck, deepfake_vector
 from openidv.checks.liveness.pad import PAD_CLASSES, PadCheck, pad_vector, selfie_face
-from openidv.checks.liveness.params import DEEPFAKE_MODEL_ID, PAD_MODEL_ID, DeepfakeParams, PadParams
+from openidv.checks.liveness.params import DEEPFAKE_MODEL_ID, PAD_V1_MODEL_ID, DeepfakeParams, PadParams
 from openidv.checks.liveness.regions import F64
 from openidv.imageio import Image
 from openidv.train.liveness_training import (
@@ -173,11 +173,11 @@ def train_pad(
         ],
     )
     artifact, card_path, digest = write_artifacts(
-        out_dir, PAD_MODEL_ID, model, card, WEIGHTS_DIR if install else None
+        out_dir, PAD_V1_MODEL_ID, model, card, WEIGHTS_DIR if install else None
     )
     oof_path = write_oof(data.parent, data, fs, oof, "pad", PadCheck.version)
     summary = {
-        "model": PAD_MODEL_ID,
+        "model": PAD_V1_MODEL_ID,
         "sha256": digest,
         "in_distribution": in_dist,
         "leave_one_species_out": loso,
@@ -185,7 +185,7 @@ def train_pad(
         "counts": _counts(fs),
         "seconds": round(time.perf_counter() - start, 1),
     }
-    return Trained(PAD_MODEL_ID, artifact, card_path, digest, data, oof_path, summary)
+    return Trained(PAD_V1_MODEL_ID, artifact, card_path, digest, data, oof_path, summary)
 
 
 def train_deepfake(

@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 
 from openidv.checks.liveness.model import LinearModel
-from openidv.checks.liveness.params import DEEPFAKE_MODEL_ID, PAD_MODEL_ID
+from openidv.checks.liveness.params import DEEPFAKE_MODEL_ID, PAD_MODEL_ID, PAD_V1_MODEL_ID
 from openidv.models import ModelSpec, get_model, model_path, register_model
 
 PACKAGE = "openidv.checks.liveness"
@@ -20,7 +20,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 #: sha256 of the shipped artifacts (updated by a maintainer after `openidv train ... --install`)
 SHA256 = {
-    PAD_MODEL_ID: "b7b0da4909434555875604ac508467f3c7a67f9caff61658b8908fdbd0e969cb",
+    PAD_V1_MODEL_ID: "b7b0da4909434555875604ac508467f3c7a67f9caff61658b8908fdbd0e969cb",
+    PAD_MODEL_ID: "e695ed784bfe1960816669c65a9cce0da80136aaf042885c5e183137f143abd2",
     DEEPFAKE_MODEL_ID: "c8d3751b279d2b96b12df20988e102da7dbc71d46c39864abbdaca8d73f8428f",
 }
 
@@ -45,6 +46,12 @@ def _register(model_id: str, what: str) -> ModelSpec:
 
 PAD_SPEC = _register(
     PAD_MODEL_ID,
+    "passive presentation-attack detector: logistic fusion of the live-class logits of three backbones "
+    "trained by others on REAL print/replay attacks (Silent-Face MiniFASNetV2 + V1SE, faceplugin "
+    "fr_liveness), fusion weights fitted on SIMULATED attacks with leave-subjects-out evaluation",
+)
+PAD_V1_SPEC = _register(
+    PAD_V1_MODEL_ID,
     "passive presentation-attack detector: colour LBP, spectrum, specular, sharpness features + multinomial "
     "logistic regression, trained on SIMULATED attacks (print, screen replay, paper mask)",
 )

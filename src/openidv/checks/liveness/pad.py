@@ -1,12 +1,21 @@
 """Passive presentation-attack detection (``pad``) on one selfie.
 
-The score is ``1 - P(bona fide)`` from a small multinomial model over measured texture, colour and frequency
-features (``features.py``), meaning ``attack``. The policy's tuned threshold (``checks.pad.thresholds.
-attack``) decides; the check names the most likely species (``PAD_PRINT``, ``PAD_SCREEN_REPLAY``,
-``PAD_MASK``) when the model ranks that species above bona fide, and reports every class probability in
-``details``. No face means ``failed_to_acquire`` (``FACE_NOT_FOUND``).
+The score means ``attack`` (higher = more likely an attack) and is ``1 - P(bona fide)`` of the selected model
+(``params.model``); the policy's tuned threshold (``checks.pad.thresholds.attack``) decides. No face means
+``failed_to_acquire`` (``FACE_NOT_FOUND``).
 
-The model was trained on simulated attacks only (docs/liveness.md); treat its scores as such.
+* ``liveness-pad-v2`` (default): a two-class logistic fusion of the live-class logits of three passive PAD
+  networks trained by others on REAL print and replay attacks (``backbones.py``: Silent-Face MiniFASNetV2 and
+  V1SE, faceplugin fr_liveness). The fusion weights were fitted on simulated attacks with leave-subjects-out
+  evaluation (models/liveness-pad-v2.yaml). It separates bona fide from attack only: it names no species
+  (the policy's ``pad-attack`` rule gives ``PAD_ATTACK_SUSPECTED``). Each backbone's ``P(live)`` is in
+  ``details["backbones"]``; ``details["silent_face_live"]`` is the upstream Silent-Face reading (mean of its
+  two networks). Measured limit: paper cut-out masks with the wearer's real eyes (our simulator's ``mask``)
+  are mostly missed; print and screen replay are what it detects.
+* ``liveness-pad-v1`` (previous): a multinomial model over our hand-made texture, colour and frequency
+  features (``features.py``) trained on SIMULATED attacks only. It names the most likely species
+  (``PAD_PRINT``, ``PAD_SCREEN_REPLAY``, ``PAD_MASK``) when it ranks one above bona fide and reports every
+  class probability. It learned our simulator: it calls some real bona fide photos attacks (docs/liveness.md).
 """
 
 from __future__ import annotations
@@ -21,7 +30,9 @@ from openidv.checks.base import Check
 from openidv.checks.face.analysis import find_faces
 from openidv.checks.face.detect import DetectedFace
 from openidv.checks.liveness.artifacts import load_model
+from openidv.checks.liveness.backbones import BACKBONES, backbone_live, silent_face_live
 from openidv.checks.liveness.features import pad_features
+from openidv.checks.liveness.model import LinearModel
 from openidv.checks.liveness.params import PadParams
 from openidv.checks.liveness.regions import F64, face_regions
 from openidv.evidence import Evidence
@@ -29,6 +40,10 @@ from openidv.imageio import Image
 from openidv.results import CheckResult, Meaning, Status
 
 PAD_CLASSES = ("bona_fide", "print", "screen_replay", "mask")
+FUSION_CLASSES = ("bona_fide", "attack")
+#: the inputs of a fusion model: the logit of each backbone's P(live), clipped to [1e-6, 1 - 1e-6]
+FUSION_FEATURES = tuple(f"{b.short}_live_logit" for b in BACKBONES)
+LOGIT_CLIP = 1e-6
 SPECIES_CODES = {"print": "PAD_PRINT", "screen_replay": "PAD_SCREEN_REPLAY", "mask": "PAD_MASK"}
 
 
@@ -53,11 +68,25 @@ def pad_vector(image: Image, face: DetectedFace) -> tuple[F64, list[str]]:
     return cached_face_features(image, face, "pad", pad_features)
 
 
+def live_logit(p: float) -> float:
+    q = min(max(float(p), LOGIT_CLIP), 1.0 - LOGIT_CLIP)
+    return float(np.log(q / (1.0 - q)))
+
+
+def fusion_vector(live: dict[str, float]) -> F64:
+    """The fusion model's input from the backbones' ``P(live)``, in ``FUSION_FEATURES`` order."""
+    return np.asarray([live_logit(live[b.short]) for b in BACKBONES], dtype=np.float64)
+
+
+def is_fusion(model: LinearModel) -> bool:
+    return model.feature_names == FUSION_FEATURES
+
+
 class PadCheck(Check):
     """Is the selfie a live face, or a print, a screen or a paper mask held to the camera?"""
 
     name = "pad"
-    version = "1.0.0"
+    version = "2.0.0"
     meaning = Meaning.ATTACK
     requires = ("selfie",)
     Params = PadParams
@@ -74,10 +103,16 @@ class PadCheck(Check):
             return self.result(Status.FAILED_TO_ACQUIRE, None, ("FACE_NOT_FOUND",), details)
         start = time.perf_counter()
         model = load_model(self.params.model)
-        vec, names = pad_vector(image, face)
-        if tuple(names) != model.feature_names:
-            raise ValueError(f"model {self.params.model} expects other features than this code computes")
-        probs = model.probabilities(vec)[0]
+        if is_fusion(model):
+            live = backbone_live(image, face)
+            probs = model.probabilities(fusion_vector(live))[0]
+            details["backbones"] = {k: round(v, 6) for k, v in live.items()}
+            details["silent_face_live"] = round(silent_face_live(live), 6)
+        else:
+            vec, names = pad_vector(image, face)
+            if tuple(names) != model.feature_names:
+                raise ValueError(f"model {self.params.model} expects other features than this code computes")
+            probs = model.probabilities(vec)[0]
         details["timings_ms"]["pad"] = round((time.perf_counter() - start) * 1000, 3)
         details["probabilities"] = {c: round(float(p), 6) for c, p in zip(model.classes, probs, strict=True)}
         details["face"] = face.to_dict()

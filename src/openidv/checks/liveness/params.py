@@ -11,7 +11,10 @@ from pydantic import Field
 
 from openidv.checks.base import CheckParams
 
-PAD_MODEL_ID = "liveness-pad-v1"
+#: the default PAD model: logistic fusion of three backbones trained by others on real attacks (backbones.py)
+PAD_MODEL_ID = "liveness-pad-v2"
+#: the previous PAD model (hand-made features, trained on simulated attacks only); still selectable
+PAD_V1_MODEL_ID = "liveness-pad-v1"
 DEEPFAKE_MODEL_ID = "liveness-deepfake-v1"
 
 
@@ -25,7 +28,11 @@ class DetectionParams(CheckParams):
 
 
 class PadParams(DetectionParams):
-    model: str = Field(default=PAD_MODEL_ID, min_length=1, description="model registry id")
+    model: str = Field(
+        default=PAD_MODEL_ID,
+        min_length=1,
+        description="registry id: liveness-pad-v2 (backbone fusion, default) or liveness-pad-v1 (previous)",
+    )
 
 
 class TemporalParams(CheckParams):
