@@ -175,9 +175,8 @@ def main() -> int:
             html=False,
         )
         for done in (run, run_v1):
-            print(
-                f"{done.report_path.parent.name}: report {publish(done.report_path.parent, args.reports, args.dry_run)}"
-            )
+            published = publish(done.report_path.parent, args.reports, args.dry_run)
+            print(f"{done.report_path.parent.name}: report {published}")
         status = verify_real_pass(args.policy, args.out / "pad-real-bona-fide")
     return status
 
