@@ -1,18 +1,16 @@
-"""Liveness benchmark: passive check latency, active verification time, and APCER/BPCER per species with
-intervals for our PAD/deepfake checks and, on the same images in the same run, the peer model
-``fr_liveness.onnx`` from the npm package ``faceplugin-face-recognition-js@0.0.1`` (fetched here with
-``npm pack``; never a dependency of openidv).
+"""Liveness benchmark: PAD per backbone, the fusion and the previous model; deepfake; active verification.
 
-    python bench/liveness.py [--n 110] [--seed 77] [--no-peer]
+    python bench/liveness.py [--n 220] [--seed 77]
 
-Prints one JSON object. Every error rate is on SIMULATED attacks (openidv synth attacks, seed given), from the
-same few real people the models were trained on: new images, not new people.
-
-Peer preprocessing follows the package's own ``lib/fr_liveness.js``: the detection box scaled by 2.7 around
-its centre (shifted inside the image), resized to 128x128, RGB values 0-255, NCHW; attack score =
-``1 - softmax(output)[0]`` (the JS reports ``score_arr[0]`` as the liveness result). The peer gets our YuNet
-box, since its own detector is another model; its threshold is 0.5 (its softmax's argmax) and, for a fair
-comparison, also the threshold that gives it our BPCER.
+Prints one JSON object. For each PAD scorer (the three backbones alone at their published rule, the
+Silent-Face pair as upstream reads it, the fused ``liveness-pad-v2`` at the policy's threshold, and the
+previous ``liveness-pad-v1`` at its own former policy threshold):
+- latency beyond face detection, p50 / p99 (the detection is shared with the face checks and timed apart);
+- APCER per species on SIMULATED attacks (openidv synth attacks, seed given: new renders of the same few real
+  people), BPCER on the simulated bona fide of that set, and BPCER on the REAL bona fide photos
+  (../shared/data/faces, every 5th frame of the video), each apart, with exact 95% intervals;
+- the sensitivity of each backbone to the face box (the backbones were trained with other detectors): the
+  change of P(live) on the real photos when our YuNet box is scaled by 0.9 / 1.1 or shifted by 10%.
 """
 
 from __future__ import annotations
@@ -21,9 +19,7 @@ import argparse
 import csv
 import json
 import platform
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,51 +35,18 @@ sys.path.insert(0, str(ROOT))
 
 from openidv.checks.face.analysis import find_faces  # noqa: E402
 from openidv.checks.liveness.active import verify_track  # noqa: E402
+from openidv.checks.liveness.backbones import BACKBONES, backbone_input, logits, softmax  # noqa: E402
 from openidv.checks.liveness.deepfake import DeepfakeCheck  # noqa: E402
 from openidv.checks.liveness.pad import PadCheck  # noqa: E402
+from openidv.checks.liveness.params import PAD_V1_MODEL_ID  # noqa: E402
 from openidv.decision.policy import crosses, load_policy  # noqa: E402
 from openidv.eval.bootstrap import clopper_pearson  # noqa: E402
 from openidv.evidence import Evidence  # noqa: E402
 from openidv.imageio import Image, load_image  # noqa: E402
 from openidv.synth.attacks.dataset import generate  # noqa: E402
+from openidv.train.liveness_fusion import V1_POLICY_THRESHOLD, real_bona_fide  # noqa: E402
 
-PEER = "faceplugin-face-recognition-js@0.0.1"
-
-
-def fetch_peer(folder: Path) -> Path | None:
-    try:
-        subprocess.run(
-            ["npm", "pack", PEER, "--silent"], cwd=folder, check=True, capture_output=True, timeout=120
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    tgz = next(folder.glob("*.tgz"), None)
-    if tgz is None:
-        return None
-    with tarfile.open(tgz) as tar:
-        member = tar.getmember("package/model/fr_liveness.onnx")
-        tar.extract(member, folder, filter="data")
-    return folder / "package/model/fr_liveness.onnx"
-
-
-def peer_crop(image: Image, box: tuple[float, float, float, float]) -> np.ndarray:
-    h, w = image.height, image.width
-    x, y, bw, bh = box
-    scale = min((h - 1) / bh, (w - 1) / bw, 2.7)
-    nw, nh = bw * scale, bh * scale
-    cx, cy = x + bw / 2, y + bh / 2
-    x0, y0, x1, y1 = cx - nw / 2, cy - nh / 2, cx + nw / 2, cy + nh / 2
-    if x0 < 0:
-        x1, x0 = x1 - x0, 0
-    if y0 < 0:
-        y1, y0 = y1 - y0, 0
-    if x1 > w - 1:
-        x0, x1 = x0 - (x1 - w + 1), w - 1
-    if y1 > h - 1:
-        y0, y1 = y0 - (y1 - h + 1), h - 1
-    crop = image.rgb[max(int(y0), 0) : int(y1), max(int(x0), 0) : int(x1)]
-    resized = cv2.resize(crop, (128, 128))
-    return np.ascontiguousarray(resized.transpose(2, 0, 1)[None].astype(np.float32))
+SPECIES = ("print", "screen_replay", "mask")
 
 
 def rate(errors: int, n: int) -> dict[str, Any]:
@@ -96,22 +59,51 @@ def rate(errors: int, n: int) -> dict[str, Any]:
 def error_rates(
     scores: dict[str, list[float]], threshold: float, flags: Callable[[float], bool] | None = None
 ) -> dict[str, Any]:
-    """BPCER and APCER per species; ``flags(score)`` says "attack" (ours: the policy's judge; the peer's
-    own scores: ``score >= threshold`` through the same comparison the policy uses)."""
+    """BPCER (simulated and real bona fide apart) and APCER per species; ``flags(score)`` says "attack"."""
     attack = flags or (lambda score: crosses(score, ">=", threshold))
     out: dict[str, Any] = {"threshold": round(threshold, 6)}
-    bona = scores.get("bona_fide", [])
-    out["bpcer"] = rate(sum(attack(s) for s in bona), len(bona))
+    for bona in ("bona_fide_simulated", "bona_fide_real"):
+        values = scores.get(bona, [])
+        out[f"bpcer_{bona.split('_')[-1]}"] = rate(sum(attack(s) for s in values), len(values))
     out["apcer"] = {
-        k: rate(sum(not attack(s) for s in v), len(v)) for k, v in scores.items() if k != "bona_fide"
+        k: rate(sum(not attack(s) for s in scores.get(k, [])), len(scores.get(k, []))) for k in SPECIES
     }
     values = [v["value"] for v in out["apcer"].values() if v["value"] is not None]
     out["apcer_max"] = max(values) if values else None
     return out
 
 
-def pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 2) if values else float("nan")
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 2) if values else None
+
+
+def box_sensitivity(samples: list[tuple[Image, tuple[float, float, float, float]]]) -> dict[str, Any]:
+    """|P(live) change| per backbone when the box is scaled 0.9/1.1 or shifted 10% of its size."""
+    out: dict[str, Any] = {}
+    for b in BACKBONES:
+        deltas: list[float] = []
+        flips = 0
+        for image, (x, y, w, h) in samples:
+            base = float(softmax(logits(b, backbone_input(image.bgr, (x, y, w, h), b)))[0][b.live_index])
+            variants = [
+                (x + 0.05 * w, y + 0.05 * h, 0.9 * w, 0.9 * h),
+                (x - 0.05 * w, y - 0.05 * h, 1.1 * w, 1.1 * h),
+                (x + 0.1 * w, y, w, h),
+                (x - 0.1 * w, y, w, h),
+                (x, y + 0.1 * h, w, h),
+                (x, y - 0.1 * h, w, h),
+            ]
+            for box in variants:
+                p = float(softmax(logits(b, backbone_input(image.bgr, box, b)))[0][b.live_index])
+                deltas.append(abs(p - base))
+                flips += (p < 0.5) != (base < 0.5)
+        out[b.short] = {
+            "median_abs_change": round(float(np.median(deltas)), 4),
+            "p95_abs_change": round(float(np.percentile(deltas, 95)), 4),
+            "max_abs_change": round(float(np.max(deltas)), 4),
+            "decision_flips_at_0.5": f"{flips}/{len(deltas)}",
+        }
+    return out
 
 
 def active_benchmark(frames_n: int = 45) -> dict[str, Any]:
@@ -155,103 +147,121 @@ def active_benchmark(frames_n: int = 45) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=110)
+    parser.add_argument("--n", type=int, default=220)
     parser.add_argument("--seed", type=int, default=77)
-    parser.add_argument("--no-peer", action="store_true")
     args = parser.parse_args()
     policy = load_policy()
-    pad, deepfake = PadCheck(**policy.checks["pad"].params), DeepfakeCheck(**policy.checks["deepfake"].params)
-    thresholds = {
-        "pad": policy.threshold("pad", "attack").value,
-        "deepfake": policy.threshold("deepfake", "attack").value,
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        peer_path = None if args.no_peer else fetch_peer(folder)
-        session = None
-        if peer_path is not None:
-            import onnxruntime as ort  # type: ignore[import-untyped]
+    fused = PadCheck(**policy.checks["pad"].params)
+    previous = PadCheck(**{**policy.checks["pad"].params, "model": PAD_V1_MODEL_ID})
+    deepfake = DeepfakeCheck(**policy.checks["deepfake"].params)
+    pad_threshold = policy.threshold("pad", "attack").value
+    scorers = [b.short for b in BACKBONES] + ["silent_face_pair", "fusion_v2", "previous_v1"]
+    scores: dict[str, dict[str, list[float]]] = {k: {} for k in scorers}
+    ms: dict[str, list[float]] = {k: [] for k in [*scorers, "detect", "deepfake"]}
+    df_scores: dict[str, list[float]] = {}
+    no_face = {"simulated": 0, "real": 0}
+    real_boxes: list[tuple[Image, tuple[float, float, float, float]]] = []
 
-            session = ort.InferenceSession(str(peer_path), providers=["CPUExecutionProvider"])
-        manifest = generate(args.n, folder / "set", seed=args.seed, workers=2)
+    def score(image: Image, kind: str) -> bool:
+        t0 = time.perf_counter()
+        face = find_faces(image, min_score=0.6).largest
+        ms["detect"].append((time.perf_counter() - t0) * 1000)
+        if face is None:
+            return False
+        evidence = Evidence(selfie=image)
+        for name, check in (("fusion_v2", fused), ("previous_v1", previous)):
+            t0 = time.perf_counter()
+            result = check.run(evidence)
+            ms[name].append((time.perf_counter() - t0) * 1000)
+            if result.score is not None:
+                scores[name].setdefault(kind, []).append(result.score)
+        live = {}
+        for b in BACKBONES:
+            t0 = time.perf_counter()
+            live[b.short] = float(softmax(logits(b, backbone_input(image.bgr, face.box, b)))[0][b.live_index])
+            ms[b.short].append((time.perf_counter() - t0) * 1000)
+            scores[b.short].setdefault(kind, []).append(1.0 - live[b.short])
+        ms["silent_face_pair"].append(ms["minifasnet_v2"][-1] + ms["minifasnet_v1se"][-1])
+        pair = 1.0 - (live["minifasnet_v2"] + live["minifasnet_v1se"]) / 2
+        scores["silent_face_pair"].setdefault(kind, []).append(pair)
+        if kind == "bona_fide_real":
+            real_boxes.append((image, face.box))
+        return True
+
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = generate(args.n, Path(tmp) / "set", seed=args.seed, workers=2)
         rows = list(csv.DictReader(ln for ln in manifest.read_text().splitlines() if not ln.startswith("#")))
-        ours: dict[str, list[float]] = {}
-        peer: dict[str, list[float]] = {}
-        fta = {"ours": 0}
-        detect_ms, pad_ms, deepfake_ms, peer_ms = [], [], [], []
         for row in rows:
-            kind = row["species"] or "bona_fide"
+            kind = row["species"] or "bona_fide_simulated"
             image = load_image(manifest.parent / row["path"])
-            t0 = time.perf_counter()
-            face = find_faces(image, min_score=0.6).largest
-            detect_ms.append((time.perf_counter() - t0) * 1000)
-            if face is None:
-                fta["ours"] += 1
-                continue
-            evidence = Evidence(selfie=image)
-            t0 = time.perf_counter()
-            p = pad.run(evidence)
-            pad_ms.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            d = deepfake.run(evidence)
-            deepfake_ms.append((time.perf_counter() - t0) * 1000)
-            if kind in ("bona_fide", "deepfake") and d.score is not None:
-                ours.setdefault(f"deepfake:{kind}", []).append(d.score)
-            if kind != "deepfake" and p.score is not None:
-                ours.setdefault(kind, []).append(p.score)
-            if session is not None:
-                x = peer_crop(image, face.box)
-                t0 = time.perf_counter()
-                logits = session.run(None, {session.get_inputs()[0].name: x})[0][0]
-                peer_ms.append((time.perf_counter() - t0) * 1000)
-                probs = np.exp(logits - logits.max())
-                probs /= probs.sum()
-                peer.setdefault(kind, []).append(float(1 - probs[0]))
-        pad_scores = {k: v for k, v in ours.items() if not k.startswith("deepfake:")}
-        df_scores = {k.split(":")[1]: v for k, v in ours.items() if k.startswith("deepfake:")}
-        result: dict[str, Any] = {
-            "machine": {
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "cpus": __import__("os").cpu_count(),
-            },
-            "data": {
-                "generator": "openidv synth attacks (SIMULATED attacks from real photos)",
-                "seed": args.seed,
-                "n": len(rows),
-                "no_face_found": fta["ours"],
-            },
-            "latency_ms": {
-                "face_detect_p50": pct(detect_ms, 50),
-                "pad_check_p50_beyond_detection": pct(pad_ms, 50),
-                "pad_check_p95": pct(pad_ms, 95),
-                "deepfake_check_p50_beyond_detection": pct(deepfake_ms, 50),
-                "peer_fr_liveness_p50_inference_only": pct(peer_ms, 50) if peer_ms else None,
-            },
-            "ours": {
-                "pad_at_policy_threshold": error_rates(
-                    pad_scores, thresholds["pad"], lambda s: policy.judge_score("pad", "attack", s).holds
+            if kind == "deepfake" or kind == "bona_fide_simulated":
+                face = find_faces(image, min_score=0.6).largest
+                if face is not None:
+                    t0 = time.perf_counter()
+                    d = deepfake.run(Evidence(selfie=image))
+                    ms["deepfake"].append((time.perf_counter() - t0) * 1000)
+                    if d.score is not None:
+                        df_scores.setdefault("bona_fide" if kind != "deepfake" else "deepfake", []).append(
+                            d.score
+                        )
+            if kind != "deepfake" and not score(image, kind):
+                no_face["simulated"] += 1
+    real = real_bona_fide(ROOT.parent / "shared/data")
+    for sample in real:
+        if not score(sample.image, "bona_fide_real"):
+            no_face["real"] += 1
+    published = {
+        b.short: error_rates(scores[b.short], 0.5)
+        | {"rule": "P(live) < 0.5 (softmax argmax of live vs rest)"}
+        for b in BACKBONES
+    }
+    published["silent_face_pair"] = error_rates(scores["silent_face_pair"], 0.5) | {
+        "rule": "mean P(real) of the two networks < 0.5 (upstream sums both softmaxes and takes the argmax)"
+    }
+    result: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": __import__("os").cpu_count(),
+            "gpu": None,
+        },
+        "data": {
+            "simulated": f"openidv synth attacks seed {args.seed}, n {len(rows)} (SIMULATED)",
+            "simulated_counts": {k: len(v) for k, v in scores["fusion_v2"].items() if k != "bona_fide_real"},
+            "real_bona_fide": f"{len(real)} real images: ../shared/data/faces + every 5th video frame",
+            "no_face_found": no_face,
+        },
+        "latency_ms_beyond_detection": {
+            k: {"p50": pct(ms[k], 50), "p99": pct(ms[k], 99), "n": len(ms[k])} for k in [*scorers, "deepfake"]
+        },
+        "face_detect_ms": {"p50": pct(ms["detect"], 50), "p99": pct(ms["detect"], 99)},
+        "pad": {
+            **published,
+            "fusion_v2_at_policy_threshold": error_rates(
+                scores["fusion_v2"], pad_threshold, lambda s: policy.judge_score("pad", "attack", s).holds
+            ),
+            "previous_v1_at_its_former_policy_threshold": error_rates(
+                scores["previous_v1"], V1_POLICY_THRESHOLD
+            ),
+        },
+        "deepfake_at_policy_threshold": {
+            "bpcer": rate(
+                sum(
+                    policy.judge_score("deepfake", "attack", s).holds for s in df_scores.get("bona_fide", [])
                 ),
-                "deepfake_at_policy_threshold": error_rates(
-                    df_scores,
-                    thresholds["deepfake"],
-                    lambda s: policy.judge_score("deepfake", "attack", s).holds,
+                len(df_scores.get("bona_fide", [])),
+            ),
+            "apcer": rate(
+                sum(
+                    not policy.judge_score("deepfake", "attack", s).holds
+                    for s in df_scores.get("deepfake", [])
                 ),
-            },
-            "active": active_benchmark(),
-        }
-        if peer:
-            our_bpcer = result["ours"]["pad_at_policy_threshold"]["bpcer"]["value"] or 0.0
-            bona = sorted(peer.get("bona_fide", []))
-            matched = float(np.quantile(bona, 1 - our_bpcer, method="higher")) + 1e-9 if bona else 0.5
-            result["peer_fr_liveness"] = {
-                "package": PEER,
-                "at_0.5": error_rates(peer, 0.5),
-                "at_our_bpcer": error_rates(peer, matched),
-                "note": "same images, our YuNet box, preprocessing as in the package's lib/fr_liveness.js",
-            }
-        else:
-            result["peer_fr_liveness"] = {"skipped": "npm pack failed or --no-peer"}
+                len(df_scores.get("deepfake", [])),
+            ),
+        },
+        "box_sensitivity_real_bona_fide": box_sensitivity(real_boxes),
+        "active": active_benchmark(),
+    }
     print(json.dumps(result, indent=2))
     return 0
 

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from openidv.checks.liveness.deepfake import DeepfakeCheck
 from openidv.checks.liveness.model import LinearModel
 from openidv.checks.liveness.pad import PAD_CLASSES, SPECIES_CODES, PadCheck, pad_vector, selfie_face
+from openidv.checks.liveness.params import PAD_V1_MODEL_ID
 from openidv.cli import app
 from openidv.decision.policy import load_policy
 from openidv.evidence import Evidence
@@ -29,6 +30,7 @@ from openidv.results import Status
 from openidv.synth.attacks.dataset import generate
 from openidv.synth.attacks.sources import face_sources
 from openidv.train.liveness import train_pad
+from openidv.train.liveness_fusion import V1_POLICY_THRESHOLD
 from openidv.train.liveness_training import FeatureSet, out_of_fold, threshold_at_bpcer
 
 N = 66  # three rounds of the mix: 24 bona fide, 12 print, 12 screen replay, 9 mask, 9 deepfake
@@ -50,13 +52,37 @@ def _kind(row: dict[str, Any]) -> str:
     return str(row["species"] or "bona_fide")
 
 
-def test_each_species_is_detected_at_the_policy_threshold(simulated: list[dict[str, Any]]) -> None:
+def test_fused_pad_detects_print_and_replay_at_the_policy_threshold(simulated: list[dict[str, Any]]) -> None:
+    """liveness-pad-v2 (backbones trained on real print/replay): print and screen replay are what it detects;
+    simulated paper masks are a measured, documented blind spot (models/liveness-pad-v2.yaml)."""
+    policy = load_policy()
+    pad = PadCheck(**policy.checks["pad"].params)
+    detected: dict[str, list[bool]] = {}
+    for row in simulated:
+        kind = _kind(row)
+        if kind == "deepfake":
+            continue
+        result = pad.run(Evidence(selfie=row["image"]))
+        if result.status != Status.OK or result.score is None:
+            continue
+        detected.setdefault(kind, []).append(policy.judge_score("pad", "attack", result.score).holds)
+    rates = {k: f"{sum(v)}/{len(v)}" for k, v in detected.items()}
+    print(f"\nliveness-pad-v2 on simulated seed 2024 at the policy threshold: {rates}")
+    for kind in ("print", "screen_replay"):
+        hits = detected[kind]
+        assert len(hits) >= 5 and sum(hits) / len(hits) >= 0.6, f"{kind} missed too often: {rates}"
+    bona = detected["bona_fide"]
+    assert sum(bona) / len(bona) <= 0.2, f"simulated bona fide rejected too often: {rates}"
+
+
+def test_each_species_is_detected_by_the_previous_model(simulated: list[dict[str, Any]]) -> None:
+    """liveness-pad-v1 (selectable) at its former policy threshold, on simulated attacks it was built for."""
     policy = load_policy()
     checks = {
-        "pad": PadCheck(**policy.checks["pad"].params),
+        "pad": PadCheck(**{**policy.checks["pad"].params, "model": PAD_V1_MODEL_ID}),
         "deepfake": DeepfakeCheck(**policy.checks["deepfake"].params),
     }
-    thresholds = {name: policy.threshold(name, "attack").value for name in checks}
+    thresholds = {"pad": V1_POLICY_THRESHOLD, "deepfake": policy.threshold("deepfake", "attack").value}
     detected: dict[str, list[bool]] = {}
     species_codes: dict[str, int] = {}
     for row in simulated:
@@ -93,7 +119,7 @@ def test_real_bona_fide_photos_pass(shared_data: Path) -> None:
         p, d = pad.run(evidence), deepfake.run(evidence)
         assert p.status == Status.OK and p.score is not None and d.score is not None
         scores.append((src.id, round(p.score, 3), round(d.score, 3)))
-        assert p.score < policy.threshold("pad", "attack").value, (src.id, p.details["probabilities"])
+        assert not policy.judge_score("pad", "attack", p.score).holds, (src.id, p.details["probabilities"])
         assert d.score < policy.threshold("deepfake", "attack").value, src.id
     print(f"\nreal photos (pad, deepfake scores): {scores}")
     assert len(scores) >= 10
