@@ -6,8 +6,8 @@
 PAD (liveness-pad-v2, backbones trained on real print and replay attacks) writes three reports, each through
 ``openidv.eval.evaluate(..., check="pad")``:
 - ``pad/``: simulated bona fide vs all simulated species (print, screen replay, mask);
-- ``pad-print-replay/``: simulated bona fide vs simulated print and screen replay, the species the backbones
-  were trained on; the policy's ``checks.pad.thresholds.attack`` is tuned on this one (``--pad-target``);
+- ``pad-simulated-print-replay/``: simulated bona fide vs simulated print and screen replay, the species the
+  backbones were trained on; the policy's ``checks.pad.thresholds.attack`` is tuned on it (``--pad-target``);
 - ``pad-real-bona-fide/``: the REAL bona fide photos (../shared/data/faces, every 5th frame of the video)
   vs the same simulated attacks, so BPCER there is on real photos only; and ``pad-v1-real-bona-fide/``: the
   previous model (liveness-pad-v1) on that set at its own threshold, for comparison.
@@ -46,11 +46,11 @@ from openidv.synth.attacks.dataset import generate  # noqa: E402
 
 SPLITS = {
     "pad": ("print", "screen_replay", "mask"),
-    "pad-print-replay": ("print", "screen_replay"),
+    "pad-simulated-print-replay": ("print", "screen_replay"),
     "deepfake": ("deepfake",),
 }
 #: which split's report sets each check's threshold
-TUNED_ON = {"pad": "pad-print-replay", "deepfake": "deepfake"}
+TUNED_ON = {"pad": "pad-simulated-print-replay", "deepfake": "deepfake"}
 
 
 def _rows(manifest: Path) -> list[dict[str, str]]:
