@@ -45,7 +45,10 @@ def liveness_check_command(
             f"  {r['check']:<10} {r['status']:<18} score {score} [{r['meaning']}]{where} "
             f"{' '.join(r['reason_codes'])}"
         )
-    typer.echo(f"policy {report.policy_version}; models trained on SIMULATED attacks (docs/liveness.md)")
+    typer.echo(
+        f"policy {report.policy_version}; PAD: backbones trained on real attacks, threshold set on SIMULATED "
+        "attacks; deepfake: SIMULATED only (docs/liveness.md)"
+    )
 
 
 @friendly_errors
