@@ -18,9 +18,18 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from openidv.checks.liveness.backbones import BACKBONES
 from openidv.checks.liveness.deepfake import DeepfakeCheck
 from openidv.checks.liveness.model import LinearModel
-from openidv.checks.liveness.pad import PAD_CLASSES, SPECIES_CODES, PadCheck, pad_vector, selfie_face
+from openidv.checks.liveness.pad import (
+    FUSION_CLASSES,
+    FUSION_FEATURES,
+    PAD_CLASSES,
+    SPECIES_CODES,
+    PadCheck,
+    pad_vector,
+    selfie_face,
+)
 from openidv.checks.liveness.params import PAD_V1_MODEL_ID
 from openidv.cli import app
 from openidv.decision.policy import load_policy
@@ -30,7 +39,7 @@ from openidv.results import Status
 from openidv.synth.attacks.dataset import generate
 from openidv.synth.attacks.sources import face_sources
 from openidv.train.liveness import train_pad
-from openidv.train.liveness_fusion import V1_POLICY_THRESHOLD
+from openidv.train.liveness_fusion import V1_POLICY_THRESHOLD, train_pad_fusion
 from openidv.train.liveness_training import FeatureSet, out_of_fold, threshold_at_bpcer
 
 N = 66  # three rounds of the mix: 24 bona fide, 12 print, 12 screen replay, 9 mask, 9 deepfake
@@ -178,3 +187,18 @@ def test_liveness_check_cli(shared_data: Path, tmp_path: Path) -> None:
     bad.write_bytes(b"%PDF-1.4")
     result = runner.invoke(app, ["liveness", "check", str(bad)])
     assert result.exit_code == 2 and "not an image" in result.output
+
+
+def test_train_pad_fusion_writes_a_card_with_real_and_simulated_apart(
+    simulated: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    trained = train_pad_fusion(tmp_path, seed=3, manifest=simulated[0]["manifest"])
+    card = yaml.safe_load(trained.card.read_text())
+    model = LinearModel.load(trained.artifact)
+    assert model.classes == FUSION_CLASSES and model.feature_names == FUSION_FEATURES
+    ev = card["evaluation"]
+    assert set(ev["simulated_out_of_fold"]["operating_point"]["apcer"]) == {"print", "screen_replay", "mask"}
+    real = ev["real_bona_fide"]
+    assert real["n"] >= 70 and set(real["backbones_at_published_rule"]) == {b.id for b in BACKBONES}
+    assert "real bona fide" in trained.card.read_text().splitlines()[0]
+    assert "simulated_out_of_fold" in ev["with_previous_model"]
