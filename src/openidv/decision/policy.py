@@ -546,7 +546,7 @@ def _threshold(t: _ThresholdFile) -> Threshold:
 def _source_line(origin: Mapping[str, Any]) -> str:
     kind = origin.get("kind")
     if kind == "published":
-        return f"published: {origin.get('model')}, {origin.get('dataset')} ({origin.get('reference')})"
+        return f"published: {origin.get('model')}, {origin.get('dataset')}"
     if kind == "hand":
         return f"set by hand: {origin.get('reason')}"
     return str(origin.get("report"))
