@@ -245,3 +245,18 @@ def test_policy_explain_prints_the_source_and_the_fpir_table() -> None:
     assert "published operating point" in out and "cosine >= 0.363" in out
     assert "expected FPIR by gallery size" in out and "1,000,000" in out
     assert "UNSUPPORTED" not in out
+
+
+def test_every_threshold_a_rule_reads_carries_target_data_and_rates_with_intervals() -> None:
+    for row in threshold_table(load_policy()):
+        if not row.rules:
+            continue  # decides nothing (document_forensics, document_tampered_field)
+        where = f"{row.check}.{row.threshold}"
+        assert row.target, where
+        assert row.data in ("real", "synthetic"), where
+        assert row.counts, where
+        assert row.status in ("supported", "unsupported", "published"), where
+        with_interval = [
+            e for e in row.rates.values() if e.get("ci_low") is not None and e.get("ci_high") is not None
+        ]
+        assert len(with_interval) >= 2, where

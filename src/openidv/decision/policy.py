@@ -608,6 +608,7 @@ def write_threshold(
     source: str | Mapping[str, Any] | None = None,
     status: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    tuned_at: str | None = None,
 ) -> Policy:
     """Set ``checks.<check>.thresholds.<name>`` in a policy file and bump its version.
 
@@ -634,7 +635,7 @@ def write_threshold(
         {
             "achieved": dict(achieved or {}),
             "source": dict(source) if isinstance(source, Mapping) else source,
-            "tuned_at": stamp,
+            "tuned_at": tuned_at or stamp,  # when the value was chosen (a re-record keeps the original)
         }
     )
     entry.update(dict(extra or {}))
