@@ -129,6 +129,11 @@ def test_a_published_source_needs_its_reference_and_status_must_agree() -> None:
         parse_policy(_policy_with({"value": 0.7, "status": "supported", "achieved": {"supported": False}}))
     with pytest.raises(PolicyError, match="status"):
         parse_policy(_policy_with({"value": 0.7, "status": "fine"}))
+    # a threshold set from one backend's published point cannot serve another backend
+    dlib = _policy_with({"value": 0.96, "source": {**source, "reference": "https://x", "backend": "sface"}})
+    dlib["checks"]["face_match"]["params"] = {"backend": "dlib"}  # type: ignore[index]
+    with pytest.raises(PolicyError, match=r"set from backend 'sface'.*params\.backend is 'dlib'"):
+        parse_policy(dlib)
     # an older record without status: a forced (supported: false) tuning reads as unsupported
     old = parse_policy(_policy_with({"value": 0.7, "source": "r.json", "achieved": {"supported": False}}))
     assert old.threshold("face_match", "match").unsupported and old.unsupported_warnings()

@@ -508,7 +508,7 @@ def _check_config(name: str, settings: _CheckFile) -> CheckConfig:
     params = settings.params or {}
     model = params_model(name)
     try:
-        model.model_validate(params)
+        validated = model.model_validate(params)
     except ValidationError as exc:
         error = exc.errors()[0]
         key = _key_path((f"checks.{name}.params", *error.get("loc", ())))
@@ -517,6 +517,15 @@ def _check_config(name: str, settings: _CheckFile) -> CheckConfig:
             raise PolicyError(f"{key}: unknown parameter; accepted: {accepted}") from None
         raise PolicyError(f"{key}: {error.get('msg', 'invalid value')}") from None
     thresholds = {tname: _threshold(t) for tname, t in (settings.thresholds or {}).items()}
+    backend = getattr(validated, "backend", None)
+    for tname, t in thresholds.items():
+        recorded = t.origin.get("backend")
+        if backend is not None and recorded is not None and recorded != backend:
+            raise PolicyError(
+                f"checks.{name}.thresholds.{tname}: set from backend {recorded!r}'s operating point, "
+                f"but checks.{name}.params.backend is {backend!r}; a threshold belongs to one backend: set "
+                f"it for {backend!r} (its published point, then `openidv thresholds tune`)"
+            )
     return CheckConfig(params=params, thresholds=thresholds)
 
 
