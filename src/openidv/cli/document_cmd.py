@@ -179,12 +179,15 @@ def train_document_capture_command(
         Path | None,
         typer.Option("--camera-photos", help="Real camera photos with no document (false-alarm check)."),
     ] = None,
+    write_policy: Annotated[
+        Path | None, typer.Option("--write-policy", help="Write the threshold and its review rule here.")
+    ] = None,
 ) -> None:
     """Train the template-free screen-recapture model on synthetic recaptures (prints and photocopies
     studied beside it); test on simulated captures of real pages of a design it never saw."""
     import tempfile
 
-    from openidv.train.capture_forensics import generate_capture_set, train_capture_model
+    from openidv.train.capture_forensics import generate_capture_set, install_threshold, train_capture_model
 
     for page in pages:
         if not page.is_file():
@@ -194,6 +197,8 @@ def train_document_capture_command(
         photos = sorted(camera_photos.rglob("*")) if camera_photos else []
         photos = [p for p in photos if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
         card = train_capture_model(folder, pages, out, camera_photos=photos, seed=seed, workers=workers)
+    if write_policy is not None:
+        install_threshold(write_policy, card)
     metrics = card["metrics"]
     typer.echo(
         f"trained {card['id']} {card['version']} on SYNTHETIC data: {card['training_data']['rows_by_class']}"

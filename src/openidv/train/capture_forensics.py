@@ -42,7 +42,7 @@ TRAIN_CONDITIONS = ("clean", "blur", "jpeg", "light", "noise", "lowres", "glare"
 #: capture conditions of the held-out real-page set (each page, each class, each condition)
 REAL_PAGE_CONDITIONS = ("clean", "blur", "jpeg", "light", "noise", "glare")
 #: the false-alarm rate on held-out synthetic genuine photos that the shipped threshold is chosen at
-BPCER_TARGET = 0.01
+BPCER_TARGET = 0.02
 #: the shipped medium and the media studied beside it (same recipe, signals without the design's colours)
 SHIPPED_MEDIUM = "screen_recapture"
 DESIGN_FREE_FEATURES = tuple(f for f in CAPTURE_FEATURES if f not in ("saturation", "colourful_fraction"))
@@ -155,14 +155,15 @@ def _split_by_subject(
 
 
 def rates_at(model: ForensicsModel, rows: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
-    """BPCER on genuine rows and APCER per attack species at a fixed threshold, with counts."""
+    """BPCER on genuine rows and APCER per attack species at a fixed threshold, with counts (flagged when
+    the score is above the threshold, as the policy rule reads it)."""
     scores = [attack_score(model.probabilities(r)) for r in rows]
     out: dict[str, Any] = {}
     genuine = [s for s, r in zip(scores, rows, strict=True) if r["species"] == GENUINE]
-    out["bpcer"] = {"errors": sum(s >= threshold for s in genuine), "n": len(genuine)}
+    out["bpcer"] = {"errors": sum(s > threshold for s in genuine), "n": len(genuine)}
     for species in sorted({r["species"] for r in rows} - {GENUINE}):
         attacks = [s for s, r in zip(scores, rows, strict=True) if r["species"] == species]
-        out[f"apcer_{species}"] = {"errors": sum(s < threshold for s in attacks), "n": len(attacks)}
+        out[f"apcer_{species}"] = {"errors": sum(s <= threshold for s in attacks), "n": len(attacks)}
     for entry in out.values():
         entry["rate"] = round(entry["errors"] / entry["n"], 4) if entry["n"] else None
     out["max_genuine_score"] = round(max(genuine), 6) if genuine else None
@@ -214,7 +215,7 @@ def train_capture_model(
         metrics["real_camera_photos_not_documents"] = {
             "data": "REAL camera photos that show no document (shared/data/faces): how often real camera "
             "processing and scenes alone look like a screen (a document photo has paper white; these do not)",
-            "over_threshold": sum(score >= threshold for score in camera),
+            "over_threshold": sum(score > threshold for score in camera),
             "n": len(camera),
             "largest_scores": sorted((round(c, 4) for c in camera), reverse=True)[:3],
         }
@@ -288,3 +289,79 @@ def train_capture_model(
         encoding="utf-8",
     )
     return card
+
+
+#: the rule that routes a likely screen recapture to review (never reject: the model knows simulated screens)
+CAPTURE_RULE = {
+    "name": "document-screen-recapture-any-design",
+    "when": {"check": "document_capture", "score": {"op": ">", "threshold": "attack"}},
+    "outcome": "review",
+    "reason_code": "DOC_SCREEN_RECAPTURE",
+}
+
+
+def install_threshold(policy_path: Path, card: dict[str, Any]) -> None:
+    """Write the card's threshold into a policy as ``checks.document_capture.thresholds.attack``, with its
+    target, the data it was set on and its rates with exact intervals, and add the review rule once."""
+    from ruamel.yaml import YAML
+
+    from openidv.decision.policy import parse_policy, write_threshold
+    from openidv.eval.bootstrap import clopper_pearson
+    from openidv.eval.samplesize import required_trials
+
+    def rate(entry: dict[str, Any]) -> dict[str, Any]:
+        low, high = clopper_pearson(entry["errors"], entry["n"], 0.95)
+        return {
+            "value": entry["rate"],
+            "ci_low": low,
+            "ci_high": high,
+            "errors": entry["errors"],
+            "n": entry["n"],
+        }
+
+    editor = YAML(typ="rt")
+    editor.preserve_quotes = True
+    editor.width = 110
+    editor.indent(mapping=2, sequence=4, offset=2)
+    raw = editor.load(policy_path.read_text(encoding="utf-8"))
+    if not any(r.get("name") == CAPTURE_RULE["name"] for r in raw.setdefault("rules", [])):
+        raw["rules"].append(CAPTURE_RULE)
+        raw.setdefault("checks", {}).setdefault("document_capture", {"thresholds": {}})
+        raw["checks"]["document_capture"]["thresholds"]["attack"] = {"value": 1.0, "target": None}
+        parse_policy(raw, policy_path)
+        tmp = policy_path.with_name(policy_path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            editor.dump(raw, handle)
+        tmp.replace(policy_path)
+    held = card["metrics"]["synthetic_held_out_subjects"]
+    real = card["metrics"]["real_pages_unseen_design"]
+    needed = required_trials(BPCER_TARGET)
+    supported = held["bpcer"]["n"] >= needed
+    achieved = {
+        "data": "synthetic",
+        "confidence": 0.95,
+        "interval": "exact binomial (Clopper-Pearson), on held-out synthetic subjects (the rows the "
+        "threshold was chosen on)",
+        "supported": supported,
+        "needed": {"trials": needed, "what": "genuine document photos"},
+        "rates": ["bpcer", "apcer"],
+        "bpcer": rate(held["bpcer"]),
+        "apcer": rate(held[f"apcer_{SHIPPED_MEDIUM}"]),
+        "n_bona_fide": held["bpcer"]["n"],
+        "n_attack": held[f"apcer_{SHIPPED_MEDIUM}"]["n"],
+        "real_pages_unseen_design": {
+            "data": "real ICAO specimen pages, simulated captures and screens",
+            "bpcer": rate(real["bpcer"]),
+            "apcer": rate(real[f"apcer_{SHIPPED_MEDIUM}"]),
+        },
+    }
+    write_threshold(
+        policy_path,
+        "document_capture",
+        "attack",
+        float(card["threshold"]["value"]),
+        target=f"bpcer={BPCER_TARGET}",
+        achieved=achieved,
+        source=f"models/{CAPTURE_MODEL_ID}.yaml ({card['training_data']['recipe']}; synthetic, tuning)",
+        status="supported" if supported else "unsupported",
+    )
