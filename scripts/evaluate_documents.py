@@ -29,6 +29,7 @@ from openidv.checks.document.params import DEFAULT_MAX_TEMPLATE_DISTANCE
 from openidv.checks.registry import create_check
 from openidv.decision.policy import CheckConfig, Condition, Policy, Rule, Threshold, load_policy
 from openidv.eval.bootstrap import clopper_pearson
+from openidv.eval.samplesize import required_trials
 from openidv.library.documents import DOCUMENT_CHECKS
 from openidv.results import Outcome
 from openidv.synth.capture import DEGRADATIONS
@@ -273,7 +274,16 @@ def main() -> None:
     parser.add_argument(
         "--write-policy", type=Path, default=None, help="write tuned thresholds to this policy"
     )
+    parser.add_argument(
+        "--from-report",
+        type=Path,
+        default=None,
+        help="write the policy from an existing report.json (with --write-policy) instead of re-running",
+    )
     args = parser.parse_args()
+    if args.from_report and args.write_policy:
+        install_policy(args.write_policy, json.loads(args.from_report.read_text(encoding="utf-8")), args)
+        return
     data = args.out / "data"
     manifest = data / "manifest.csv"
     if not manifest.is_file():
@@ -392,6 +402,57 @@ DOCUMENT_RULES: list[dict[str, Any]] = [
 ]
 
 
+def _rate(errors: int, n: int) -> dict[str, Any]:
+    low, high = clopper_pearson(errors, n, 0.95)
+    return {"value": errors / n if n else None, "ci_low": low, "ci_high": high, "errors": errors, "n": n}
+
+
+def threshold_record(name: str, tuned: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """What a document threshold achieved: BPCER and APCER on the held-out blocks, with exact intervals."""
+    n_tune = int(tuned["n_bona_fide"])
+    needed = required_trials(BPCER_TUNE)
+    record: dict[str, Any] = {
+        "n_bona_fide_tuning": n_tune,
+        "bpcer_on_tuning_rows": BPCER_TUNE,
+        "data": "synthetic",
+        "confidence": 0.95,
+        "interval": "exact binomial (Clopper-Pearson), on the held-out blocks",
+        "supported": n_tune >= needed,
+        "needed": {"trials": needed, "what": "bona fide documents"},
+    }
+    held_out = [d for d in report["detection_at_tuned_thresholds"].values() if d["check"] == name]
+    forensics = report.get("document_forensics", {}).get(f"bpcer_{round(BPCER_TUNE * 100)}pct")
+    if held_out:
+        n_bona = int(held_out[0]["n_bona_fide"])
+        flagged_bona = int(held_out[0]["bona_fide_flagged"])
+        n_attack = sum(int(d["n_attack"]) for d in held_out)
+        missed = n_attack - sum(int(d["detected"]) for d in held_out)
+    elif name == "document_forensics" and forensics and forensics["threshold"] == tuned["value"]:
+        n_bona = int(forensics["n_bona_fide_test"])
+        flagged_bona = round(forensics["bpcer_on_test"] * n_bona)
+        species = forensics["by_species"].values()
+        n_attack = sum(int(v["n_attack"]) for v in species)
+        missed = n_attack - sum(round(v["detection_rate"] * v["n_attack"]) for v in species)
+    else:
+        record["note"] = "no held-out measurement at this threshold in the report"
+        return record
+    record.update(
+        {
+            "rates": ["bpcer", "apcer"],
+            "bpcer": _rate(flagged_bona, n_bona),
+            "apcer": _rate(missed, n_attack),
+            "n_bona_fide": n_bona,
+            "n_attack": n_attack,
+        }
+    )
+    if not record["supported"]:
+        record["note"] = (
+            f"BPCER={BPCER_TUNE} needs at least {needed} bona fide documents (rule of three, 95%); "
+            f"tuned on {n_tune}"
+        )
+    return record
+
+
 def install_policy(path: Path, report: dict[str, Any], args: argparse.Namespace) -> None:
     """Write the tuned thresholds (``write_threshold``), then add the document checks and rules once,
     editing the YAML round-trip so that everyone else's comments and layout stay as they were."""
@@ -399,19 +460,27 @@ def install_policy(path: Path, report: dict[str, Any], args: argparse.Namespace)
 
     from openidv.decision.policy import parse_policy, write_threshold
 
+    current = parse_policy(YAML(typ="safe").load(path.read_text(encoding="utf-8")), path)
     for name, t in report["thresholds"].items():
+        if not current.rules_reading(name, "attack"):
+            print(f"{name}: no rule reads checks.{name}.thresholds.attack; not written (it decides nothing)")
+            continue
+        achieved = threshold_record(name, t, report)
+        previous = current.checks[name].thresholds.get("attack") if name in current.checks else None
+        unchanged = previous is not None and previous.value == t["value"]
         write_threshold(
             path,
             name,
             "attack",
             t["value"],
             target=f"bpcer={BPCER_TUNE}",
-            achieved={
-                "n_bona_fide": t["n_bona_fide"],
-                "bpcer_on_tuning_rows": BPCER_TUNE,
-                "data": "synthetic",
-            },
-            source=f"scripts/evaluate_documents.py --n {args.n} --seed {args.seed} (synthetic, tuning)",
+            achieved=achieved,
+            source=(
+                f"scripts/evaluate_documents.py --n {report.get('n_documents', args.n)} --seed "
+                f"{report.get('seed', args.seed)} (synthetic, tuning)"
+            ),
+            status="supported" if achieved["supported"] else "unsupported",
+            tuned_at=previous.tuned_at if unchanged and previous is not None else None,
         )
     editor = YAML(typ="rt")
     editor.preserve_quotes = True

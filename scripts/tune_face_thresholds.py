@@ -17,6 +17,10 @@ above the ``floor(target * n) + 1``-th highest impostor score. Errors at a candi
 counted by the policy's own judge (``Policy.judge_score``, with the operator of the rule that reads the
 threshold), never by a comparison written here.
 
+The default policy no longer takes its face thresholds from here: they come from the embedder's published
+operating point (scripts/set_face_thresholds.py, docs/policy.md). This script refuses to write a target the
+counts cannot support unless --allow-unsupported, which records the entry as ``status: unsupported``.
+
 Be honest about what this can support: ../shared/data/faces gives 33 genuine and 103 impostor pairs and 13
 non-mated searches. At fmr=1e-2 a single impostor pair decides the threshold, and even zero observed
 false matches in 103 pairs only bounds the FMR below about 2.9% (95%, rule of three). The achieved rates
@@ -49,6 +53,7 @@ from openidv.decision.policy import (  # noqa: E402
     write_threshold,
 )
 from openidv.eval.bootstrap import clopper_pearson  # noqa: E402
+from openidv.eval.samplesize import required_trials  # noqa: E402
 from openidv.evidence import Evidence  # noqa: E402
 from openidv.imageio import Image, load_image  # noqa: E402
 from openidv.results import Status  # noqa: E402
@@ -100,6 +105,11 @@ def main() -> None:
     parser.add_argument("--fmr", default="1e-2", help="target false-match rate (default 1e-2)")
     parser.add_argument("--fpir", default="1e-2", help="target false-positive identification rate")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument(
+        "--allow-unsupported",
+        action="store_true",
+        help="write even when the counts cannot support the target (recorded as status: unsupported)",
+    )
     parser.add_argument(
         "--write-match",
         action="store_true",
@@ -186,8 +196,23 @@ def main() -> None:
         "min_mated": round(min(mated), 6),
     }
     print(f"face_duplicate ({backend}): threshold {t_dup:.6f} for fpir={args.fpir}: {achieved_dup}")
+    supported = {
+        "match": len(impostor) >= required_trials(fmr),
+        "duplicate": len(non_mated) >= required_trials(fpir),
+    }
+    achieved_match["supported"], achieved_dup["supported"] = supported["match"], supported["duplicate"]
     if args.dry_run:
         return
+    writing = ["match", "duplicate"] if args.write_match else ["duplicate"]
+    short = [n for n in writing if not supported[n]]
+    if short and not args.allow_unsupported:
+        raise SystemExit(
+            f"error: {', '.join(short)}: fmr={args.fmr} needs {required_trials(fmr):,} impostor pairs (has "
+            f"{len(impostor)}), fpir={args.fpir} needs {required_trials(fpir):,} non-mated searches (has "
+            f"{len(non_mated)}) (rule of three, 95%); the default policy's face thresholds come from the "
+            "published operating point (scripts/set_face_thresholds.py); pass --allow-unsupported to write "
+            "anyway (recorded as status: unsupported)"
+        )
 
     header = _leading_comments(args.policy)
     source = f"scripts/tune_face_thresholds.py; backend {backend}"
@@ -200,6 +225,7 @@ def main() -> None:
             target=f"fmr={args.fmr}",
             achieved=achieved_match,
             source=f"datasets/faces/pairs.csv; {source}",
+            status="supported" if supported["match"] else "unsupported",
         )
     if "face_duplicate" in load_policy(args.policy).checks:
         write_threshold(
@@ -210,6 +236,7 @@ def main() -> None:
             target=f"fpir={args.fpir}",
             achieved=achieved_dup,
             source=f"datasets/faces/samples.csv (leave-identity-out non-mated searches); {source}",
+            status="supported" if supported["duplicate"] else "unsupported",
         )
     _restore_comments(args.policy, header)
     print(f"wrote {args.policy}")

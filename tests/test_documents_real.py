@@ -10,6 +10,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image as PILImage
@@ -115,6 +116,53 @@ def test_a_blank_image_holds_no_document(fill: int) -> None:
     assert find_mrz(blank) is None
     report = read_document(blank)
     assert not report.found and report.mrz is None
+
+
+def _credit_card() -> np.ndarray:  # type: ignore[type-arg]
+    """A bank card photographed on a desk: embossed-style number, name, expiry, chip; no MRZ."""
+    photo = np.full((900, 1300, 3), (70, 88, 60), dtype=np.uint8)
+    card = np.zeros((540, 856, 3), dtype=np.uint8)
+    card[:] = (120, 40, 20)
+    cv2.rectangle(card, (70, 170), (190, 260), (80, 190, 220), -1)  # chip
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(card, "4111 1111 1111 1111", (70, 360), font, 2.0, (235, 235, 235), 4, cv2.LINE_AA)
+    cv2.putText(card, "VALID THRU 12/28", (330, 420), font, 0.9, (235, 235, 235), 2, cv2.LINE_AA)
+    cv2.putText(card, "JOHN Q SMITH", (70, 480), font, 1.3, (235, 235, 235), 3, cv2.LINE_AA)
+    cv2.putText(card, "BANK OF EXAMPLE", (70, 90), font, 1.4, (235, 235, 235), 3, cv2.LINE_AA)
+    photo[180:720, 220:1076] = card
+    return photo
+
+
+def _passport_cover() -> np.ndarray:  # type: ignore[type-arg]
+    """The outside of a passport: gold title and emblem on burgundy; a document, but nothing to read."""
+    cover = np.zeros((1250, 880, 3), dtype=np.uint8)
+    cover[:] = (40, 20, 110)
+    gold = (60, 170, 210)
+    font = cv2.FONT_HERSHEY_TRIPLEX
+    cv2.putText(cover, "REPUBLIC OF UTOPIA", (110, 200), font, 1.6, gold, 3, cv2.LINE_AA)
+    cv2.circle(cover, (440, 600), 170, gold, 6)
+    cv2.circle(cover, (440, 600), 120, gold, 3)
+    cv2.putText(cover, "PASSPORT", (250, 1000), font, 2.2, gold, 4, cv2.LINE_AA)
+    cv2.putText(cover, "PASSEPORT", (290, 1080), font, 1.4, gold, 2, cv2.LINE_AA)
+    return cover
+
+
+@pytest.mark.parametrize("make", [_credit_card, _passport_cover], ids=["credit-card", "passport-cover"])
+def test_a_card_or_cover_without_mrz_invents_none(make: Any) -> None:
+    image = make()
+    assert find_mrz(np.ascontiguousarray(image)) is None
+    report = read_document(image)
+    assert report.mrz is None and not report.found
+    assert report.scores["document_read"].reason_codes == ["DOC_NOT_FOUND"]
+    assert "document_capture" in report.checks_skipped and "document_capture" not in report.checks_ran
+
+
+def test_the_report_says_which_checks_ran_on_an_unknown_design(shared_data: Path) -> None:
+    report = read_document(shared_data / "documents" / "passport-td2.png")
+    assert {"document_read", "document_consistency", "document_capture"} <= set(report.checks_ran)
+    assert report.checks_skipped["document_forensics"].startswith("failed_to_acquire")
+    assert "template" in report.checks_skipped["document_forensics"]
+    assert not set(report.checks_ran) & set(report.checks_skipped)
 
 
 def test_a_line_of_fillers_is_not_an_mrz() -> None:
@@ -264,3 +312,45 @@ def test_a_real_issuer_on_a_loosely_matched_template_is_an_unknown_design() -> N
     assert not _contradicted(_reading_with("uto-passport", 5.0, "D"), spec)
     # and a Utopian MRZ on a Utopian template is consistent either way
     assert not _contradicted(_reading_with("uto-passport", 14.3, "UTO"), spec)
+
+
+def test_a_misread_character_is_fixed_by_the_second_look_never_invented(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first recognition of the document-number line misreads a digit that no look-alike rule can fix
+    (2 for 8 in the document number); the second look reads it right and the check digits accept it. When
+    the second look misreads too, the zone stays invalid: nothing is forced."""
+    from openidv.checks.document import mrz_finder
+    from openidv.checks.document.ocr_engine import LineRead
+    from openidv.checks.document.ocr_engine import recognize_lines as real_recognize
+
+    lines = expected(shared_data)["passport-td2.png"].split("\n")
+    broken = lines[1].replace("D23145890", "D23145290")
+    second_looks: set[int] = set()
+    real_second_look = mrz_finder.second_look
+
+    def tagged_second_look(line: Any) -> Any:
+        out = real_second_look(line)
+        second_looks.add(id(out))
+        return out
+
+    def recognise(images: list[Any], second_look_reads_right: bool) -> list[Any]:
+        second = any(id(img) in second_looks for img in images)
+        out = []
+        for r in real_recognize(images):
+            if r.text.replace("<", "").replace(" ", "").startswith("D2314589") and not (
+                second and second_look_reads_right
+            ):
+                r = LineRead(broken, r.score)
+            out.append(r)
+        return out
+
+    page_bgr = page(shared_data, "passport-td2.png")
+    monkeypatch.setattr(mrz_finder, "second_look", tagged_second_look)
+    monkeypatch.setattr(mrz_finder, "recognize_lines", lambda imgs: recognise(imgs, True))
+    finding = find_mrz(page_bgr)
+    assert finding is not None and finding.read.result.valid
+    assert finding.read.text.split("\n") == lines
+    monkeypatch.setattr(mrz_finder, "recognize_lines", lambda imgs: recognise(imgs, False))
+    finding = find_mrz(page_bgr)
+    assert finding is not None and not finding.read.result.valid

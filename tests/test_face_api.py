@@ -67,7 +67,7 @@ def test_enrol_search_duplicate_delete_over_http(client: TestClient, faces: Path
     assert search.status_code == 200, search.text
     body = search.json()
     assert body["matches"][0]["subject_id"] == "c-1" and body["matches"][0]["similarity"] >= body["threshold"]
-    assert body["target"] == "fpir=1e-2" and len(body["matches"]) == 2
+    assert body["target"].startswith("fpir=1e-2") and len(body["matches"]) == 2
 
     duplicate = client.post(
         "/v1/galleries/onboarding/faces",

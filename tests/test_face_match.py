@@ -134,7 +134,7 @@ def test_compare_faces_reports_threshold_target_quality_and_timings(faces_dir: P
     tuned = policy.threshold("face_match", "match")
     genuine = openidv.compare_faces(faces_dir / "obama/obama1.jpg", faces_dir / "obama/obama2.jpg")
     assert genuine.match is True
-    assert genuine.threshold == tuned.value and genuine.target == tuned.target == "fmr=1e-2"
+    assert genuine.threshold == tuned.value and genuine.target == tuned.target == "fmr=1e-4"
     assert genuine.similarity is not None and genuine.similarity >= tuned.value
     assert genuine.faces[0]["quality"]["inter_eye_px"] > 60
     assert genuine.faces[0]["quality_failures"] == []
@@ -197,10 +197,10 @@ def test_cli_compare(faces_dir: Path, tmp_path: Path) -> None:
     out = runner.invoke(app, ["face", "compare", a, b, "--json"])
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
-    assert payload["match"] is True and payload["target"] == "fmr=1e-2"
+    assert payload["match"] is True and payload["target"] == "fmr=1e-4"
     assert payload["faces"][1]["quality"]["inter_eye_px"] > 0
     text = runner.invoke(app, ["face", "compare", a, b])
-    assert text.exit_code == 0 and "MATCH" in text.stdout and "tuned for fmr=1e-2" in text.stdout
+    assert text.exit_code == 0 and "MATCH" in text.stdout and "target fmr=1e-4" in text.stdout
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"not a photo")
     bad = runner.invoke(app, ["face", "compare", a, str(junk)])

@@ -18,7 +18,7 @@ def test_the_default_policy_explains_every_threshold() -> None:
     rows = {f"{r.check}.{r.threshold}": r for r in threshold_table(policy)}
     assert set(rows) == {f"{c}.{t}" for c, cfg in policy.checks.items() for t in cfg.thresholds}
     face = rows["face_match.match"]
-    assert face.counts == {"n_genuine": 33, "n_impostor": 103}
+    assert face.counts == {"n_genuine": 33, "n_impostor": 103, "subjects": 6}
     assert face.supported is False and face.rates["fmr"]["n"] == 103
     assert face.rules == ["face-mismatch"] and face.decision.startswith("reject when score <")
     assert rows["pad.attack"].data == "synthetic"

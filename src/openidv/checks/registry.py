@@ -56,6 +56,9 @@ _BUILTIN: dict[str, BuiltinCheck] = {
     "document_tampered_field": _builtin(
         "document.forensic_checks:TamperedFieldCheck", "document.params:ReaderParams"
     ),
+    "document_capture": _builtin(
+        "document.capture_check:DocumentCaptureCheck", "document.params:ReaderParams"
+    ),
     "pad": _builtin("liveness.pad:PadCheck", "liveness.params:PadParams"),
     "deepfake": _builtin("liveness.deepfake:DeepfakeCheck", "liveness.params:DeepfakeParams"),
     "injection": _builtin("liveness.injection:InjectionCheck", "liveness.params:InjectionParams"),

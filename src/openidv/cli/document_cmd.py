@@ -154,3 +154,56 @@ def train_document_forensics_command(
             f"at 5%: {s['bpcer_5pct']['detection']} "
             f"(n attack {s['bpcer_5pct']['n_attack']}, n bona fide {s['bpcer_5pct']['n_bona_fide']})"
         )
+
+
+@friendly_errors
+def train_document_capture_command(
+    pages: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Real document pages for the unseen-design test (../shared/data/documents/*.png)."
+        ),
+    ],
+    n: Annotated[
+        int, typer.Option("--n", min=20, help="Synthetic documents to generate for training.")
+    ] = 360,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for data, split and model.")] = 11,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Use this synthetic set (folder with truth/) instead.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the artifact and card (default: models/).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes generating and measuring.")] = 2,
+    camera_photos: Annotated[
+        Path | None,
+        typer.Option("--camera-photos", help="Real camera photos with no document (false-alarm check)."),
+    ] = None,
+    write_policy: Annotated[
+        Path | None, typer.Option("--write-policy", help="Write the threshold and its review rule here.")
+    ] = None,
+) -> None:
+    """Train the template-free screen-recapture model on synthetic recaptures (prints and photocopies
+    studied beside it); test on simulated captures of real pages of a design it never saw."""
+    import tempfile
+
+    from openidv.train.capture_forensics import generate_capture_set, install_threshold, train_capture_model
+
+    for page in pages:
+        if not page.is_file():
+            fail(f"{page}: no such page image")
+    with tempfile.TemporaryDirectory(prefix="openidv-capture-") as tmp:
+        folder = data or generate_capture_set(Path(tmp), n, seed, workers)
+        photos = sorted(camera_photos.rglob("*")) if camera_photos else []
+        photos = [p for p in photos if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+        card = train_capture_model(folder, pages, out, camera_photos=photos, seed=seed, workers=workers)
+    if write_policy is not None:
+        install_threshold(write_policy, card)
+    metrics = card["metrics"]
+    typer.echo(
+        f"trained {card['id']} {card['version']} on SYNTHETIC data: {card['training_data']['rows_by_class']}"
+    )
+    typer.echo(f"threshold {card['threshold']['value']} ({card['threshold']['chosen_at']})")
+    for name, m in metrics.items():
+        rates = {k: f"{v['errors']}/{v['n']}" for k, v in m.items() if isinstance(v, dict) and "errors" in v}
+        typer.echo(f"  {name}: {rates}")

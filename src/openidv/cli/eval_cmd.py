@@ -154,6 +154,8 @@ def run_cmd(
             )
     finally:
         pipeline_log.setLevel(level)
+    for line in result.warnings:  # every run with a policy that holds an unsupported threshold says so
+        typer.echo(f"warning: {line}", err=True)
     report = result.report
     if json_output:
         print_json(
@@ -273,11 +275,20 @@ def tune_cmd(
     ),
     replicates: int | None = typer.Option(None, "--replicates", min=0),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the threshold, write nothing."),
+    data: str | None = typer.Option(
+        None, "--data", help="What the evaluation set is: real or synthetic (recorded with the threshold)."
+    ),
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Pick the threshold meeting a target, state the achieved rates with intervals, write it to a policy."""
+    """Pick the threshold meeting a target, state the achieved rates with intervals, write it to a policy.
+
+    A target the data cannot support (rule of three; for FMR also enough people) exits 2 with the counts it
+    needs; with --allow-unsupported the entry is written with status: unsupported, and every `openidv eval
+    run` with that policy warns about it."""
     from openidv.eval.thresholds import tune
 
+    if data is not None and data not in ("real", "synthetic"):
+        raise InvalidInput(f"--data: {data!r}; use real or synthetic")
     tuned = tune(
         report,
         target,
@@ -287,7 +298,14 @@ def tune_cmd(
         allow_unsupported=allow_unsupported,
         replicates=replicates,
         dry_run=dry_run,
+        data=data,
     )
+    if not tuned.achieved.get("supported"):
+        typer.echo(
+            f"warning: {tuned.check}.{tuned.name} {'would be' if dry_run else 'is'} recorded as UNSUPPORTED: "
+            f"{tuned.achieved.get('note')}",
+            err=True,
+        )
     if json_output:
         print_json(
             {

@@ -47,7 +47,7 @@ def compare_command(
             op = ">=" if result.match else "<"
             verdict = (
                 f"{'MATCH' if result.match else 'NO MATCH'} (similarity {op} threshold "
-                f"{result.threshold:.4f}, tuned for {result.target or 'an unstated target'})"
+                f"{result.threshold:.4f}, target {result.target or 'not stated'})"
             )
         typer.echo(
             f"similarity {result.similarity:.4f} ({result.meaning.value}; "

@@ -27,19 +27,55 @@ def _rate(name: str, entry: dict[str, object]) -> str:
     return text
 
 
+STATUS_TEXT = {
+    "supported": "yes",
+    "unsupported": "NO: UNSUPPORTED (forced)",
+    "published": "NO: published point, not verified on owned data",
+}
+
+
+def _supported(row: ThresholdRow) -> str:
+    if row.status in STATUS_TEXT:
+        return STATUS_TEXT[row.status]
+    return {True: "yes", False: "NO", None: "not recorded"}[row.supported]
+
+
+def _source(row: ThresholdRow) -> str:
+    if row.source_kind == "published":
+        return row.source or "published"
+    if row.source_kind == "tuned":
+        return f"tuned: {row.source}"
+    return row.source or "not recorded"
+
+
 def _row(row: ThresholdRow) -> list[str]:
     counts = ", ".join(f"{n} {COUNTS[k]}" for k, n in row.counts.items()) or "-"
-    supported = {True: "yes", False: "NO", None: "not recorded"}[row.supported]
     return [
         f"{row.check}.{row.threshold}",
         f"{row.value:g}",
         row.target or "-",
-        row.data,
-        counts,
+        _source(row),
+        f"{row.data}: {counts}",
         "; ".join(_rate(k, v) for k, v in row.rates.items()) or "-",
-        supported,
+        _supported(row),
         row.decision,
     ]
+
+
+def _fpir_table(row: ThresholdRow) -> Table:
+    sources = list((row.fpir_sources or {}).keys()) or [
+        k for k in (row.fpir_by_gallery_size or [{}])[0] if k != "gallery_size"
+    ]
+    table = Table(
+        "gallery size",
+        *sources,
+        title=f"{row.check}.{row.threshold} = {row.value:g}: expected FPIR by gallery size, 1 - (1 - FMR)^N",
+    )
+    for entry in row.fpir_by_gallery_size or []:
+        table.add_row(
+            f"{int(entry.get('gallery_size', 0)):,}", *(f"{entry.get(k, '-'):.3g}" for k in sources)
+        )
+    return table
 
 
 @policy_app.command("explain")
@@ -61,8 +97,8 @@ def explain(
         "threshold",
         "value",
         "target",
-        "data",
-        "set on",
+        "source",
+        "data it was set on",
         "achieved (95% interval)",
         "supported",
         "decides",
@@ -72,7 +108,27 @@ def explain(
         table.add_row(*_row(row))
     console = Console(width=200)
     console.print(table)
-    weak = [f"{r.check}.{r.threshold}" for r in rows if r.supported is False or r.data == "synthetic"]
+    for row in rows:
+        if row.published:
+            console.print(f"{row.check}.{row.threshold}: published operating point: {row.published}")
+        if row.reason:
+            console.print(f"{row.check}.{row.threshold}: why: {row.reason}")
+        if row.fpir_by_gallery_size:
+            console.print(_fpir_table(row))
+            for name, entry in (row.fpir_sources or {}).items():
+                fmr, what = (entry.get("fmr"), entry.get("what")) if isinstance(entry, dict) else ("-", entry)
+                console.print(f"  {name}: FMR {fmr}: {what}")
+    unsupported = [f"{r.check}.{r.threshold}" for r in rows if r.status == "unsupported"]
+    if unsupported:
+        console.print(
+            "[red]UNSUPPORTED: forced to a target its data cannot support (every `openidv eval run` with "
+            "this policy warns):[/] " + ", ".join(unsupported)
+        )
+    weak = [
+        f"{r.check}.{r.threshold}"
+        for r in rows
+        if r.supported is False or r.status in ("unsupported", "published") or r.data == "synthetic"
+    ]
     if weak:
         console.print(
             "[yellow]set on data that does not support its target, or on synthetic data:[/] "

@@ -11,9 +11,13 @@ train_app = typer.Typer(
     help="Train in-house models (seeded) into models/ with model cards.", no_args_is_help=True
 )
 
-from openidv.cli.document_cmd import train_document_forensics_command  # noqa: E402
+from openidv.cli.document_cmd import (  # noqa: E402
+    train_document_capture_command,
+    train_document_forensics_command,
+)
 
 train_app.command("document-forensics")(train_document_forensics_command)
+train_app.command("document-capture")(train_document_capture_command)
 from openidv.cli.liveness_cmd import (  # noqa: E402
     train_deepfake_command,
     train_pad_command,

@@ -8,6 +8,7 @@ policy's ``default`` when none does. Validation on load names the offending key,
 
 from __future__ import annotations
 
+import logging
 import operator
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -18,12 +19,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from openidv.checks.registry import check_names, params_model
 from openidv.decision.reason_codes import is_known
 from openidv.errors import PolicyError
 from openidv.results import CheckResult, Decision, FiredRule, Outcome, Status
+
+_log = logging.getLogger("openidv.policy")
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -35,15 +38,44 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+#: what a threshold's data says about its target: ``supported`` (the data it was tuned on supports the
+#: target, rule of three), ``unsupported`` (tuning was forced to a target the data cannot support: every
+#: consumer warns), ``published`` (the value comes from the model's published evaluation; owned data cannot
+#: verify the target)
+THRESHOLD_STATUSES = ("supported", "unsupported", "published")
+#: kinds of ``source``: ``tuned`` (from an evaluation report), ``published`` (a model's published operating
+#: point: needs model, dataset, protocol and reference), ``hand`` (set by a person, with a reason)
+SOURCE_KINDS = ("tuned", "published", "hand")
+
+
 @dataclass(frozen=True)
 class Threshold:
-    """A tuned threshold and the operating point it was tuned for."""
+    """A threshold, the operating point it targets, where it comes from and what it achieved.
+
+    ``source`` is one line for people (the report it was tuned from, or the published source);
+    ``origin`` is the structured source block (``{"kind": "published", "model": ..., "reference": ...}``;
+    a plain-string source reads as ``{"kind": "tuned", "report": <the string>}``); ``extra`` keeps whatever
+    else the policy records next to it (owned-data evidence, expected rates per gallery size, ...).
+    """
 
     value: float
     target: str | None = None
     achieved: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
     tuned_at: str | None = None
+    status: str | None = None
+    origin: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def source_kind(self) -> str:
+        """``tuned``, ``published``, ``hand`` or ``unknown`` (no source recorded)."""
+        return str(self.origin.get("kind") or ("tuned" if self.source else "unknown"))
+
+    @property
+    def unsupported(self) -> bool:
+        """Forced to a target its data cannot support (``status: unsupported``)."""
+        return self.status == "unsupported"
 
 
 @dataclass(frozen=True)
@@ -117,6 +149,26 @@ class Policy:
 
     def threshold(self, check: str, name: str) -> Threshold:
         return self.checks[check].thresholds[name]
+
+    def unsupported_thresholds(self) -> list[tuple[str, str, Threshold]]:
+        """``(check, name, threshold)`` of every threshold forced to a target its data cannot support."""
+        return [
+            (check, name, t)
+            for check, cfg in self.checks.items()
+            for name, t in cfg.thresholds.items()
+            if t.unsupported
+        ]
+
+    def unsupported_warnings(self) -> list[str]:
+        """One line per unsupported threshold, for every consumer of the policy to print or log."""
+        lines = []
+        for check, name, t in self.unsupported_thresholds():
+            why = t.extra.get("reason") or t.achieved.get("note") or "its data does not support its target"
+            lines.append(
+                f"policy {self.version}: checks.{check}.thresholds.{name} = {t.value:g} is UNSUPPORTED: "
+                f"forced to {t.target or 'an unstated target'} that its data cannot support ({why})"
+            )
+        return lines
 
     def params(self, check: str) -> dict[str, Any]:
         """The parameters the policy sets for a check (empty when it sets none)."""
@@ -238,8 +290,13 @@ def default_policy_path() -> Path:
     return Path(str(resources.files("openidv.decision").joinpath("default_policy.yaml")))
 
 
-def load_policy(path: str | Path | None = None) -> Policy:
-    """Load and validate a policy; ``None`` means ``$OPENIDV_POLICY`` or the packaged default."""
+def load_policy(path: str | Path | None = None, *, warn: bool = True) -> Policy:
+    """Load and validate a policy; ``None`` means ``$OPENIDV_POLICY`` or the packaged default.
+
+    Every threshold forced to a target its data cannot support (``status: unsupported``) is logged as a
+    warning (logger ``openidv.policy``) each time a policy is loaded, unless ``warn`` is False (for callers
+    that report it themselves, like ``openidv eval run``).
+    """
     chosen = Path(path) if path else Path(os.environ.get("OPENIDV_POLICY") or default_policy_path())
     try:
         text = chosen.read_text(encoding="utf-8")
@@ -249,7 +306,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{chosen}: not valid YAML: {exc}") from None
-    return parse_policy(raw, path=chosen)
+    policy = parse_policy(raw, path=chosen)
+    if warn:
+        for line in policy.unsupported_warnings():
+            _log.warning("%s", line)
+    return policy
 
 
 def parse_policy(raw: Any, path: Path | None = None) -> Policy:
@@ -267,14 +328,62 @@ class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _SourceFile(BaseModel):
+    """A structured ``source``: where a threshold comes from."""
+
+    model_config = ConfigDict(extra="allow")  # e.g. published_rule, mapping, reported, accuracy_reference
+
+    kind: Literal["tuned", "published", "hand"]
+    reference: str | None = None
+    model: str | None = None
+    dataset: str | None = None
+    protocol: str | None = None
+    report: str | None = None
+    reason: str | None = None
+
+    def problem(self) -> str | None:
+        """What a source of its kind lacks, or None."""
+        needs = {
+            "published": ("model", "dataset", "protocol", "reference"),
+            "tuned": ("report",),
+            "hand": ("reason",),
+        }
+        missing = [k for k in needs[self.kind] if not str(getattr(self, k) or "").strip()]
+        if not missing:
+            return None
+        return f"a {self.kind} source needs {', '.join(missing)}"
+
+
 class _ThresholdFile(_File):
     model_config = ConfigDict(extra="allow")  # tuning records more about the operating point
 
     value: float
     target: str | None = None
+    status: Literal["supported", "unsupported", "published"] | None = None
     achieved: dict[str, Any] | None = None
-    source: str | None = None
+    source: str | dict[str, Any] | None = None
     tuned_at: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _ThresholdFile:
+        if isinstance(self.source, dict):
+            try:
+                block = _SourceFile.model_validate(self.source)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                where = _key_path(("source", *error.get("loc", ())))
+                raise ValueError(f"{where}: {error.get('msg', 'invalid value')}") from None
+            problem = block.problem()
+            if problem:
+                raise ValueError(f"source: {problem}")
+            if self.status is None and block.kind == "published":
+                self.status = "published"
+        supported = (self.achieved or {}).get("supported")
+        if self.status == "supported" and supported is False:
+            raise ValueError("status: supported, but achieved.supported is false")
+        if self.status in ("unsupported", "published") and supported is True:
+            raise ValueError(f"status: {self.status}, but achieved.supported is true")
+        return self
 
 
 class _CheckFile(_File):
@@ -337,6 +446,8 @@ def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         return f"{path}: unknown status {value!r}; use {', '.join(s.value for s in Status)}"
     if kind == "missing":
         return f"{path}: missing"
+    if kind == "value_error":
+        return f"{path}: {str(error.get('msg', '')).removeprefix('Value error, ')}"
     return f"{path}: {error.get('msg', 'invalid value')}"
 
 
@@ -397,7 +508,7 @@ def _check_config(name: str, settings: _CheckFile) -> CheckConfig:
     params = settings.params or {}
     model = params_model(name)
     try:
-        model.model_validate(params)
+        validated = model.model_validate(params)
     except ValidationError as exc:
         error = exc.errors()[0]
         key = _key_path((f"checks.{name}.params", *error.get("loc", ())))
@@ -405,13 +516,49 @@ def _check_config(name: str, settings: _CheckFile) -> CheckConfig:
             accepted = ", ".join(sorted(model.model_fields)) or "none"
             raise PolicyError(f"{key}: unknown parameter; accepted: {accepted}") from None
         raise PolicyError(f"{key}: {error.get('msg', 'invalid value')}") from None
-    thresholds = {
-        tname: Threshold(
-            value=t.value, target=t.target, achieved=t.achieved or {}, source=t.source, tuned_at=t.tuned_at
-        )
-        for tname, t in (settings.thresholds or {}).items()
-    }
+    thresholds = {tname: _threshold(t) for tname, t in (settings.thresholds or {}).items()}
+    backend = getattr(validated, "backend", None)
+    for tname, t in thresholds.items():
+        recorded = t.origin.get("backend")
+        if backend is not None and recorded is not None and recorded != backend:
+            raise PolicyError(
+                f"checks.{name}.thresholds.{tname}: set from backend {recorded!r}'s operating point, "
+                f"but checks.{name}.params.backend is {backend!r}; a threshold belongs to one backend: set "
+                f"it for {backend!r} (its published point, then `openidv thresholds tune`)"
+            )
     return CheckConfig(params=params, thresholds=thresholds)
+
+
+def _threshold(t: _ThresholdFile) -> Threshold:
+    achieved = t.achieved or {}
+    if isinstance(t.source, dict):
+        origin: dict[str, Any] = dict(t.source)
+        source: str | None = _source_line(origin)
+    else:
+        origin = {"kind": "tuned", "report": t.source} if t.source else {}
+        source = t.source
+    status = t.status
+    if status is None and isinstance(achieved.get("supported"), bool):
+        status = "supported" if achieved["supported"] else "unsupported"
+    return Threshold(
+        value=t.value,
+        target=t.target,
+        achieved=achieved,
+        source=source,
+        tuned_at=t.tuned_at,
+        status=status,
+        origin=origin,
+        extra=dict(t.model_extra or {}),
+    )
+
+
+def _source_line(origin: Mapping[str, Any]) -> str:
+    kind = origin.get("kind")
+    if kind == "published":
+        return f"published: {origin.get('model')}, {origin.get('dataset')}"
+    if kind == "hand":
+        return f"set by hand: {origin.get('reason')}"
+    return str(origin.get("report"))
 
 
 def _rule(index: int, raw: _RuleFile, checks: Mapping[str, CheckConfig]) -> Rule:
@@ -467,12 +614,17 @@ def write_threshold(
     *,
     target: str | None,
     achieved: Mapping[str, Any] | None = None,
-    source: str | None = None,
+    source: str | Mapping[str, Any] | None = None,
+    status: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    tuned_at: str | None = None,
 ) -> Policy:
     """Set ``checks.<check>.thresholds.<name>`` in a policy file and bump its version.
 
-    The YAML is edited round-trip (comments, order and layout stay as the author wrote them), validated
-    before and after, and replaced atomically, so a failed write leaves the old policy in place.
+    ``status`` is ``supported``, ``unsupported`` (a forced target: every consumer of the policy warns) or
+    ``published``; ``extra`` adds further keys to the entry (evidence, tables). The YAML is edited round-trip
+    (comments, order and layout stay as the author wrote them), validated before and after, and replaced
+    atomically, so a failed write leaves the old policy in place.
     """
     path = Path(path)
     source_text = (path if path.exists() else default_policy_path()).read_text(encoding="utf-8")
@@ -485,13 +637,18 @@ def write_threshold(
     if checks.get(check) is None:
         checks[check] = {}
     thresholds = checks[check].setdefault("thresholds", {})
-    thresholds[name] = {
-        "value": float(value),
-        "target": target,
-        "achieved": dict(achieved or {}),
-        "source": source,
-        "tuned_at": stamp,
-    }
+    entry: dict[str, Any] = {"value": float(value), "target": target}
+    if status is not None:
+        entry["status"] = status
+    entry.update(
+        {
+            "achieved": dict(achieved or {}),
+            "source": dict(source) if isinstance(source, Mapping) else source,
+            "tuned_at": tuned_at or stamp,  # when the value was chosen (a re-record keeps the original)
+        }
+    )
+    entry.update(dict(extra or {}))
+    thresholds[name] = entry
     raw["version"] = _bump(str(raw.get("version", "0")), stamp)
     policy = parse_policy(raw, path)
     tmp = path.with_name(path.name + ".tmp")

@@ -24,6 +24,7 @@ COUNTS = {
     "n_mated_searches": "mated searches",
     "n_non_mated_searches": "non-mated searches",
     "gallery_size": "gallery size",
+    "subjects": "people",
 }
 _SYNTHETIC_WORDS = ("synthetic", "simulated")
 _RATE_NAME = re.compile(r"^(fmr|fnmr|fpir|fnir|apcer|bpcer|fpr|tpr|recall)(_\w+)?$")
@@ -44,9 +45,20 @@ class ThresholdRow(BaseModel):
     counts: dict[str, int]
     rates: dict[str, dict[str, Any]]
     supported: bool | None  # does the data support the target (rule of three)? None: not recorded
+    #: ``supported``, ``unsupported`` (forced: every consumer warns), ``published`` (from the model's
+    #: published evaluation; owned data cannot verify the target), or None (not recorded)
+    status: str | None
+    source_kind: str  # tuned, published, hand or unknown
     note: str | None
     source: str | None
     tuned_at: str | None
+    #: for a published source: the published rule, data set and reference, in one line
+    published: str | None = None
+    reason: str | None = None
+    #: 1:N thresholds: expected FPIR per gallery size, one dict per size (``gallery_size`` and one rate per
+    #: FMR source), and what each source is
+    fpir_by_gallery_size: list[dict[str, Any]] | None = None
+    fpir_sources: dict[str, Any] | None = None
 
 
 def _data_kind(achieved: dict[str, Any], source: str | None) -> str:
@@ -82,6 +94,16 @@ def threshold_table(policy: Policy) -> list[ThresholdRow]:
                 for r in rules
             )
             supported = achieved.get("supported")
+            origin = dict(threshold.origin)
+            published = None
+            if threshold.source_kind == "published":
+                published = (
+                    f"{origin.get('published_rule')} (similarity {origin.get('published_similarity')}); "
+                    f"{origin.get('model')} on {origin.get('dataset')}; {origin.get('reported')}; "
+                    f"{origin.get('reference')}"
+                )
+            table = threshold.extra.get("fpir_by_gallery_size")
+            sources = threshold.extra.get("fpir_sources")
             rows.append(
                 ThresholdRow(
                     check=check,
@@ -94,9 +116,15 @@ def threshold_table(policy: Policy) -> list[ThresholdRow]:
                     counts={k: int(achieved[k]) for k in COUNTS if isinstance(achieved.get(k), int | float)},
                     rates=_rates(achieved),
                     supported=supported if isinstance(supported, bool) else None,
+                    status=threshold.status,
+                    source_kind=threshold.source_kind,
                     note=achieved.get("note"),
                     source=threshold.source,
                     tuned_at=threshold.tuned_at,
+                    published=published,
+                    reason=threshold.extra.get("reason"),
+                    fpir_by_gallery_size=[dict(r) for r in table] if isinstance(table, list) else None,
+                    fpir_sources=dict(sources) if isinstance(sources, dict) else None,
                 )
             )
     return rows

@@ -51,9 +51,14 @@ def evaluation_services() -> dict[str, object]:
 
 def params_for(check: str, policy: str | Path | None) -> dict[str, Any]:
     """The check's params from the policy (``checks.<name>.params``), or none when it is not configured."""
-    loaded = load_policy(policy)
+    loaded = load_policy(policy, warn=False)
     config = loaded.checks.get(check)
     return dict(config.params) if config else {}
+
+
+def policy_warnings(policy: str | Path | None) -> tuple[str, ...]:
+    """One line per threshold of the policy forced to a target its data cannot support (``unsupported``)."""
+    return tuple(load_policy(policy, warn=False).unsupported_warnings())
 
 
 def cache_key(check: Check, params_text: str, row_id: str, files: list[Path]) -> str:
@@ -200,6 +205,8 @@ class RunResult:
     report_path: Path
     evaluation: Evaluation
     reused: int
+    #: the policy's unsupported thresholds, one line each (printed by ``openidv eval run`` on every run)
+    warnings: tuple[str, ...] = ()
 
 
 def evaluate(
@@ -223,6 +230,8 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     m = load_manifest(manifest)
     reused = 0
+    # the policy is used when it configures the check (or is named): say every time what it cannot support
+    warnings = policy_warnings(policy) if check is not None or policy is not None else ()
     if check is not None:
         table, reused = score_manifest(
             m, check, params_for(check, policy), out, progress, services or evaluation_services()
@@ -252,7 +261,7 @@ def evaluate(
     }
     report = build_report(ev, inputs=inputs, check=check_info, errors=loaded.errors, n_rows=loaded.n_rows)
     path = write_report(ev, report, out, html_report=html)
-    return RunResult(report, path, ev, reused)
+    return RunResult(report, path, ev, reused, warnings)
 
 
 # ------------------------------------------------------------------------------------ reading reports

@@ -20,9 +20,10 @@ import numpy as np
 from openidv.decision.policy import Policy, load_policy, require_readers, write_threshold
 from openidv.decision.policy import default_policy_path as packaged_policy_path
 from openidv.errors import InvalidInput
-from openidv.eval.data import FloatArray, Task, decision_rule
+from openidv.eval.data import FloatArray, ScoredSet, Task, decision_rule
 from openidv.eval.metrics import evaluate_set
 from openidv.eval.runner import options_of, read_report, reload
+from openidv.eval.samplesize import required_trials
 from openidv.eval.targets import Target, parse_target
 from openidv.results import Meaning
 
@@ -73,7 +74,8 @@ class Tuned:
         where = (
             f" -> {self.policy} checks.{self.check}.thresholds.{self.name}" if self.policy else " (dry run)"
         )
-        return f"threshold {self.value:.6g} for {self.target}: " + "; ".join(parts) + where
+        flag = "" if self.achieved.get("supported") else "UNSUPPORTED (forced) "
+        return f"{flag}threshold {self.value:.6g} for {self.target}: " + "; ".join(parts) + where
 
 
 def tune(
@@ -86,6 +88,7 @@ def tune(
     allow_unsupported: bool = False,
     replicates: int | None = None,
     dry_run: bool = False,
+    data: str | None = None,
 ) -> Tuned:
     """Choose, measure and (unless ``dry_run``) write the threshold for ``target`` (e.g. ``"fmr=1e-4"``)."""
     report, folder = read_report(report_path)
@@ -101,7 +104,7 @@ def tune(
             "the report does not name a check (its score file had no '# check:' line); pass --check NAME"
         )
     policy_path = Path(policy) if policy else default_policy_path()
-    written = load_policy(policy_path if policy_path.exists() else packaged_policy_path())
+    written = load_policy(policy_path if policy_path.exists() else packaged_policy_path(), warn=False)
     threshold_name = name or threshold_name_for(written, check_name, ss.meaning)
     if not dry_run:
         require_readers(written, check_name, threshold_name)  # a threshold no rule reads decides nothing
@@ -114,10 +117,11 @@ def tune(
     item = ev.metrics[at_key][goal.key]
     if ev.plan.op_threshold is None or ev.plan.op_label != str(goal):
         raise InvalidInput(f"target {goal}: no threshold meets it on this data")
-    if not item.get("supported") and not allow_unsupported:
-        raise InvalidInput(
-            f"target {goal}: {item.get('note')}; collect more data or pass --allow-unsupported"
-        )
+    need = data_needed(ss, goal, options.confidence)
+    supported = bool(item.get("supported")) and need.enough
+    reason = need.sentence() if not need.enough else str(item.get("note") or need.sentence())
+    if not supported and not allow_unsupported:
+        raise InvalidInput(f"target {goal}: {reason}; collect more data or pass --allow-unsupported")
     op = ev.metrics["operating_point"]
     rates = _achieved_rates(ss.task)
     achieved: dict[str, Any] = {"rates": list(rates)}
@@ -131,14 +135,17 @@ def tune(
             "confidence": options.confidence,
             "interval": "subject bootstrap widened to exact binomial, at the fixed threshold",
             "replicates": options.replicates,
-            "supported": bool(item.get("supported")),
+            "subjects": need.subjects,
+            "data": data or "unknown",
+            "supported": supported,
+            "needed": need.as_dict(),
             "meaning": ss.meaning.value,
             "decision_rule": decision_rule(ss.meaning),
             "task": ss.task.value,
         }
     )
-    if item.get("note"):
-        achieved["note"] = item["note"]
+    if not supported:
+        achieved["note"] = reason
     value, exact = storable_threshold(ss.scores[~ss.fta], float(ev.plan.op_threshold))
     achieved["threshold_on_curve"] = float(ev.plan.op_threshold)
     if not exact:
@@ -156,10 +163,77 @@ def tune(
             target=str(goal),
             achieved=achieved,
             source=_portable(report_file),
+            status="supported" if supported else "unsupported",
+            extra=None if supported else {"reason": reason},
         )
     return Tuned(
         check_name, threshold_name, value, goal, achieved, None if dry_run else policy_path, report_file
     )
+
+
+def subjects_needed(comparisons: int) -> int:
+    """People needed for ``comparisons`` impostor comparisons to each pair two different people only once.
+
+    Comparisons of the same two people are correlated (one lookalike pair can fail them all), so the
+    independent unit of an FMR claim is closer to the pair of people than to the pair of images: the
+    smallest S with S(S-1)/2 >= comparisons (246 people for the 29,956 comparisons of FMR 1e-4).
+    """
+    if comparisons <= 1:
+        return 2
+    people = math.ceil((1 + math.sqrt(1 + 8 * comparisons)) / 2)
+    while (people - 1) * (people - 2) // 2 >= comparisons:
+        people -= 1
+    return max(2, people)
+
+
+@dataclass(frozen=True)
+class DataNeeded:
+    """What a target needs (rule of three; for FMR also enough people) against what the data has."""
+
+    target: Target
+    what: str  # what one trial is: "impostor comparisons", "attack samples", ...
+    needed: int
+    have: int
+    subjects_needed: int | None
+    subjects: int
+
+    @property
+    def enough(self) -> bool:
+        return self.have >= self.needed and (
+            self.subjects_needed is None or self.subjects >= self.subjects_needed
+        )
+
+    def sentence(self) -> str:
+        people = f" from at least {self.subjects_needed:,} people" if self.subjects_needed else ""
+        state = "supported by" if self.enough else "not supported by"
+        return (
+            f"{self.target.rate.upper()}={self.target.key} is {state} this data: it needs at least "
+            f"{self.needed:,} {self.what}{people} (rule of three, 95%); this set has {self.have:,} "
+            f"{self.what} from {self.subjects:,} people"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "what": self.what,
+            "trials": self.needed,
+            "subjects": self.subjects_needed,
+            "have_trials": self.have,
+            "have_subjects": self.subjects,
+            "rule": "rule of three (exact one-sided binomial, no error observed)"
+            + ("; people: S(S-1)/2 >= trials" if self.subjects_needed else ""),
+        }
+
+
+def data_needed(ss: ScoredSet, goal: Target, confidence: float) -> DataNeeded:
+    """The counts ``goal`` needs and the counts of the rows it constrains (acquired rows of that class)."""
+    v = ss.vocabulary
+    rows = ~ss.fta & (~ss.good if v.constrained == "bad" else ss.good)
+    have = int(rows.sum())
+    subjects = len(set(ss.subject_a[rows].tolist()) | set(ss.subject_b[rows].tolist()))
+    needed = required_trials(goal.value, confidence) if goal.value < 1 else 1
+    what = f"{v.bad if v.constrained == 'bad' else v.good} {v.unit}"
+    per_people = subjects_needed(needed) if ss.task == Task.VERIFICATION else None
+    return DataNeeded(goal, what, needed, have, per_people, subjects)
 
 
 def storable_threshold(scores: FloatArray, threshold: float) -> tuple[float, bool]:

@@ -29,6 +29,7 @@ from openidv.results import CheckResult, Decision
 DOCUMENT_CHECKS = (
     "document_read",
     "document_consistency",
+    "document_capture",
     "document_forensics",
     "document_portrait_substitution",
     "document_tampered_field",
@@ -85,6 +86,10 @@ class DocumentReport(BaseModel):
     #: the consistency tests (``document_consistency``), each with its values and reason code
     findings: list[dict[str, Any]]
     scores: dict[str, DocumentCheckScore]
+    #: the checks that measured this document, and those that could not, each with why (e.g. the
+    #: template forensics on a design we hold no template for)
+    checks_ran: list[str]
+    checks_skipped: dict[str, str]
     decision: Decision
     timings_ms: dict[str, float]
     #: the whole reading: sides, located corners, template match, MRZ with check digits, barcode
@@ -156,6 +161,17 @@ def _score(policy: Policy, result: CheckResult) -> DocumentCheckScore:
     )
 
 
+def _skipped(results: list[CheckResult]) -> dict[str, str]:
+    """Why each check that measured nothing did not: its status, and its stated problem or reason codes."""
+    out = {}
+    for r in results:
+        if r.status.value == "ok":
+            continue
+        problem = r.details.get("problem") if isinstance(r.details, dict) else None
+        out[r.check] = f"{r.status.value}: {problem or ', '.join(r.reason_codes) or 'no detail'}"
+    return out
+
+
 def inspect_document(
     front: ImageLike,
     back: ImageLike | None = None,
@@ -184,6 +200,8 @@ def inspect_document(
         fields=field_sources(read.details) if read else {},
         findings=(consistency.details.get("tests") if consistency else None) or [],
         scores={r.check: _score(policy, r) for r in run.results},
+        checks_ran=[r.check for r in run.results if r.status.value == "ok"],
+        checks_skipped=_skipped(list(run.results)),
         decision=run.decision,
         timings_ms={
             **(reading.get("timings_ms") or {}),

@@ -13,6 +13,8 @@ Species and what they imitate:
 * ``screen_recapture``: the document shown on a screen and photographed (pixel grid, gamma, bezel).
 * ``print_scan``: a colour print or photocopy of the document (halftone, lost saturation and fine detail).
 * ``missing_security``: a counterfeit without guilloche, rainbow tint, microprint and ghost image.
+* ``photocopy`` (capture species only, not in ``SPECIES``): a black-and-white office copy (grey, hard
+  contrast, toner speckle, lost fine detail).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from openidv.checks.document.specimen.render import PPMM, RenderedSide, draw_val
 from openidv.checks.document.template_spec import TemplateSpec, box_px, value_box
 
 UInt8Array = npt.NDArray[Any]  # OpenCV's stubs type every array loosely
+FloatArray = npt.NDArray[Any]
 SPECIES = (
     "portrait_substitution",
     "edited_text",
@@ -44,6 +47,8 @@ SPECIES = (
     "print_scan",
     "missing_security",
 )
+#: species that change only how the document reached the camera (the template-free capture check's classes)
+CAPTURE_SPECIES = ("screen_recapture", "print_scan", "photocopy")
 
 
 @dataclass
@@ -218,6 +223,27 @@ def print_scan(doc: UInt8Array, rng: random.Random) -> UInt8Array:
     return np.asarray(np.clip(out * 255, 0, 255), dtype=np.uint8)
 
 
+def photocopy(doc: UInt8Array, rng: random.Random) -> UInt8Array:
+    """A black-and-white office copy: grey, steep tone curve (light tints vanish, dark text fills in), toner
+    speckle, a soft scan blur and a paper-white background."""
+    grey: FloatArray = cv2.GaussianBlur(
+        cv2.cvtColor(doc, cv2.COLOR_BGR2GRAY).astype(np.float64) / 255.0, (0, 0), rng.uniform(0.6, 1.2)
+    )
+    mid, steep = rng.uniform(0.45, 0.6), rng.uniform(6.0, 12.0)
+    toned = 1.0 / (1.0 + np.exp(-steep * (grey - mid)))
+    nprng = np.random.default_rng(rng.randrange(2**32))
+    speckle = (nprng.random(grey.shape) < rng.uniform(0.0005, 0.003)).astype(np.float64)
+    toned = np.minimum(toned, 1.0 - 0.8 * cv2.GaussianBlur(speckle, (0, 0), 0.7) * 4)
+    paper = rng.uniform(0.9, 0.98)
+    out = 0.08 + (paper - 0.08) * np.clip(toned, 0, 1)
+    tint = np.array([rng.uniform(0.97, 1.0), 1.0, rng.uniform(0.99, 1.02)])  # copier paper is near-neutral
+    return np.asarray(np.clip(out[:, :, None] * tint * 255, 0, 255), dtype=np.uint8)
+
+
+#: how each capture species turns the rendered page into what the camera sees
+CAPTURE_MEDIA = {"screen_recapture": screen_display, "print_scan": print_scan, "photocopy": photocopy}
+
+
 def forge(
     species: str,
     spec: TemplateSpec,
@@ -244,9 +270,9 @@ def forge(
         forged = Forged(
             render_document(spec, contents, portrait, rng, security_features=False), detail={"removed": "all"}
         )
-    elif species in ("screen_recapture", "print_scan"):
+    elif species in CAPTURE_MEDIA:
         sides = render_document(spec, contents, portrait, rng)
-        make = screen_display if species == "screen_recapture" else print_scan
+        make = CAPTURE_MEDIA[species]
         forged = Forged(sides, photos={name: make(side.array(), rng) for name, side in sides.items()})
     else:
         raise ValueError(f"unknown forgery species {species!r}; use one of {', '.join(SPECIES)}")

@@ -68,23 +68,34 @@ def signals_table(manifest: Path, workers: int = 2) -> list[dict[str, Any]]:
     return [r for r in out if r is not None]
 
 
-def fit(rows: Sequence[dict[str, Any]], seed: int, c: float = 1.0) -> ForensicsModel:
+def fit(
+    rows: Sequence[dict[str, Any]],
+    seed: int,
+    c: float = 1.0,
+    features: Sequence[str] = FEATURES,
+    model_id: str = MODEL_ID,
+) -> ForensicsModel:
+    """Balanced multinomial logistic regression over signed-log ``features``; ``genuine`` sorts first."""
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     classes = sorted({r["species"] for r in rows})
-    x = transform(np.array([[float(r[f]) for f in FEATURES] for r in rows]))
+    x = transform(np.array([[float(r[f]) for f in features] for r in rows]))
     y = np.array([classes.index(r["species"]) for r in rows])
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=seed)
     clf.fit((x - mean) / scale, y)
+    coef, intercept = np.asarray(clf.coef_, dtype=np.float64), np.asarray(clf.intercept_, dtype=np.float64)
+    if len(classes) == 2:  # sklearn keeps one row for two classes: the softmax of (0, w.x + b) is the same
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
     return ForensicsModel(
-        features=FEATURES,
+        features=tuple(features),
         classes=tuple(classes),
         mean=mean,
         scale=scale,
-        coef=np.asarray(clf.coef_, dtype=np.float64),
-        intercept=np.asarray(clf.intercept_, dtype=np.float64),
+        coef=coef,
+        intercept=intercept,
         meta={},
+        model_id=model_id,
     )
 
 

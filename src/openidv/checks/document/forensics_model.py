@@ -32,12 +32,12 @@ def models_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[4] / "models"
 
 
-def artifact_path(folder: Path | None = None) -> Path:
-    return (folder or models_dir()) / f"{MODEL_ID}.json"
+def artifact_path(folder: Path | None = None, model_id: str = MODEL_ID) -> Path:
+    return (folder or models_dir()) / f"{model_id}.json"
 
 
-def card_path(folder: Path | None = None) -> Path:
-    return (folder or models_dir()) / f"{MODEL_ID}.yaml"
+def card_path(folder: Path | None = None, model_id: str = MODEL_ID) -> Path:
+    return (folder or models_dir()) / f"{model_id}.yaml"
 
 
 def transform(values: FloatArray) -> FloatArray:
@@ -54,6 +54,7 @@ class ForensicsModel:
     coef: FloatArray  # classes x features
     intercept: FloatArray
     meta: dict[str, Any]
+    model_id: str = MODEL_ID
 
     def probabilities(self, signals: dict[str, float]) -> dict[str, float]:
         x = np.array([float(signals.get(f, 0.0)) for f in self.features])
@@ -66,7 +67,7 @@ class ForensicsModel:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": MODEL_ID,
+            "id": self.model_id,
             "features": list(self.features),
             "classes": list(self.classes),
             "mean": self.mean.tolist(),
@@ -86,18 +87,17 @@ def from_json(raw: dict[str, Any]) -> ForensicsModel:
         coef=np.asarray(raw["coef"], dtype=np.float64),
         intercept=np.asarray(raw["intercept"], dtype=np.float64),
         meta=dict(raw.get("meta") or {}),
+        model_id=str(raw.get("id") or MODEL_ID),
     )
 
 
 @functools.cache
-def load_model(folder: str | None = None) -> ForensicsModel:
+def load_model(folder: str | None = None, model_id: str = MODEL_ID) -> ForensicsModel:
     """The trained model, its sha256 checked against the model card; ConfigurationError when absent."""
     base = Path(folder) if folder else None
-    path, card = artifact_path(base), card_path(base)
+    path, card = artifact_path(base, model_id), card_path(base, model_id)
     if not path.is_file():
-        raise ConfigurationError(
-            f"document forensics model not found at {path}; run `openidv train document-forensics`"
-        )
+        raise ConfigurationError(f"model {model_id} not found at {path}; run `openidv train {model_id}`")
     if card.is_file():
         expected = (yaml.safe_load(card.read_text(encoding="utf-8")) or {}).get("sha256")
         actual = sha256_file(path)

@@ -16,7 +16,12 @@ this finder looks for, in any of the four orientations:
    line lengths are repaired at the longest filler run), then ``mrz_ocr.correct`` applies each position's
    character class and lets the check digits arbitrate between look-alike readings.
 
-4. **Zones.** Lines that look like MRZ lines (capitals, digits and fillers, long enough, not only fillers) and
+4. **Second look.** When a zone's check digits fail, its lines are recognised once more from a second crop
+   (upscaled, local contrast equalised, sharpened), and every mix of first and second readings per line is
+   tried; only a mix whose check digits all pass is accepted, so a second look can fix a misread character
+   but never invent one.
+
+5. **Zones.** Lines that look like MRZ lines (capitals, digits and fillers, long enough, not only fillers) and
    lie one under the other, level, at one pitch, form the 2- or 3-line zone of a format.
 
 The first zone whose reading passes every check digit wins; otherwise the most plausible reading is returned
@@ -281,6 +286,33 @@ def read_group(raw: list[str], scores: list[float], as_of: date | None) -> MrzRe
     return best
 
 
+def second_look(line: UInt8Array) -> UInt8Array:
+    """Another view of a line image for a second recognition: 1.5x larger, local contrast equalised (glare,
+    uneven light) and lightly sharpened (blur); a different crop gives the recogniser other errors."""
+    grey = _grey(line)
+    big = cv2.resize(grey, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    equalised = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(1, 8)).apply(big)
+    soft = cv2.GaussianBlur(equalised, (0, 0), 1.2)
+    sharp = cv2.addWeighted(equalised, 1.6, soft, -0.6, 0)
+    return _u8(cv2.cvtColor(sharp, cv2.COLOR_GRAY2BGR))
+
+
+def reread(images: list[UInt8Array], first: list[tuple[str, float]], as_of: date | None) -> MrzRead | None:
+    """Recognise a failed zone's lines again from ``second_look`` crops and try every mix of the first and
+    second readings per line; the first mix whose reading is acceptable, else None."""
+    second = [(r.text, r.score) for r in recognize_lines([second_look(i) for i in images])]
+    for choice in itertools.product((0, 1), repeat=len(images)):
+        if not any(choice):
+            continue  # the first reading alone already failed
+        picked = [second[i] if c else first[i] for i, c in enumerate(choice)]
+        read = read_group([t for t, _ in picked], [sc for _, sc in picked], as_of)
+        if read is not None and acceptable(
+            read, [clean_line(t, filler_runs=True) for t in read.raw_lines], _width(read)
+        ):
+            return read
+    return None
+
+
 @dataclass(frozen=True)
 class LineCut:
     """One text line cut out level from a band, and where it lies on the (turned) working page."""
@@ -437,12 +469,15 @@ def _search(
                 if read is None:
                     continue
                 zone = [c for c, _, _ in group]
+                if not read.result.valid:
+                    images = [c.image if flip == 0 else _turn(c.image, 180) for c in zone]
+                    read = reread(images, [(t, sc) for _, t, sc in group], as_of) or read
                 finding = MrzFinding(
                     read,
                     (turn + flip) % 360,
                     float(np.mean([c.band.angle for c in zone])),
                     _region(zone, (h, w)),
-                    tuple(s for _, _, s in group),
+                    read.scores,
                     tried,
                 )
                 if acceptable(read, [clean_line(t, filler_runs=True) for t in read.raw_lines], _width(read)):
