@@ -1,5 +1,6 @@
-"""Faster 1:1 (issue 11): per-image work done once per ``eval run``, the two sides of a pair at once, and the
-same scores as before. No timing assertions: the machines are shared and noisy (bench/face_verify.py times)."""
+"""Faster 1:1 (issue 11): per-image work done once per ``eval run``, the two sides of a pair at once, and
+the same scores as before. No timing assertions: the machines are shared and noisy (bench/face_verify.py
+measures time)."""
 
 from __future__ import annotations
 
