@@ -118,7 +118,7 @@ class Image:
     @property
     def rgb(self) -> UInt8Array:
         """A contiguous RGB copy; what dlib and Pillow expect."""
-        return np.ascontiguousarray(self.pixels[:, :, ::-1])
+        return _swap_channels(self.pixels)
 
     @classmethod
     def from_array(
@@ -355,7 +355,7 @@ def _decode(pil: PILImage.Image, label: str, limits: ImageLimits) -> Image:
     array = np.asarray(rgb, dtype=np.uint8)
     if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
         raise InvalidInput(f"{label}: decoded to an unusable shape {array.shape}")
-    bgr = np.ascontiguousarray(array[:, :, ::-1])
+    bgr = _swap_channels(array)
     bgr.setflags(write=False)
     return Image(
         pixels=bgr,
@@ -365,6 +365,15 @@ def _decode(pil: PILImage.Image, label: str, limits: ImageLimits) -> Image:
         orientation=orientation,
         scale=round(scale, 6),
     )
+
+
+def _swap_channels(array: UInt8Array) -> UInt8Array:
+    """RGB <-> BGR as a new contiguous array: OpenCV's ``cvtColor`` is several times faster than numpy's
+    reversed-stride copy on a large photo (2.4 vs 27 ms for 3.3 MP on the shared machine), same bytes."""
+    import cv2  # lazily: importing openidv.imageio does not load OpenCV
+
+    out: UInt8Array = np.asarray(cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2BGR), dtype=np.uint8)
+    return out
 
 
 def _orientation(pil: PILImage.Image) -> int:
