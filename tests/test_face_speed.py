@@ -126,3 +126,17 @@ def test_both_sides_at_once_score_as_one_after_the_other(faces_dir: Path) -> Non
         assert together.score == alone.score and together.status == alone.status
     same = load_image(faces_dir / "obama/obama1.jpg")
     assert check.run(Evidence(selfie=same, document_image=same)).score == pytest.approx(1.0, abs=1e-6)
+
+
+def test_decoded_pixels_are_pillows_exactly(faces_dir: Path) -> None:
+    """The channel swap moved to OpenCV (faster on large photos); the bytes must not change at all."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    for path in sorted(faces_dir.glob("*/*")):
+        image = load_image(path)
+        with PILImage.open(path) as pil:
+            reference = np.asarray(ImageOps.exif_transpose(pil).convert("RGB"))
+        assert np.array_equal(image.bgr, reference[:, :, ::-1]), path
+        assert np.array_equal(image.rgb, reference), path
+        assert image.bgr.flags.c_contiguous and not image.bgr.flags.writeable
