@@ -12,18 +12,11 @@ so ``openidv eval run --manifest datasets/faces/pairs.csv --check face_match`` s
 They are decoded exactly as the API decodes uploads (so a threshold tuned by ``eval`` means the same in
 production), and ``eval run`` decodes each distinct file once (``imageio.cached_images``), so every image is
 detected and embedded once per run, not once per pair.
-
-``run`` works on the two sides at once (detect and embed the document in a worker thread while the
-calling thread does the selfie): OpenCV releases the GIL, so a pair takes about the time of its slower side
-on two free cores; when every worker is busy, the caller does both sides itself.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from openidv.checks.base import Check
@@ -39,18 +32,6 @@ from openidv.checks.face.params import FaceMatchParams
 from openidv.evidence import Evidence
 from openidv.imageio import Image
 from openidv.results import CheckResult, Meaning, Status
-
-_SIDES: ThreadPoolExecutor | None = None
-_SIDES_LOCK = threading.Lock()
-
-
-def _side_pool() -> ThreadPoolExecutor:
-    """The process-wide worker pool that embeds a pair's second side while the caller does the first."""
-    global _SIDES
-    with _SIDES_LOCK:
-        if _SIDES is None:
-            _SIDES = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="face-side")
-        return _SIDES
 
 
 class FaceMatchCheck(Check):
@@ -74,22 +55,7 @@ class FaceMatchCheck(Check):
         b = find_faces(document, min_score=self.params.portrait_min_detection_score, max_side=side)
         return selfie, a, document, b
 
-    def _prepare(self, image: Image, min_score: float) -> None:
-        """Detect, and embed the largest face: the memoised work of one side."""
-        found = find_faces(image, min_score=min_score, max_side=self.params.max_detect_side)
-        if found.largest is not None:
-            face_embedding(image, found.largest, self.params.backend)
-
     def run(self, evidence: Evidence) -> CheckResult:
-        selfie, document = evidence.selfie, evidence.document_image
-        if isinstance(selfie, Image) and isinstance(document, Image) and selfie is not document:
-            other = _side_pool().submit(self._prepare, document, self.params.portrait_min_detection_score)
-            try:
-                self._prepare(selfie, self.params.min_detection_score)
-            finally:
-                # a busy pool has not started it yet: ``_score`` does that side here instead of waiting
-                if not other.cancel():
-                    other.result()
         return self._score(*self._find(evidence))
 
     def run_batch(self, batch: Sequence[Evidence]) -> list[CheckResult]:
