@@ -3,9 +3,7 @@
 Scoring goes through the same path as production: ``create_check(name, params)`` with the policy's
 params, ``check.evidence_from_files(paths)`` per row, ``run_check_safely`` for the result. Scores are
 cached in ``OUT/scores.csv`` keyed by (check, version, params, row id, each file's path, size and mtime);
-a re-run rescores only rows whose key changed, and always rescores rows that errored. Within one run the
-same file content is decoded once (``imageio.cached_images``): a face photo in forty pairs is decoded,
-detected and embedded once, since that work is memoised on its ``Image``.
+a re-run rescores only rows whose key changed, and always rescores rows that errored.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ from openidv.eval.metrics import Evaluation, evaluate_set
 from openidv.eval.metrics.common import Options
 from openidv.eval.report import build_report, write_report
 from openidv.eval.scores import ScoreTable, align, read_scores, write_scores
-from openidv.imageio import ImageCache, cached_images
 from openidv.pipeline import run_check_safely
 from openidv.results import Meaning, Status
 
@@ -39,8 +36,6 @@ SCORES_FILE = "scores.csv"
 REPORT_FILE = "report.json"
 #: write the cache at least this often while scoring, so an interrupted run resumes
 CACHE_FLUSH_S = 10.0
-#: decoded images kept for later rows of one run (least recently used out)
-IMAGE_CACHE_SIZE = 512
 
 Progress = Callable[[int, int], None]
 
@@ -120,34 +115,33 @@ def score_manifest(
     meaning = check.meaning
     reused = 0
     last_flush = time.monotonic()
-    with cached_images(ImageCache(IMAGE_CACHE_SIZE)):
-        for row, ident in enumerate(ids):
-            files = manifest.files(row)
-            key = cache_key(check, params_text, ident, files)
-            keys[row] = key
-            hit = cache.get(ident)
-            if hit and hit[0] == key and hit[2] != Status.ERROR:
-                _, scores[row], statuses[row], details[row] = hit
-                reused += 1
-            else:
-                scores[row], statuses[row], details[row] = _score_row(check, manifest, row, files)
-            if progress:
-                progress(row + 1, n)
-            if time.monotonic() - last_flush > CACHE_FLUSH_S:
-                write_scores(
-                    cache_path,
-                    _table(
-                        check,
-                        params_text,
-                        meaning,
-                        ids[: row + 1],
-                        scores[: row + 1],
-                        statuses[: row + 1],
-                        details[: row + 1],
-                        keys[: row + 1],
-                    ),
-                )
-                last_flush = time.monotonic()
+    for row, ident in enumerate(ids):
+        files = manifest.files(row)
+        key = cache_key(check, params_text, ident, files)
+        keys[row] = key
+        hit = cache.get(ident)
+        if hit and hit[0] == key and hit[2] != Status.ERROR:
+            _, scores[row], statuses[row], details[row] = hit
+            reused += 1
+        else:
+            scores[row], statuses[row], details[row] = _score_row(check, manifest, row, files)
+        if progress:
+            progress(row + 1, n)
+        if time.monotonic() - last_flush > CACHE_FLUSH_S:
+            write_scores(
+                cache_path,
+                _table(
+                    check,
+                    params_text,
+                    meaning,
+                    ids[: row + 1],
+                    scores[: row + 1],
+                    statuses[: row + 1],
+                    details[: row + 1],
+                    keys[: row + 1],
+                ),
+            )
+            last_flush = time.monotonic()
     table = _table(check, params_text, meaning, ids, scores, statuses, details, keys)
     return table, reused
 
