@@ -12,9 +12,10 @@ Untrusted bytes are checked before they are decoded:
 - truncated or corrupt files, unknown formats and zero-sized images raise ``InvalidInput`` with one clear
   line; nothing else escapes.
 
-Within ``cached_images()`` (``openidv eval run`` uses it), loading the same file content again returns the
-same ``Image`` object, so the per-image work memoised on it (faces, embeddings) is done once per distinct
-image, not once per manifest row.
+Within ``cached_images()``, loading the same file content again returns the same ``Image`` object, so the
+per-image work memoised on it (faces, embeddings) is done once per distinct image, not once per manifest
+row (``face_match.evidence_from_files`` uses it for ``openidv eval run``). Only for work whose memo keys are
+values: a key holding another image's ``id()`` could alias once that image is evicted and collected.
 
 The EXIF orientation is applied, so the pixels are upright as a person would see them. The result is an
 immutable ``Image`` holding an ``H x W x 3`` ``uint8`` array in BGR order (OpenCV's), plus where it came
@@ -225,8 +226,9 @@ _IMAGE_CACHE: contextvars.ContextVar[ImageCache | None] = contextvars.ContextVar
 @contextmanager
 def cached_images(cache: ImageCache | None = None) -> Iterator[ImageCache]:
     """Within the block, ``load_image`` returns the same ``Image`` for the same file content (and label and
-    limits), so the work memoised on it is shared by every row that uses the image (``openidv eval run``).
-    The bytes are still read and hashed each time: a file changed on disk is decoded again."""
+    limits), so the work memoised on it is shared by every row that uses the image (see the module
+    docstring for when that is safe). The bytes are still read and hashed each time: a file changed on
+    disk is decoded again."""
     active = ImageCache() if cache is None else cache
     token = _IMAGE_CACHE.set(active)
     try:
