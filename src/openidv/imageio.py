@@ -12,6 +12,11 @@ Untrusted bytes are checked before they are decoded:
 - truncated or corrupt files, unknown formats and zero-sized images raise ``InvalidInput`` with one clear
   line; nothing else escapes.
 
+Within ``cached_images()``, loading the same file content again returns the same ``Image`` object, so the
+per-image work memoised on it (faces, embeddings) is done once per distinct image, not once per manifest
+row (``face_match.evidence_from_files`` uses it for ``openidv eval run``). Only for work whose memo keys are
+values: a key holding another image's ``id()`` could alias once that image is evicted and collected.
+
 The EXIF orientation is applied, so the pixels are upright as a person would see them. The result is an
 immutable ``Image`` holding an ``H x W x 3`` ``uint8`` array in BGR order (OpenCV's), plus where it came
 from.
@@ -19,11 +24,15 @@ from.
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import io
 import math
 import threading
 import warnings
-from collections.abc import Callable, Hashable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar
@@ -110,7 +119,7 @@ class Image:
     @property
     def rgb(self) -> UInt8Array:
         """A contiguous RGB copy; what dlib and Pillow expect."""
-        return np.ascontiguousarray(self.pixels[:, :, ::-1])
+        return _swap_channels(self.pixels)
 
     @classmethod
     def from_array(
@@ -168,6 +177,66 @@ class Image:
         }
 
 
+class ImageCache:
+    """Decoded images by file content (sha256 of the encoded bytes, with the label and the limits), least
+    recently used out once it holds more than ``max_images`` images or ``max_bytes`` of pixels;
+    ``cached_images()`` makes ``load_image`` use one. ``hits`` and ``misses`` count lookups."""
+
+    def __init__(self, max_images: int = 256, max_bytes: int = 1 << 30) -> None:
+        self.max_images = max(1, int(max_images))
+        self.max_bytes = max(1, int(max_bytes))
+        self._images: OrderedDict[tuple[Any, ...], Image] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> Image | None:
+        with self._lock:
+            image = self._images.get(key)
+            if image is None:
+                self.misses += 1
+            else:
+                self._images.move_to_end(key)
+                self.hits += 1
+            return image
+
+    def put(self, key: tuple[Any, ...], image: Image) -> None:
+        with self._lock:
+            old = self._images.pop(key, None)
+            if old is not None:
+                self._bytes -= old.pixels.nbytes
+            self._images[key] = image
+            self._bytes += image.pixels.nbytes
+            while len(self._images) > 1 and (
+                len(self._images) > self.max_images or self._bytes > self.max_bytes
+            ):
+                _, dropped = self._images.popitem(last=False)
+                self._bytes -= dropped.pixels.nbytes
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+
+_IMAGE_CACHE: contextvars.ContextVar[ImageCache | None] = contextvars.ContextVar(
+    "openidv_image_cache", default=None
+)
+
+
+@contextmanager
+def cached_images(cache: ImageCache | None = None) -> Iterator[ImageCache]:
+    """Within the block, ``load_image`` returns the same ``Image`` for the same file content (and label and
+    limits), so the work memoised on it is shared by every row that uses the image (see the module
+    docstring for when that is safe). The bytes are still read and hashed each time: a file changed on
+    disk is decoded again."""
+    active = ImageCache() if cache is None else cache
+    token = _IMAGE_CACHE.set(active)
+    try:
+        yield active
+    finally:
+        _IMAGE_CACHE.reset(token)
+
+
 def load_image(
     source: str | Path | bytes | bytearray | memoryview | BinaryIO,
     *,
@@ -177,10 +246,23 @@ def load_image(
     """Read, check and decode one image. Raises ``InvalidInput`` with one line for anything unusable.
 
     ``source`` is a path, the encoded bytes, or a binary file object; ``name`` labels it in messages.
+    Inside ``cached_images()``, the same content returns the same ``Image``.
     """
     data, label = _read_bytes(source, limits, name)
     if not data:
         raise InvalidInput(f"{label}: the file is empty")
+    cache = _IMAGE_CACHE.get()
+    if cache is None:
+        return _load(data, label, limits)
+    key = (hashlib.sha256(data).hexdigest(), label, limits)
+    image = cache.get(key)
+    if image is None:
+        image = _load(data, label, limits)
+        cache.put(key, image)
+    return image
+
+
+def _load(data: bytes, label: str, limits: ImageLimits) -> Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -275,7 +357,7 @@ def _decode(pil: PILImage.Image, label: str, limits: ImageLimits) -> Image:
     array = np.asarray(rgb, dtype=np.uint8)
     if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
         raise InvalidInput(f"{label}: decoded to an unusable shape {array.shape}")
-    bgr = np.ascontiguousarray(array[:, :, ::-1])
+    bgr = _swap_channels(array)
     bgr.setflags(write=False)
     return Image(
         pixels=bgr,
@@ -285,6 +367,15 @@ def _decode(pil: PILImage.Image, label: str, limits: ImageLimits) -> Image:
         orientation=orientation,
         scale=round(scale, 6),
     )
+
+
+def _swap_channels(array: UInt8Array) -> UInt8Array:
+    """RGB <-> BGR as a new contiguous array: OpenCV's ``cvtColor`` is several times faster than numpy's
+    reversed-stride copy on a large photo (2.4 vs 27 ms for 3.3 MP on the shared machine), same bytes."""
+    import cv2  # lazily: importing openidv.imageio does not load OpenCV
+
+    out: UInt8Array = np.asarray(cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2BGR), dtype=np.uint8)
+    return out
 
 
 def _orientation(pil: PILImage.Image) -> int:

@@ -9,11 +9,16 @@ written in code. A side without a face is a failure to acquire (``FACE_NOT_FOUND
 
 For evaluation, ``evidence_from_files([a, b])`` puts ``a`` in the selfie and ``b`` in the document image,
 so ``openidv eval run --manifest datasets/faces/pairs.csv --check face_match`` scores any pair manifest.
+They are decoded exactly as the API decodes uploads (so a threshold tuned by ``eval`` means the same in
+production), and each distinct file content is decoded once per check instance (``imageio.cached_images``
+with the check's own ``ImageCache``), so in one ``eval run`` every image is detected and embedded once, not
+once per pair: faces and embeddings are memoised on the ``Image`` and keyed by values only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from openidv.checks.base import Check
@@ -27,7 +32,7 @@ from openidv.checks.face.analysis import (
 from openidv.checks.face.embed import cosine, similarity_from_cosine
 from openidv.checks.face.params import FaceMatchParams
 from openidv.evidence import Evidence
-from openidv.imageio import Image
+from openidv.imageio import Image, ImageCache, cached_images
 from openidv.results import CheckResult, Meaning, Status
 
 
@@ -42,6 +47,17 @@ class FaceMatchCheck(Check):
     params: FaceMatchParams
     #: a comparisons manifest's ``a`` goes in the selfie, ``b`` in the document image
     file_fields = ("selfie", "document_image")
+    #: decoded dataset images kept by ``evidence_from_files`` (least recently used out)
+    image_cache_size = 512
+    _image_cache: ImageCache | None = None
+
+    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
+        """``a`` in the selfie, ``b`` in the document image; the same file content gives the same ``Image``
+        for the life of this check (one ``eval run``), so its faces and embedding are computed once."""
+        if self._image_cache is None:
+            self._image_cache = ImageCache(self.image_cache_size)
+        with cached_images(self._image_cache):
+            return super().evidence_from_files(paths)
 
     def _find(self, evidence: Evidence) -> tuple[Image, FaceFinding, Image, FaceFinding]:
         selfie, document = evidence.selfie, evidence.document_image
