@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,12 +15,17 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from openidv.api import problems
+from openidv.api.auth import require_api_key
 from openidv.api.routes_faces import router
 from openidv.cli import app as cli_app
 from openidv.crypto import BiometricCipher
 from openidv.services.face_gallery import GalleryService
 from openidv.store.db import make_engine
 from openidv.store.gallery_tables import create_gallery_tables
+from openidv.store.repository import ApiKeyInfo
+
+#: the routes alone, without the app's key table: every request comes from a key of the default tenant
+CALLER = ApiKeyInfo("k", "tests", "oidv_test", datetime.now(UTC), None)
 
 
 @pytest.fixture
@@ -35,6 +41,7 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     app = FastAPI()
     problems.install(app)
     app.include_router(router)
+    app.dependency_overrides[require_api_key] = lambda: CALLER
     app.state.services = SimpleNamespace(face_gallery=service)  # what the app's Services gives the routes
     with TestClient(app) as test_client:
         yield test_client
@@ -112,6 +119,7 @@ def test_routes_without_a_gallery_service_fail_loudly(faces: Path) -> None:
     app = FastAPI()
     problems.install(app)
     app.include_router(router)
+    app.dependency_overrides[require_api_key] = lambda: CALLER
     with TestClient(app) as bare:
         answer = bare.get("/v1/galleries/onboarding")
     assert answer.status_code == 503 and "face gallery service" in answer.json()["detail"]

@@ -126,7 +126,7 @@ def test_crash_between_sql_and_index_write_leaves_a_consistent_gallery(  # type:
     svc: GalleryService = service_factory()
     keep = svc.enroll("g", "obama", photos["obama1"])
     doomed = svc.enroll("g", "biden", photos["biden1"])
-    gallery_id = svc._loaded["g"].gallery_id
+    gallery_id = svc._loaded[("default", "g")].gallery_id
 
     def crash(*_: object) -> None:
         raise Crash("power cut after the SQL commit, before the index file")
@@ -311,10 +311,10 @@ def test_approximate_gallery_erasure_restart_crash_and_compaction(  # type: igno
     face = find_faces(photos["biden1"]).largest
     assert face is not None
     raw = face_embedding(photos["biden1"], face).vector.astype("<f4").tobytes()
-    gallery_id = svc._loaded["big"].gallery_id
-    assert raw[:64] in svc._loaded["big"].index.to_bytes()
+    gallery_id = svc._loaded[("default", "big")].gallery_id
+    assert raw[:64] in svc._loaded[("default", "big")].index.to_bytes()
     svc.delete("big", biden.face_id)
-    index = svc._loaded["big"].index
+    index = svc._loaded[("default", "big")].index
     assert index.kind == kind and index.ntotal == 3
     # HNSW: erased in place, 1 of 4 (no compaction yet); pq_rerank: removed, codes encoded again
     assert index.erased == ({biden.face_id} if kind == "hnsw" else set())
@@ -336,8 +336,11 @@ def test_approximate_gallery_erasure_restart_crash_and_compaction(  # type: igno
     report = restarted.check_consistency("big")
     assert report["consistent"] and report["rows"] == 2, report
     # HNSW: 2 of 4 erased passes 40%: compacted into a fresh graph without the erased nodes
-    assert restarted._loaded["big"].index.erased == set() and restarted._loaded["big"].index.stored == 2
-    assert restarted._loaded["big"].index.kind == kind
+    assert (
+        restarted._loaded[("default", "big")].index.erased == set()
+        and restarted._loaded[("default", "big")].index.stored == 2
+    )
+    assert restarted._loaded[("default", "big")].index.kind == kind
     top = restarted.search("big", photos["rose2"], k=5).matches
     assert top[0].face_id == rose.face_id and {m.face_id for m in top} == {obama.face_id, rose.face_id}
     assert svc.info("big").size == 2  # the first process reconciles by generation

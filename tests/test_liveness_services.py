@@ -33,7 +33,7 @@ class FakeSessions:
     def __init__(self, verdicts: dict[str, SessionVerdict]) -> None:
         self.verdicts = verdicts
 
-    def session_verdict(self, session_id: str) -> SessionVerdict | None:
+    def session_verdict(self, session_id: str, *, tenant: str) -> SessionVerdict | None:
         return self.verdicts.get(session_id)
 
 

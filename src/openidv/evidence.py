@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openidv.imageio import Image
+from openidv.tenancy import DEFAULT_TENANT
 
 MAX_NAME_LENGTH = 200
 MAX_MRZ_LENGTH = 200  # 3 x 30 or 2 x 44 characters plus separators; anything longer is not an MRZ
@@ -54,6 +55,8 @@ class Evidence(BaseModel):
     liveness_session_id: str | None = Field(default=None, min_length=1, max_length=64)
     subject_id: str | None = Field(default=None, min_length=1, max_length=200)  # the applicant's id in
     # the caller's system: face_duplicate ignores gallery hits of this same subject (a returning customer)
+    # whose verification this is: 1:N searches and liveness sessions are looked up in this tenant only
+    tenant_id: str = Field(default=DEFAULT_TENANT, min_length=1, max_length=64)
 
     def has(self, field: str) -> bool:
         """Present means not None and, for containers, not empty."""

@@ -50,7 +50,8 @@ class VerificationRecord(BaseModel):
 
 
 def _present(evidence: Evidence) -> list[str]:
-    return sorted(name for name in Evidence.model_fields if evidence.has(name))
+    """The inputs present (the tenant is who asks, not an input: it is stored beside the verification)."""
+    return sorted(name for name in Evidence.model_fields if name != "tenant_id" and evidence.has(name))
 
 
 def _image_digest(image: Image) -> str:

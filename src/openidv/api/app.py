@@ -1,8 +1,9 @@
 """The HTTP API (FastAPI). ``openidv serve`` runs it; ``create_app`` builds it for tests and embedding.
 
-Every ``/v1`` route needs ``Authorization: Bearer <key>`` (``openidv keys create``). Errors are RFC 9457
-problem+json. ``POST /v1/verifications`` honours ``Idempotency-Key``: the same key and body return the same
-verification, the same key with another body is a 409.
+Every ``/v1`` route needs ``Authorization: Bearer <key>`` (``openidv keys create``) whose key holds the
+route's scope (``openidv.api.auth.ROUTE_SCOPES``); everything is confined to the key's tenant. Errors are
+RFC 9457 problem+json. ``POST /v1/verifications`` honours ``Idempotency-Key``: the same key and body return
+the same verification, the same key with another body is a 409.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException
 
 import openidv
 from openidv.api import problems
+from openidv.api.auth import Caller, get_store, require_api_key
 from openidv.api.limits import BodySizeLimit
 from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
 from openidv.api.problems import problem, validation_problem
@@ -27,7 +28,7 @@ from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
 from openidv.services import Services, Verifier
 from openidv.settings import Settings
-from openidv.store.repository import ApiKeyInfo, Store
+from openidv.store.repository import Store
 from openidv.verification import request_digest
 
 _REQUEST_BODY_DOC: dict[str, Any] = {
@@ -41,11 +42,6 @@ _REQUEST_BODY_DOC: dict[str, Any] = {
 }
 
 
-def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
 def get_policy(request: Request) -> Policy:
     policy: Policy = request.app.state.policy
     return policy
@@ -54,21 +50,6 @@ def get_policy(request: Request) -> Policy:
 def get_verifier(request: Request) -> Verifier:
     verifier: Verifier = request.app.state.verifier
     return verifier
-
-
-def require_api_key(
-    store: Annotated[Store, Depends(get_store)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> ApiKeyInfo:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(
-            401, "send an API key as `Authorization: Bearer <key>`", {"WWW-Authenticate": "Bearer"}
-        )
-    key = store.authenticate(token.strip())
-    if key is None:
-        raise HTTPException(401, "the API key is unknown or revoked", {"WWW-Authenticate": "Bearer"})
-    return key
 
 
 MAX_JSON_BYTES = 64 * 1024
@@ -121,7 +102,7 @@ def _register_routes(app: FastAPI) -> None:
     )
     async def create_verification(
         request: Request,
-        key: Annotated[ApiKeyInfo, Depends(require_api_key)],
+        key: Caller,
         store: Annotated[Store, Depends(get_store)],
         verifier: Annotated[Verifier, Depends(get_verifier)],
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
@@ -145,6 +126,7 @@ def _register_routes(app: FastAPI) -> None:
             return problem(
                 415, f"unsupported content type {media_type!r}; send application/json or multipart/form-data"
             )
+        evidence = evidence.model_copy(update={"tenant_id": key.tenant_id})
         if idempotency_key:
             earlier = await run_in_threadpool(store.find_idempotent, key.id, idempotency_key, digest)
             if earlier is not None:
@@ -167,10 +149,10 @@ def _register_routes(app: FastAPI) -> None:
     @app.get("/v1/verifications/{verification_id}", tags=["verifications"], response_model=VerificationOut)
     def get_verification(
         verification_id: str,
-        _key: Annotated[ApiKeyInfo, Depends(require_api_key)],
+        key: Caller,
         store: Annotated[Store, Depends(get_store)],
     ) -> dict[str, Any]:
-        return store.get_verification(verification_id).to_api()
+        return store.get_verification(verification_id, key.tenant_id).to_api()
 
     _add_schema(app)
 

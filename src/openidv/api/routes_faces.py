@@ -18,6 +18,9 @@ Routes (multipart/form-data uploads; errors are problem+json through ``openidv.a
   with similarities and the policy's duplicate threshold and target.
 - ``DELETE /v1/galleries/{name}/faces/{face_id}``: 204; the template is erased for good. 404 if unknown.
 - ``GET /v1/galleries/{name}``: size, backend, index kind.
+
+Galleries belong to the caller's tenant (names are per tenant): another tenant's gallery or face is a 404,
+and a search only ever sees the caller's tenant's templates.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from openidv.api.auth import Caller
 from openidv.errors import ConfigurationError, InvalidInput
 from openidv.imageio import DEFAULT_LIMITS, Image, load_image
 from openidv.services.face_gallery import (
@@ -92,6 +96,7 @@ def _gallery(name: str) -> str:
 async def enroll_face(
     name: GalleryName,
     service: ServiceDep,
+    key: Caller,
     image: Annotated[UploadFile, File(description="The photo; its largest face is enrolled")],
     subject_id: Annotated[str, Form(min_length=1, max_length=200)],
     allow_duplicate: Annotated[bool, Form()] = False,
@@ -100,7 +105,9 @@ async def enroll_face(
     photo = await image_from_upload(image)
     try:
         result = await run_in_threadpool(
-            service.enroll, _gallery(name), subject_id, photo, allow_duplicate=allow_duplicate
+            lambda: service.enroll(
+                _gallery(name), subject_id, photo, allow_duplicate=allow_duplicate, tenant=key.tenant_id
+            )
         )
     except DuplicateFace as exc:
         return JSONResponse(
@@ -126,23 +133,26 @@ async def enroll_face(
 async def search_faces(
     name: GalleryName,
     service: ServiceDep,
+    key: Caller,
     image: Annotated[UploadFile, File(description="The photo to search with (its largest face)")],
     k: Annotated[int, Form(ge=1, le=MAX_K)] = 5,
 ) -> SearchResult:
     """The top ``k`` enrolled faces by similarity, with the policy's duplicate threshold."""
     photo = await image_from_upload(image)
-    result: SearchResult = await run_in_threadpool(service.search, _gallery(name), photo, k)
+    result: SearchResult = await run_in_threadpool(
+        lambda: service.search(_gallery(name), photo, k, tenant=key.tenant_id)
+    )
     return result
 
 
 @router.delete("/{name}/faces/{face_id}", status_code=204, response_class=Response)
-async def delete_face(name: GalleryName, face_id: int, service: ServiceDep) -> Response:
+async def delete_face(name: GalleryName, face_id: int, service: ServiceDep, key: Caller) -> Response:
     """Erase one template for good (right to erasure)."""
-    await run_in_threadpool(service.delete, _gallery(name), face_id)
+    await run_in_threadpool(lambda: service.delete(_gallery(name), face_id, tenant=key.tenant_id))
     return Response(status_code=204)
 
 
 @router.get("/{name}", response_model=GalleryInfo)
-async def gallery_info(name: GalleryName, service: ServiceDep) -> GalleryInfo:
-    info: GalleryInfo = await run_in_threadpool(service.info, _gallery(name))
+async def gallery_info(name: GalleryName, service: ServiceDep, key: Caller) -> GalleryInfo:
+    info: GalleryInfo = await run_in_threadpool(lambda: service.info(_gallery(name), tenant=key.tenant_id))
     return info

@@ -16,6 +16,9 @@ Routes (JSON; errors are problem+json through ``openidv.api.problems``):
   (``best_frame``, ``best_frame_jpeg_base64``); 409 with ``LIVENESS_SESSION_REUSED`` for a second submission;
   404 for an unknown session.
 - ``GET /v1/liveness/sessions/{id}``: status and stored outcome (never the nonce).
+
+A session belongs to the tenant (and records the key) that created it; another tenant's session is a 404,
+and a verification can only use a session of its own tenant.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from openidv.api.auth import Caller
 from openidv.api.liveness_schemas import FramesRequest, SessionOut
 from openidv.errors import ConfigurationError
 from openidv.services.liveness import LivenessService, Submission
@@ -52,24 +56,30 @@ def http_status(submission: Submission) -> int:
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut)
-async def create_session(service: ServiceDep) -> SessionOut:
+async def create_session(service: ServiceDep, key: Caller) -> SessionOut:
     """A new single-use session: nonce, expiry and a random challenge sequence."""
-    return SessionOut.of(await run_in_threadpool(service.create_session))
+    return SessionOut.of(
+        await run_in_threadpool(lambda: service.create_session(api_key_id=key.id, tenant=key.tenant_id))
+    )
 
 
 @router.post("/sessions/{session_id}/frames")
-async def submit_frames(session_id: SessionId, body: FramesRequest, service: ServiceDep) -> JSONResponse:
+async def submit_frames(
+    session_id: SessionId, body: FramesRequest, service: ServiceDep, key: Caller
+) -> JSONResponse:
     """Judge the frames of a session (once): challenges, identity, injection, passive checks, best frame."""
     frames = body.submitted_frames()  # bad base64 is a 422 before the session is touched
     outcome = await run_in_threadpool(
-        service.submit, session_id, frames, nonce=body.nonce, capture=body.capture
+        lambda: service.submit(
+            session_id, frames, nonce=body.nonce, capture=body.capture, tenant=key.tenant_id
+        )
     )
     return JSONResponse(outcome.body, status_code=http_status(outcome))
 
 
 @router.get("/sessions/{session_id}")
-async def get_session(session_id: SessionId, service: ServiceDep) -> dict[str, Any]:
-    row = await run_in_threadpool(service.get_session, session_id)
+async def get_session(session_id: SessionId, service: ServiceDep, key: Caller) -> dict[str, Any]:
+    row = await run_in_threadpool(lambda: service.get_session(session_id, tenant=key.tenant_id))
     return {
         "id": row.id,
         "challenges": row.challenges,

@@ -14,11 +14,19 @@ app = typer.Typer(
 
 # Each sub-command group lives in its own module and registers itself here.
 # --- sub-command registration (one line each) ---
-from openidv.cli.main_cmds import audit_app, demo_command, keys_app, serve_command, verify_command  # noqa: E402
+from openidv.cli.main_cmds import (  # noqa: E402
+    audit_app,
+    demo_command,
+    keys_app,
+    serve_command,
+    tenants_app,
+    verify_command,
+)
 
 app.command("verify")(verify_command)
 app.command("serve")(serve_command)
 app.command("demo")(demo_command)
+app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 from openidv.cli.synth_cmd import synth_app  # noqa: E402

@@ -1,8 +1,8 @@
-"""Top-level commands: verify, serve, keys, audit."""
+"""Top-level commands: verify, serve, tenants, keys, audit."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +18,14 @@ from openidv.evidence import DeclaredData, Evidence
 from openidv.services import Verifier
 from openidv.settings import Settings
 from openidv.store.repository import Store
+from openidv.tenancy import DEFAULT_TENANT, SCOPES, parse_scopes
 from openidv.verification import VerificationRecord
 
 keys_app = typer.Typer(
-    help="Create, list and revoke API keys (only a key's hash is stored).", no_args_is_help=True
+    help="Create, list, rotate and revoke API keys (only a key's hash is stored).", no_args_is_help=True
+)
+tenants_app = typer.Typer(
+    help="Create and list tenants (every API key and its data belong to one).", no_args_is_help=True
 )
 audit_app = typer.Typer(help="Check the hash-chained audit log.", no_args_is_help=True)
 
@@ -117,34 +121,105 @@ def serve_command(
         uvicorn.run(create_app(), host=host, port=port)
 
 
+@tenants_app.command("create")
+@friendly_errors
+def tenants_create(name: Annotated[str, typer.Argument(help="The tenant's name, e.g. acme.")]) -> None:
+    """Create a tenant; then `openidv keys create --tenant NAME ...`."""
+    typer.echo(f"created tenant {open_store().create_tenant(name)}")
+
+
+@tenants_app.command("list")
+@friendly_errors
+def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List tenants."""
+    tenants = open_store().list_tenants()
+    if as_json:
+        print_json(tenants)
+        return
+    for t in tenants:
+        typer.echo(t)
+
+
+def _days(days: float | None, option: str) -> timedelta | None:
+    if days is None:
+        return None
+    if not 0 < days <= 36_500:
+        fail(f"{option} must be a number of days above 0 (at most 36500)")
+    return timedelta(days=days)
+
+
 @keys_app.command("create")
 @friendly_errors
-def keys_create(name: Annotated[str, typer.Option(help="Who or what the key is for.")]) -> None:
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    tenant: Annotated[str, typer.Option(help="The tenant the key (and all it creates) belongs to.")] = (
+        DEFAULT_TENANT
+    ),
+    scopes: Annotated[
+        str | None, typer.Option(help=f"Comma-separated scopes (default: all): {', '.join(SCOPES)}.")
+    ] = None,
+    expires_in: Annotated[
+        float | None, typer.Option("--expires-in", help="Days until the key expires (default: never).")
+    ] = None,
+) -> None:
     """Create an API key. The key is printed once, alone on the last line; only its hash is stored."""
     if not name.strip() or len(name) > 100:
         fail("--name must be 1 to 100 characters")
-    info, key = open_store().create_api_key(name.strip())
+    info, key = open_store().create_api_key(
+        name.strip(), tenant=tenant, scopes=parse_scopes(scopes), expires_in=_days(expires_in, "--expires-in")
+    )
+    expiry = f", expires {info.expires_at.isoformat()}" if info.expires_at else ""
     typer.echo(
-        f"created API key {info.id} ({info.name}); store it now, it will not be shown again:", err=False
+        f"created API key {info.id} ({info.name}, tenant {info.tenant_id}, scopes {','.join(info.scopes)}"
+        f"{expiry}); store it now, it will not be shown again:",
+        err=False,
     )
     typer.echo(key)
+
+
+@keys_app.command("rotate")
+@friendly_errors
+def keys_rotate(
+    key: Annotated[str, typer.Argument(help="Key id or its prefix.")],
+    grace: Annotated[
+        float, typer.Option(help="Days the old key keeps working, while clients move to the new one.")
+    ] = 7,
+    expires_in: Annotated[
+        float | None, typer.Option("--expires-in", help="Days until the new key expires (default: never).")
+    ] = None,
+) -> None:
+    """Replace a key without downtime: a new key with the same tenant, name and scopes is printed (once,
+    on the last line), and the old one expires after --grace days."""
+    store = open_store()
+    old = store.expire_api_key(key, _days(grace, "--grace") or timedelta(0))
+    info, new_key = store.create_api_key(
+        old.name, tenant=old.tenant_id, scopes=old.scopes, expires_in=_days(expires_in, "--expires-in")
+    )
+    typer.echo(
+        f"rotated {old.id}: it expires {old.expires_at.isoformat() if old.expires_at else 'never'}; "
+        f"new API key {info.id} (tenant {info.tenant_id}); store it now, it will not be shown again:"
+    )
+    typer.echo(new_key)
 
 
 @keys_app.command("list")
 @friendly_errors
 def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List API keys (id, name, prefix, created, revoked)."""
+    """List API keys (id, name, tenant, scopes, prefix, created, expires, revoked)."""
     keys = open_store().list_api_keys()
     if as_json:
         print_json([k.__dict__ for k in keys])
         return
-    table = Table("id", "name", "prefix", "created", "revoked")
+    table = Table("id", "name", "tenant", "scopes", "prefix", "created", "expires", "revoked")
     for k in keys:
         table.add_row(
             k.id,
             k.name,
+            k.tenant_id,
+            ",".join(k.scopes),
             k.prefix,
             k.created_at.isoformat(),
+            k.expires_at.isoformat() if k.expires_at else "-",
             k.revoked_at.isoformat() if k.revoked_at else "-",
         )
     Console().print(table)

@@ -4,6 +4,11 @@
 templates stored by ``openidv.store.gallery_repository`` (SQL is the source of truth; see there for the
 encrypted templates and index file).
 
+Tenancy. A gallery belongs to a tenant and its name is unique within it; every method takes ``tenant``
+(default ``openidv.tenancy.DEFAULT_TENANT``) and only ever resolves names inside it. Indexes are kept per
+gallery row (in memory by tenant and name, on disk by gallery id), so a search can never return another
+tenant's template, and another tenant's gallery or face is ``NotFound``.
+
 Consistency. Every enrolment or deletion commits its row change and a bump of the gallery's generation
 in one transaction *first*, then updates the in-memory index and rewrites the index file atomically (for
 large galleries enrolments are batched into one rewrite, see ``SNAPSHOT_EVERY``). Before answering, the
@@ -55,6 +60,7 @@ from openidv.services.face_index import (
 from openidv.settings import Settings
 from openidv.store.db import make_engine
 from openidv.store.gallery_repository import GalleryRecord, GalleryRepository, create_gallery_tables
+from openidv.tenancy import DEFAULT_TENANT
 
 MAX_K = 100
 #: after an enrolment the index file is rewritten once at least ``size // SNAPSHOT_EVERY`` enrolments
@@ -179,7 +185,7 @@ class GalleryService:
         self.approx_threshold = approx_threshold
         self._settings = settings
         self._policy = policy
-        self._loaded: dict[str, _Loaded] = {}
+        self._loaded: dict[tuple[str, str], _Loaded] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -230,26 +236,28 @@ class GalleryService:
         return self.policy.judge_score("face_duplicate", "duplicate", similarity)
 
     # ---- galleries
-    def create_gallery(self, name: str, backend: str | None = None) -> GalleryInfo:
+    def create_gallery(
+        self, name: str, backend: str | None = None, *, tenant: str = DEFAULT_TENANT
+    ) -> GalleryInfo:
         """Create a gallery (idempotent: an existing one is returned; its backend cannot change)."""
         validate_gallery_name(name)
         embedder = get_embedder(backend or self._policy_backend())
-        row = self.repository.create(name, embedder.backend, embedder.model_id, embedder.dim)
+        row = self.repository.create(name, embedder.backend, embedder.model_id, embedder.dim, tenant)
         if row.backend != embedder.backend:
             raise Conflict(f"gallery {name!r} holds {row.backend} templates, not {embedder.backend}")
-        return self.info(name)
+        return self.info(name, tenant=tenant)
 
-    def galleries(self) -> list[GalleryInfo]:
-        return [self.info(n) for n in self.repository.names()]
+    def galleries(self, *, tenant: str = DEFAULT_TENANT) -> list[GalleryInfo]:
+        return [self.info(n, tenant=tenant) for n in self.repository.names(tenant)]
 
-    def exists(self, name: str) -> bool:
-        return self.repository.exists(name)
+    def exists(self, name: str, *, tenant: str = DEFAULT_TENANT) -> bool:
+        return self.repository.exists(name, tenant)
 
-    def size(self, name: str) -> int:
-        return self.repository.size(name)
+    def size(self, name: str, *, tenant: str = DEFAULT_TENANT) -> int:
+        return self.repository.size(name, tenant)
 
-    def info(self, name: str) -> GalleryInfo:
-        loaded = self._sync(name)
+    def info(self, name: str, *, tenant: str = DEFAULT_TENANT) -> GalleryInfo:
+        loaded = self._sync(name, tenant)
         return GalleryInfo(
             name=loaded.name,
             backend=loaded.backend,
@@ -269,6 +277,7 @@ class GalleryService:
         allow_duplicate: bool = False,
         allow_low_quality: bool = False,
         attributes: Mapping[str, Any] | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> EnrollResult:
         """Enrol the largest face of ``image`` for ``subject_id``.
 
@@ -277,13 +286,13 @@ class GalleryService:
         already enrolled under another subject (unless ``allow_duplicate``).
         """
         subject_id = _subject(subject_id)
-        if not self.exists(name):
-            self.create_gallery(name)
-        loaded = self._sync(name)
+        if not self.exists(name, tenant=tenant):
+            self.create_gallery(name, tenant=tenant)
+        loaded = self._sync(name, tenant)
         vector, quality = self._embed(image, loaded.backend, check_quality=not allow_low_quality)
         threshold, target = self.duplicate_threshold(loaded.backend)
         with loaded.lock:
-            loaded = self._sync(name)
+            loaded = self._sync(name, tenant)
             duplicates: list[GalleryMatch] = []
             if threshold is not None:
                 hits = self._search_loaded(loaded, vector, k=10)
@@ -319,14 +328,14 @@ class GalleryService:
         verdict = self.judge_duplicate(loaded.backend, hit.similarity)
         return verdict is not None and verdict.holds
 
-    def search(self, name: str, image: Image, k: int = 5) -> SearchResult:
+    def search(self, name: str, image: Image, k: int = 5, *, tenant: str = DEFAULT_TENANT) -> SearchResult:
         """The ``k`` most similar enrolled faces to the largest face in ``image``."""
         if not 1 <= k <= MAX_K:
             raise InvalidInput(f"k must be between 1 and {MAX_K}")
-        if not self.exists(name):
+        if not self.exists(name, tenant=tenant):
             raise NotFound(f"no gallery named {name!r}")
         start = time.perf_counter()
-        loaded = self._sync(name)
+        loaded = self._sync(name, tenant)
         vector, quality = self._embed(image, loaded.backend, check_quality=False)
         embedded = time.perf_counter()
         with loaded.lock:
@@ -349,23 +358,25 @@ class GalleryService:
             },
         )
 
-    def search_vector(self, name: str, vector: F32Array, k: int = 5) -> list[GalleryMatch]:
-        loaded = self._sync(name)
+    def search_vector(
+        self, name: str, vector: F32Array, k: int = 5, *, tenant: str = DEFAULT_TENANT
+    ) -> list[GalleryMatch]:
+        loaded = self._sync(name, tenant)
         with loaded.lock:
             return self._search_loaded(loaded, vector, k)
 
-    def delete(self, name: str, face_id: int) -> None:
+    def delete(self, name: str, face_id: int, *, tenant: str = DEFAULT_TENANT) -> None:
         """Remove one template for good (right to erasure): row, index entry and index file."""
-        loaded = self._sync(name)
+        loaded = self._sync(name, tenant)
         with loaded.lock:
             generation = self.repository.delete(loaded.gallery_id, face_id)
             if generation is None:
                 raise NotFound(f"no face {face_id} in gallery {name!r}")
             self._after_delete(loaded, [face_id], generation)
 
-    def delete_subject(self, name: str, subject_id: str) -> int:
+    def delete_subject(self, name: str, subject_id: str, *, tenant: str = DEFAULT_TENANT) -> int:
         """Remove every template of one subject; returns how many."""
-        loaded = self._sync(name)
+        loaded = self._sync(name, tenant)
         with loaded.lock:
             ids, generation = self.repository.delete_subject(loaded.gallery_id, subject_id)
             if generation is None:
@@ -373,9 +384,9 @@ class GalleryService:
             self._after_delete(loaded, ids, generation)
             return len(ids)
 
-    def check_consistency(self, name: str) -> dict[str, Any]:
+    def check_consistency(self, name: str, *, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
         """Compare the rows, the in-memory index and the index file (for tests and operators)."""
-        loaded = self._sync(name)
+        loaded = self._sync(name, tenant)
         with loaded.lock:
             rows = self.repository.template_ids(loaded.gallery_id)
             in_memory = loaded.index.ids()
@@ -460,13 +471,13 @@ class GalleryService:
         if loaded.index.needs_compaction(self.compact_fraction):
             self._rebuild(loaded, *loaded.index.live())
 
-    def _sync(self, name: str) -> _Loaded:
-        """The gallery's index, reconciled with SQL when the generations differ."""
-        row = self.repository.get(name)
+    def _sync(self, name: str, tenant: str = DEFAULT_TENANT) -> _Loaded:
+        """The tenant's gallery's index, reconciled with SQL when the generations differ."""
+        row = self.repository.get(name, tenant)
         if row is None:
             raise NotFound(f"no gallery named {name!r}")
         with self._lock:
-            loaded = self._loaded.get(name)
+            loaded = self._loaded.get((tenant, name))
             if loaded is None or loaded.gallery_id != row.id:
                 loaded = _Loaded(
                     row.id,
@@ -478,7 +489,7 @@ class GalleryService:
                     FaceIndex.exact(row.dim),
                     threading.RLock(),
                 )
-                self._loaded[name] = loaded
+                self._loaded[(tenant, name)] = loaded
         if loaded.generation == row.generation:
             return loaded
         with loaded.lock:

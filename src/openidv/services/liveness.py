@@ -53,6 +53,7 @@ from openidv.results import CheckResult
 from openidv.services.captures import CaptureIndex
 from openidv.store.db import make_session_factory
 from openidv.store.liveness_tables import LivenessSession
+from openidv.tenancy import DEFAULT_TENANT
 
 PASSIVE_CHECKS = ("pad", "deepfake")
 #: the finding a passive check's attack score gives when the check names no species itself
@@ -139,7 +140,7 @@ class LivenessService:
 
     # ------------------------------------------------------------------ sessions
 
-    def create_session(self, api_key_id: str | None = None) -> NewSession:
+    def create_session(self, api_key_id: str | None = None, *, tenant: str = DEFAULT_TENANT) -> NewSession:
         rng = secrets.SystemRandom()
         challenges = rng.sample(list(CHALLENGES), k=min(self.config.n_challenges, len(CHALLENGES)))
         now = self.clock()
@@ -151,24 +152,26 @@ class LivenessService:
             expires_at=now + timedelta(seconds=self.config.session_ttl_s),
             status="open",
             api_key_id=api_key_id,
+            tenant_id=tenant,
         )
         with self._sessions() as session, session.begin():
             session.add(row)
         return NewSession(row.id, row.nonce, challenges, now, row.expires_at)
 
-    def get_session(self, session_id: str) -> LivenessSession:
+    def get_session(self, session_id: str, *, tenant: str = DEFAULT_TENANT) -> LivenessSession:
+        """The tenant's session; another tenant's is ``NotFound``, like one that never existed."""
         with self._sessions() as session:
             row = session.get(LivenessSession, session_id)
-            if row is None:
+            if row is None or row.tenant_id != tenant:
                 raise NotFound(f"liveness session {session_id!r} does not exist")
             session.expunge(row)
             found: LivenessSession = row
             return found
 
-    def session_verdict(self, session_id: str) -> SessionVerdict | None:
-        """The stored verdict of a session (the ``liveness_session`` check asks this)."""
+    def session_verdict(self, session_id: str, *, tenant: str = DEFAULT_TENANT) -> SessionVerdict | None:
+        """The stored verdict of the tenant's session (the ``liveness_session`` check asks this)."""
         try:
-            row = self.get_session(session_id)
+            row = self.get_session(session_id, tenant=tenant)
         except NotFound:
             return None
         result: dict[str, Any] = dict(row.result or {})
@@ -218,10 +221,11 @@ class LivenessService:
         *,
         nonce: str,
         capture: CaptureMetadata | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> Submission:
         """Judge a session's frames once. Bad input raises ``InvalidInput`` and leaves the session unused."""
         start = time.perf_counter()
-        row = self.get_session(session_id)
+        row = self.get_session(session_id, tenant=tenant)
         if row.used_at is not None:
             return _reused(session_id)
         now = self.clock()

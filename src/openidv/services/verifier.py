@@ -80,6 +80,7 @@ class Verifier:
             api_key_id=api_key_id,
             idempotency_key=idempotency_key,
             actor=actor,
+            tenant_id=evidence.tenant_id,
             in_transaction=self._follow_ups(run),
         )
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from openidv.crypto import BiometricCipher
 from openidv.store.gallery_tables import FaceGallery, FaceTemplate, create_gallery_tables
+from openidv.tenancy import DEFAULT_TENANT
 
 __all__ = ["GalleryRecord", "GalleryRepository", "create_gallery_tables"]
 
@@ -79,19 +80,22 @@ class GalleryRepository:
             self._cipher = self._load_cipher()
         return self._cipher
 
-    # ---- galleries
-    def get(self, name: str) -> GalleryRecord | None:
+    # ---- galleries (a name is unique within its tenant; other tenants' galleries are never seen)
+    def get(self, name: str, tenant: str = DEFAULT_TENANT) -> GalleryRecord | None:
         with Session(self.engine) as session:
-            row = session.scalar(select(FaceGallery).where(FaceGallery.name == name))
+            row = session.scalar(_named(name, tenant))
             return None if row is None else _record(row)
 
-    def create(self, name: str, backend: str, model_id: str, dim: int) -> GalleryRecord:
-        """Insert a gallery row unless one of that name exists; returns the row either way."""
+    def create(
+        self, name: str, backend: str, model_id: str, dim: int, tenant: str = DEFAULT_TENANT
+    ) -> GalleryRecord:
+        """Insert a gallery row unless the tenant has one of that name; returns the row either way."""
         now = datetime.now(UTC)
         with Session(self.engine) as session, session.begin():
-            row = session.scalar(select(FaceGallery).where(FaceGallery.name == name))
+            row = session.scalar(_named(name, tenant))
             if row is None:
                 row = FaceGallery(
+                    tenant_id=tenant,
                     name=name,
                     backend=backend,
                     model_id=model_id,
@@ -104,18 +108,21 @@ class GalleryRepository:
                 session.flush()
             return _record(row)
 
-    def names(self) -> list[str]:
+    def names(self, tenant: str = DEFAULT_TENANT) -> list[str]:
         with Session(self.engine) as session:
-            return list(session.scalars(select(FaceGallery.name).order_by(FaceGallery.name)))
+            return list(
+                session.scalars(
+                    select(FaceGallery.name).where(FaceGallery.tenant_id == tenant).order_by(FaceGallery.name)
+                )
+            )
 
-    def exists(self, name: str) -> bool:
-        with Session(self.engine) as session:
-            return session.scalar(select(FaceGallery.id).where(FaceGallery.name == name)) is not None
+    def exists(self, name: str, tenant: str = DEFAULT_TENANT) -> bool:
+        return self.get(name, tenant) is not None
 
-    def size(self, name: str) -> int:
-        """Templates stored in the gallery (0 when there is no such gallery)."""
+    def size(self, name: str, tenant: str = DEFAULT_TENANT) -> int:
+        """Templates stored in the tenant's gallery (0 when there is no such gallery)."""
         with Session(self.engine) as session:
-            gid = session.scalar(select(FaceGallery.id).where(FaceGallery.name == name))
+            gid = session.scalar(_named(name, tenant).with_only_columns(FaceGallery.id))
             if gid is None:
                 return 0
             return int(session.scalar(select(func.count()).where(FaceTemplate.gallery_id == gid)) or 0)
@@ -267,6 +274,10 @@ class GalleryRepository:
         if not isinstance(header, dict):
             return None
         return header, plain[4 + size :]
+
+
+def _named(name: str, tenant: str) -> Any:
+    return select(FaceGallery).where(FaceGallery.tenant_id == tenant, FaceGallery.name == name)
 
 
 def _template_aad(gallery_id: int, template_id: int, backend: str) -> bytes:

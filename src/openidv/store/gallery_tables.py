@@ -15,23 +15,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Engine, ForeignKey, Integer, LargeBinary, String, Table, inspect
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openidv.store.db import Base, UTCDateTime
+from openidv.tenancy import DEFAULT_TENANT
 
 #: BIGINT on PostgreSQL; INTEGER on SQLite, where only an INTEGER primary key is the autoincrementing rowid
 TemplateId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class FaceGallery(Base):
-    """A named 1:N gallery; all its templates come from one embedding model."""
+    """A named 1:N gallery of one tenant (names are per tenant); all its templates come from one
+    embedding model."""
 
     __tablename__ = "face_galleries"
-    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy reads a plain dict
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_face_galleries_tenant_name"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_TENANT)
+    name: Mapped[str] = mapped_column(String(100))
     backend: Mapped[str] = mapped_column(String(20))
     model_id: Mapped[str] = mapped_column(String(100))
     dim: Mapped[int] = mapped_column(Integer)

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openidv.store.db import Base, UTCDateTime
+from openidv.tenancy import DEFAULT_TENANT
 
 
 class LivenessSession(Base):
@@ -33,6 +34,10 @@ class LivenessSession(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     api_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: the tenant of the key that created it; only that tenant can read, submit or use it
+    tenant_id: Mapped[str] = mapped_column(
+        String(64), nullable=False, index=True, server_default=DEFAULT_TENANT
+    )
 
 
 class CaptureHash(Base):

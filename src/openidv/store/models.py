@@ -1,4 +1,4 @@
-"""Tables for verifications, check results, decisions, API keys and the hash-chained audit log.
+"""Tables for tenants, API keys, verifications, check results, decisions and the hash-chained audit log.
 
 Alembic migrations in ``openidv/store/migrations`` create exactly these; a test compares the two.
 """
@@ -20,10 +20,21 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from openidv.store.db import Base, UTCDateTime
+from openidv.tenancy import DEFAULT_TENANT
+
+
+class Tenant(Base):
+    """Who owns keys and data; its name is its id (``openidv tenants create NAME``)."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ApiKey(Base):
-    """An API key; only its SHA-256 is stored, the key itself is shown once at creation."""
+    """An API key of one tenant, with its scopes and optional expiry; only its SHA-256 is stored, the key
+    itself is shown once at creation."""
 
     __tablename__ = "api_keys"
 
@@ -33,6 +44,12 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id"), index=True, server_default=DEFAULT_TENANT
+    )
+    #: comma-separated, from ``openidv.tenancy.SCOPES``
+    scopes: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Verification(Base):
@@ -44,6 +61,8 @@ class Verification(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    #: the tenant of the key that created it (``default`` for the CLI and the library)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True, server_default=DEFAULT_TENANT)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     evidence_summary: Mapped[dict[str, Any]] = mapped_column(JSON)

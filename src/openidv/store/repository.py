@@ -1,4 +1,7 @@
-"""The store: verifications, decisions, API keys and the audit log behind one small interface.
+"""The store: tenants, API keys, verifications, decisions and the audit log behind one small interface.
+
+Every verification belongs to a tenant, and ``get_verification`` answers only within the caller's tenant:
+another tenant's verification is "not found", like an id that never existed.
 
 A verification, its check results, its decision and its audit entry are written in one transaction, so a
 failure anywhere leaves nothing half-written.
@@ -12,19 +15,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from openidv.errors import Conflict, NotFound
+from openidv.errors import Conflict, InvalidInput, NotFound
 from openidv.results import CheckResult, Decision
 from openidv.store import audit
 from openidv.store.db import make_engine, make_session_factory
 from openidv.store.migrate import upgrade
-from openidv.store.models import ApiKey, CheckResultRow, DecisionRow, Verification
+from openidv.store.models import ApiKey, CheckResultRow, DecisionRow, Tenant, Verification
+from openidv.tenancy import DEFAULT_TENANT, SCOPES, validate_tenant
 from openidv.verification import VerificationRecord
 
 KEY_PREFIX = "oidv_"
@@ -42,6 +46,16 @@ class ApiKeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    tenant_id: str = DEFAULT_TENANT
+    scopes: tuple[str, ...] = SCOPES
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and (now or datetime.now(UTC)) >= self.expires_at
+
+
+class KeyExpired(Exception):
+    """``authenticate`` found the key, but it expired (the API answers 401 saying so)."""
 
 
 class Store:
@@ -71,6 +85,7 @@ class Store:
         api_key_id: str | None = None,
         idempotency_key: str | None = None,
         actor: str = "system",
+        tenant_id: str = DEFAULT_TENANT,
         in_transaction: Callable[[Session], None] | None = None,
     ) -> VerificationRecord:
         """Write everything about one verification atomically; returns the stored record.
@@ -85,6 +100,7 @@ class Store:
                     id=record.id,
                     created_at=record.created_at,
                     api_key_id=api_key_id,
+                    tenant_id=tenant_id,
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
                     evidence_summary=evidence_summary,
@@ -138,10 +154,13 @@ class Store:
                 )
             return _record(row)
 
-    def get_verification(self, verification_id: str) -> VerificationRecord:
+    def get_verification(self, verification_id: str, tenant_id: str = DEFAULT_TENANT) -> VerificationRecord:
+        """The tenant's verification; another tenant's id is ``NotFound``, like one that never existed."""
         with self._sessions() as session:
             row = session.execute(
-                _with_children(select(Verification)).where(Verification.id == verification_id)
+                _with_children(select(Verification)).where(
+                    Verification.id == verification_id, Verification.tenant_id == tenant_id
+                )
             ).scalar_one_or_none()
             if row is None:
                 raise NotFound(f"verification {verification_id} not found")
@@ -152,22 +171,84 @@ class Store:
         with self.engine.connect() as connection:
             connection.execute(select(1))
 
+    # ------------------------------------------------------------------ tenants
+
+    def create_tenant(self, name: str) -> str:
+        """Create a tenant (its name is its id); a ``Conflict`` when it exists."""
+        validate_tenant(name)
+        with self.transaction() as session:
+            if session.get(Tenant, name) is not None:
+                raise Conflict(f"tenant {name!r} already exists")
+            session.add(Tenant(id=name, created_at=datetime.now(UTC)))
+            session.flush()
+            audit.append(session, actor="cli", action="tenant.created", subject=name, payload={})
+        return name
+
+    def list_tenants(self) -> list[str]:
+        with self._sessions() as session:
+            return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+
     # ------------------------------------------------------------------ API keys
 
-    def create_api_key(self, name: str) -> tuple[ApiKeyInfo, str]:
-        """Create a key; returns its info and the plaintext key, which is never stored."""
+    def create_api_key(
+        self,
+        name: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        scopes: tuple[str, ...] = SCOPES,
+        expires_in: timedelta | None = None,
+    ) -> tuple[ApiKeyInfo, str]:
+        """Create a key of ``tenant`` (which must exist) with ``scopes``, expiring after ``expires_in``
+        (never when None); returns its info and the plaintext key, which is never stored."""
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown or not scopes:
+            raise InvalidInput(f"scopes: give one or more of {', '.join(SCOPES)} (not {unknown or 'none'})")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         row = ApiKey(
-            id=str(uuid.uuid4()), name=name, prefix=key[:12], key_hash=hash_api_key(key), created_at=now
+            id=str(uuid.uuid4()),
+            name=name,
+            prefix=key[:12],
+            key_hash=hash_api_key(key),
+            created_at=now,
+            tenant_id=tenant,
+            scopes=",".join(s for s in SCOPES if s in scopes),
+            expires_at=now + expires_in if expires_in is not None else None,
         )
         with self.transaction() as session:
+            if session.get(Tenant, tenant) is None:
+                raise NotFound(f"no tenant {tenant!r}; create it with `openidv tenants create {tenant}`")
             session.add(row)
             session.flush()
             audit.append(
-                session, actor="cli", action="api_key.created", subject=row.id, payload={"name": name}
+                session,
+                actor="cli",
+                action="api_key.created",
+                subject=row.id,
+                payload={
+                    "name": name,
+                    "tenant": tenant,
+                    "scopes": row.scopes,
+                    "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+                },
             )
         return _key_info(row), key
+
+    def expire_api_key(self, key_id_or_prefix: str, after: timedelta) -> ApiKeyInfo:
+        """Let a key expire ``after`` from now (sooner only), e.g. once its replacement is deployed."""
+        with self.transaction() as session:
+            row = _one_key(session, key_id_or_prefix)
+            at = datetime.now(UTC) + after
+            if row.expires_at is None or at < row.expires_at:
+                row.expires_at = at
+                audit.append(
+                    session,
+                    actor="cli",
+                    action="api_key.expiry_set",
+                    subject=row.id,
+                    payload={"expires_at": at.isoformat()},
+                )
+            return _key_info(row)
 
     def list_api_keys(self) -> list[ApiKeyInfo]:
         with self._sessions() as session:
@@ -176,33 +257,24 @@ class Store:
 
     def revoke_api_key(self, key_id_or_prefix: str) -> ApiKeyInfo:
         with self.transaction() as session:
-            rows = (
-                session.execute(
-                    select(ApiKey).where(
-                        (ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == key_id_or_prefix)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if not rows:
-                raise NotFound(f"no API key with id or prefix {key_id_or_prefix!r}")
-            if len(rows) > 1:
-                raise Conflict(f"{key_id_or_prefix!r} matches several keys; use the key id")
-            row = rows[0]
+            row = _one_key(session, key_id_or_prefix)
             if row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
                 audit.append(session, actor="cli", action="api_key.revoked", subject=row.id, payload={})
             return _key_info(row)
 
     def authenticate(self, key: str) -> ApiKeyInfo | None:
+        """The key's info; None when it is unknown or revoked; ``KeyExpired`` when it has expired."""
         with self._sessions() as session:
             row = session.execute(
                 select(ApiKey).where(ApiKey.key_hash == hash_api_key(key))
             ).scalar_one_or_none()
             if row is None or row.revoked_at is not None:
                 return None
-            return _key_info(row)
+            info = _key_info(row)
+            if info.expired():
+                raise KeyExpired(f"the API key expired at {info.expires_at.isoformat()}")  # type: ignore[union-attr]
+            return info
 
     # ------------------------------------------------------------------ audit
 
@@ -266,5 +338,29 @@ def _record(row: Verification) -> VerificationRecord:
     )
 
 
+def _one_key(session: Session, key_id_or_prefix: str) -> ApiKey:
+    rows = (
+        session.execute(
+            select(ApiKey).where((ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == key_id_or_prefix))
+        )
+        .scalars()
+        .all()
+    )
+    if not rows:
+        raise NotFound(f"no API key with id or prefix {key_id_or_prefix!r}")
+    if len(rows) > 1:
+        raise Conflict(f"{key_id_or_prefix!r} matches several keys; use the key id")
+    return rows[0]
+
+
 def _key_info(row: ApiKey) -> ApiKeyInfo:
-    return ApiKeyInfo(row.id, row.name, row.prefix, row.created_at, row.revoked_at)
+    return ApiKeyInfo(
+        row.id,
+        row.name,
+        row.prefix,
+        row.created_at,
+        row.revoked_at,
+        row.tenant_id,
+        tuple(s for s in row.scopes.split(",") if s),
+        row.expires_at,
+    )

@@ -1,6 +1,7 @@
 """``face_duplicate``: at onboarding, is this face already enrolled under another identity? (1:N)
 
-The selfie's largest face is searched in a named gallery (``params.gallery``, default ``onboarding``).
+The selfie's largest face is searched in a named gallery (``params.gallery``, default ``onboarding``) of the
+applicant's tenant (``evidence.tenant_id``); no other tenant's templates are ever searched.
 The score is the highest similarity to a template of *another* subject (hits of ``evidence.subject_id``
 itself, a returning customer, are ignored), meaning ``attack``: the policy flags it as
 ``FACE_DUPLICATE_IDENTITY`` at or above ``checks.face_duplicate.thresholds.duplicate``, a threshold tuned on
@@ -53,13 +54,15 @@ class GalleryProfile(Protocol):
 class GalleryLookup(Protocol):
     """The read-only 1:N search ``face_duplicate`` asks of the ``face_gallery`` service."""
 
-    def exists(self, name: str) -> bool: ...
+    def exists(self, name: str, *, tenant: str) -> bool: ...
 
-    def size(self, name: str) -> int: ...
+    def size(self, name: str, *, tenant: str) -> int: ...
 
-    def info(self, name: str) -> GalleryProfile: ...
+    def info(self, name: str, *, tenant: str) -> GalleryProfile: ...
 
-    def search_vector(self, name: str, vector: F32Array, k: int = 5) -> Sequence[GalleryHit]: ...
+    def search_vector(
+        self, name: str, vector: F32Array, k: int = 5, *, tenant: str
+    ) -> Sequence[GalleryHit]: ...
 
 
 class FaceDuplicateCheck(Check):
@@ -84,7 +87,8 @@ class FaceDuplicateCheck(Check):
         gallery = self.params.gallery
         lookup = self.gallery
         details: dict[str, Any] = {"gallery": gallery}
-        if not lookup.exists(gallery) or lookup.size(gallery) == 0:
+        tenant = evidence.tenant_id  # only the applicant's tenant's gallery is searched
+        if not lookup.exists(gallery, tenant=tenant) or lookup.size(gallery, tenant=tenant) == 0:
             details.update({"gallery_size": 0, "matches": []})
             return self.result(Status.OK, 0.0, (), details)
         found = find_faces(
@@ -92,10 +96,10 @@ class FaceDuplicateCheck(Check):
         )
         if found.largest is None:
             return self.result(Status.FAILED_TO_ACQUIRE, None, ("FACE_NOT_FOUND",), details)
-        info = lookup.info(gallery)
+        info = lookup.info(gallery, tenant=tenant)
         vector = face_embedding(selfie, found.largest, info.backend).vector
         k = self.params.k
-        matches = lookup.search_vector(gallery, vector, k=k + 5)
+        matches = lookup.search_vector(gallery, vector, k=k + 5, tenant=tenant)
         others = [m for m in matches if m.subject_id != evidence.subject_id]
         details.update(
             {

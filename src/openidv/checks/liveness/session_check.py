@@ -34,8 +34,8 @@ class SessionVerdict:
 class LivenessSessions(Protocol):
     """What the ``liveness_session`` check asks the session service."""
 
-    def session_verdict(self, session_id: str) -> SessionVerdict | None:
-        """The session's verdict, or None when no such session exists."""
+    def session_verdict(self, session_id: str, *, tenant: str) -> SessionVerdict | None:
+        """The verdict of the tenant's session, or None when the tenant has no such session."""
         ...
 
 
@@ -54,7 +54,7 @@ class LivenessSessionCheck(Check):
 
     def run(self, evidence: Evidence) -> CheckResult:
         session_id = str(evidence.liveness_session_id)
-        verdict = self.sessions.session_verdict(session_id)
+        verdict = self.sessions.session_verdict(session_id, tenant=evidence.tenant_id)
         if verdict is None:
             return self.result(
                 Status.FAILED_TO_ACQUIRE, None, ["LIVENESS_SESSION_UNKNOWN"], {"session_id": session_id}

@@ -1,0 +1,71 @@
+"""Who is calling: the API key, its tenant and its scopes.
+
+``require_api_key`` authenticates ``Authorization: Bearer <key>`` (401 problem+json when it is missing,
+unknown, revoked or expired) and then checks the scope the route needs, from ``ROUTE_SCOPES`` (403 when the
+key lacks it). A ``/v1`` route missing from the table is refused for every key, so a new route cannot be
+reached until someone decides its scope (a test checks that every route is in the table). Routes read the
+caller's tenant from the returned ``ApiKeyInfo`` and pass it to the store and services, which only ever look
+inside that tenant: another tenant's id is a 404, never a 403, so ids do not leak across tenants.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from starlette.exceptions import HTTPException
+
+from openidv.store.repository import ApiKeyInfo, KeyExpired, Store
+
+#: (method, route path) -> the scope a key needs
+ROUTE_SCOPES: dict[tuple[str, str], str] = {
+    ("POST", "/v1/verifications"): "verifications:write",
+    ("GET", "/v1/verifications/{verification_id}"): "verifications:read",
+    ("POST", "/v1/galleries/{name}/faces"): "galleries:write",
+    ("DELETE", "/v1/galleries/{name}/faces/{face_id}"): "galleries:write",
+    ("POST", "/v1/galleries/{name}/search"): "galleries:read",
+    ("GET", "/v1/galleries/{name}"): "galleries:read",
+    ("POST", "/v1/liveness/sessions"): "liveness:write",
+    ("POST", "/v1/liveness/sessions/{session_id}/frames"): "liveness:write",
+    ("GET", "/v1/liveness/sessions/{session_id}"): "liveness:read",
+}
+
+_BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def required_scope(request: Request) -> str | None:
+    """The scope the matched route needs, or None when the route is not in ``ROUTE_SCOPES``."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return ROUTE_SCOPES.get((request.method.upper(), str(path)))
+
+
+def require_api_key(
+    request: Request,
+    store: Annotated[Store, Depends(get_store)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> ApiKeyInfo:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "send an API key as `Authorization: Bearer <key>`", _BEARER)
+    try:
+        key = store.authenticate(token.strip())
+    except KeyExpired as exc:
+        raise HTTPException(401, f"{exc}; use its replacement", _BEARER) from None
+    if key is None:
+        raise HTTPException(401, "the API key is unknown or revoked", _BEARER)
+    scope = required_scope(request)
+    if scope is None:
+        raise HTTPException(403, "this route has no scope assigned; no key may call it")
+    if scope not in key.scopes:
+        raise HTTPException(403, f"the API key lacks the scope {scope!r} this route needs")
+    return key
+
+
+#: a route's parameter: the authenticated caller (FastAPI runs ``require_api_key`` once per request)
+Caller = Annotated[ApiKeyInfo, Depends(require_api_key)]
