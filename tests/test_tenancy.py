@@ -9,6 +9,7 @@ tenant A's resources) and tenant A's own key. The defects of issue 12 are tested
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -372,3 +373,27 @@ def test_cli_tenants_keys_scopes_expiry_and_rotation(tmp_path: Path, monkeypatch
     assert old.expires_at is not None and old.expires_at - old.created_at < timedelta(days=2)
     assert "acme" in run("tenants", "list").output
     store.engine.dispose()
+
+
+def test_cli_face_commands_work_in_a_tenant(tmp_path: Path, shared_data: Path) -> None:
+    env = {
+        "OPENIDV_DATA_DIR": str(tmp_path),
+        "OPENIDV_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "OPENIDV_ENCRYPTION_KEY": base64.b64encode(b"c" * 32).decode(),
+    }
+    runner = CliRunner(env=env)
+    photo = str(shared_data / "faces" / "biden" / "biden1.jpg")
+    assert (
+        runner.invoke(
+            cli_app, ["face", "enroll", photo, "-g", "vip", "-s", "joe", "--tenant", "acme"]
+        ).exit_code
+        == 2
+    )
+    assert runner.invoke(cli_app, ["tenants", "create", "acme"]).exit_code == 0
+    made = runner.invoke(cli_app, ["face", "enroll", photo, "-g", "vip", "-s", "joe", "--tenant", "acme"])
+    assert made.exit_code == 0, made.output
+    mine = runner.invoke(cli_app, ["face", "galleries", "--json", "--tenant", "acme"])
+    assert [g["name"] for g in json.loads(mine.stdout)] == ["vip"]
+    assert json.loads(runner.invoke(cli_app, ["face", "galleries", "--json"]).stdout) == []
+    other = runner.invoke(cli_app, ["face", "search", photo, "-g", "vip"])
+    assert other.exit_code == 2 and "no gallery" in other.output

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from openidv.cli.common import fail, friendly_errors, print_json
+from openidv.tenancy import DEFAULT_TENANT
 
 face_app = typer.Typer(
     help="Face biometrics: 1:1 compare, 1:N galleries (enroll, search, delete), biometric key.",
@@ -95,10 +96,12 @@ def init_key_command(
 # ------------------------------------------------------------------------------------ galleries
 
 GalleryOpt = Annotated[str, typer.Option("--gallery", "-g", help="Gallery name.")]
+TenantOpt = Annotated[str, typer.Option("--tenant", help="The tenant whose galleries to use.")]
 
 
-def _service() -> Any:
-    """The gallery service on the deployment's database (schema upgraded) and data folder."""
+def _service(tenant: str = DEFAULT_TENANT) -> Any:
+    """The gallery service on the deployment's database (schema upgraded) and data folder; ``tenant``
+    must exist."""
     from openidv.services.face_gallery import GalleryService
     from openidv.settings import Settings
     from openidv.store.gallery_tables import create_gallery_tables
@@ -107,6 +110,8 @@ def _service() -> Any:
     settings = Settings.from_env()
     store = Store.from_url(settings.resolved_database_url())
     create_gallery_tables(store.engine)
+    if tenant not in store.list_tenants():
+        fail(f"no tenant {tenant!r}; create it with `openidv tenants create {tenant}`")
     return GalleryService.from_settings(settings, engine=store.engine)
 
 
@@ -123,6 +128,7 @@ def enroll_command(
         bool, typer.Option("--allow-low-quality", help="Enrol even if the quality checks fail.")
     ] = False,
     as_json: JsonOpt = False,
+    tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
     """Enrol a face in a gallery (refused when already enrolled under another subject)."""
     from openidv.imageio import load_image
@@ -130,8 +136,13 @@ def enroll_command(
 
     photo = load_image(image)
     try:
-        result = _service().enroll(
-            gallery, subject, photo, allow_duplicate=allow_duplicate, allow_low_quality=allow_low_quality
+        result = _service(tenant).enroll(
+            gallery,
+            subject,
+            photo,
+            allow_duplicate=allow_duplicate,
+            allow_low_quality=allow_low_quality,
+            tenant=tenant,
         )
     except DuplicateFace as exc:
         if as_json:
@@ -155,12 +166,13 @@ def search_command(
     gallery: GalleryOpt,
     k: Annotated[int, typer.Option("--k", "-k", help="How many results.")] = 5,
     as_json: JsonOpt = False,
+    tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
     """The k most similar enrolled faces, with the policy's duplicate threshold."""
     from openidv.imageio import load_image
 
-    service = _service()
-    result = service.search(gallery, load_image(image), k)
+    service = _service(tenant)
+    result = service.search(gallery, load_image(image), k, tenant=tenant)
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
@@ -170,7 +182,7 @@ def search_command(
         else "no threshold"
     )
     typer.echo(f"gallery {gallery!r}: {result.gallery_size} templates, {result.index_kind} index; {limit}")
-    backend = service.info(gallery).backend
+    backend = service.info(gallery, tenant=tenant).backend
     for rank, match in enumerate(result.matches, start=1):
         verdict = service.judge_duplicate(backend, match.similarity)
         same = verdict is not None and verdict.holds
@@ -189,25 +201,26 @@ def delete_command(
     subject: Annotated[
         str | None, typer.Option("--subject", help="Erase every template of this subject.")
     ] = None,
+    tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
     """Erase a template (or all of a subject's) for good."""
     if (face_id is None) == (subject is None):
         fail("give either a FACE_ID or --subject")
-    service = _service()
+    service = _service(tenant)
     if face_id is not None:
-        service.delete(gallery, face_id)
+        service.delete(gallery, face_id, tenant=tenant)
         typer.echo(f"deleted face {face_id} from gallery {gallery!r}")
     else:
         assert subject is not None
-        count = service.delete_subject(gallery, subject)
+        count = service.delete_subject(gallery, subject, tenant=tenant)
         typer.echo(f"deleted {count} template(s) of subject {subject!r} from gallery {gallery!r}")
 
 
 @face_app.command("galleries")
 @friendly_errors
-def galleries_command(as_json: JsonOpt = False) -> None:
-    """List galleries with their size, backend and index kind."""
-    infos = _service().galleries()
+def galleries_command(as_json: JsonOpt = False, tenant: TenantOpt = DEFAULT_TENANT) -> None:
+    """List a tenant's galleries with their size, backend and index kind."""
+    infos = _service(tenant).galleries(tenant=tenant)
     if as_json:
         print_json([i.model_dump() for i in infos])
         return

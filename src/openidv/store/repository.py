@@ -116,6 +116,7 @@ class Store:
                     action="verification.created",
                     subject=record.id,
                     payload={
+                        "tenant": tenant_id,
                         "decision": record.decision.outcome.value,
                         "reason_codes": list(record.decision.reason_codes),
                         "policy_version": record.decision.policy_version,
