@@ -397,3 +397,31 @@ def test_cli_face_commands_work_in_a_tenant(tmp_path: Path, shared_data: Path) -
     assert json.loads(runner.invoke(cli_app, ["face", "galleries", "--json"]).stdout) == []
     other = runner.invoke(cli_app, ["face", "search", photo, "-g", "vip"])
     assert other.exit_code == 2 and "no gallery" in other.output
+
+
+def _check(verification: dict[str, Any], name: str) -> dict[str, Any]:
+    (found,) = [c for c in verification["checks"] if c["check"] == name]
+    return found
+
+
+def test_a_verification_searches_and_uses_only_its_tenants_gallery_and_sessions(world: World) -> None:
+    selfie = world.photo("obama", 2)["image"]
+    for tenant, subjects in (("a", ["a-1"]), ("b", [])):
+        made = world.client.post(
+            "/v1/verifications",
+            files={"selfie": selfie},
+            data={"subject_id": "new-applicant"},
+            headers=bearer(world.key(tenant)),
+        )
+        assert made.status_code == 201, made.text
+        duplicate = _check(made.json(), "face_duplicate")
+        assert [m["subject_id"] for m in duplicate["details"]["matches"]] == subjects, tenant
+    # A's (open) liveness session is A's: to B's verification it does not exist
+    for tenant, code in (("a", "LIVENESS_SESSION_INCOMPLETE"), ("b", "LIVENESS_SESSION_UNKNOWN")):
+        made = world.client.post(
+            "/v1/verifications",
+            json={"mrz": TD3, "liveness_session_id": world.session_id},
+            headers=bearer(world.key(tenant)),
+        )
+        assert made.status_code == 201, made.text
+        assert _check(made.json(), "liveness_session")["reason_codes"] == [code], tenant
