@@ -204,9 +204,12 @@ def keys_rotate(
 
 @keys_app.command("list")
 @friendly_errors
-def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+) -> None:
     """List API keys (id, name, tenant, scopes, prefix, created, expires, revoked)."""
-    keys = open_store().list_api_keys()
+    keys = open_store().list_api_keys(tenant)
     if as_json:
         print_json([k.__dict__ for k in keys])
         return

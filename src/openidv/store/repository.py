@@ -251,9 +251,13 @@ class Store:
                 )
             return _key_info(row)
 
-    def list_api_keys(self) -> list[ApiKeyInfo]:
+    def list_api_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        """Every key, or the keys of one tenant."""
+        query = select(ApiKey).order_by(ApiKey.created_at)
+        if tenant is not None:
+            query = query.where(ApiKey.tenant_id == tenant)
         with self._sessions() as session:
-            rows = session.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars().all()
+            rows = session.execute(query).scalars().all()
             return [_key_info(r) for r in rows]
 
     def revoke_api_key(self, key_id_or_prefix: str) -> ApiKeyInfo:
