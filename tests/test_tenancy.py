@@ -428,3 +428,24 @@ def test_a_verification_searches_and_uses_only_its_tenants_gallery_and_sessions(
         )
         assert made.status_code == 201, made.text
         assert _check(made.json(), "liveness_session")["reason_codes"] == [code], tenant
+
+
+def test_replay_lookups_stay_inside_the_tenant(world: World) -> None:
+    selfie = {"selfie": world.photo("obama", 1)["image"]}
+    a, b = bearer(world.key("a")), bearer(world.key("b"))
+    first = world.client.post("/v1/verifications", files=selfie, headers=a)
+    assert first.status_code == 201 and first.json()["decision"] != "reject", first.text
+    with world.store.engine.connect() as conn:
+        owners = set(conn.execute(text("SELECT DISTINCT tenant_id FROM liveness_capture_hashes")).scalars())
+    assert owners == {"a"}
+    # tenant B sending the same capture learns nothing of A's verification (not even its id)
+    other = world.client.post("/v1/verifications", files=selfie, headers=b)
+    assert "REPLAYED_CAPTURE" not in other.json()["reason_codes"]
+    assert _check(other.json(), "injection")["details"]["replay_matches"] == []
+    assert first.json()["id"] not in other.text
+    # within tenant A it is a replay of A's verification
+    again = world.client.post("/v1/verifications", files=selfie, headers=a)
+    assert "REPLAYED_CAPTURE" in again.json()["reason_codes"]
+    assert (
+        _check(again.json(), "injection")["details"]["replay_matches"][0]["reference"] == first.json()["id"]
+    )

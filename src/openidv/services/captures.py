@@ -1,4 +1,4 @@
-"""The index of accepted captures, so the same selfie or video submitted again (by anyone) is found.
+"""The index of accepted captures, so the same selfie or video submitted again (within the tenant) is found.
 
 Two implementations of one interface: ``SqlCaptureIndex`` (the ``liveness_capture_hashes`` table, on SQLite
 or PostgreSQL; wherever a store exists) and ``MemoryCaptureIndex`` (tests, one-off library and CLI runs).
@@ -6,6 +6,10 @@ The ``injection`` check only looks up (``find``); the capture is remembered by `
 check's ``RecordCapture`` follow-up, which the verification layer calls inside the transaction that stores
 the verification (``session``), so the hashes and the verification are written together or not at all. The
 liveness session service remembers a session's frames with ``add`` once the session passed.
+
+Captures belong to a tenant (the verification's or the session's): ``find`` only searches the caller's
+tenant's captures, so a match never names another tenant's verification or session (a capture replayed at
+another tenant is therefore not flagged there).
 """
 
 from __future__ import annotations
@@ -22,16 +26,27 @@ from openidv.checks.liveness.phash import bands, hamming, to_signed, to_unsigned
 from openidv.checks.liveness.replay import Fingerprint, Match, RecordCapture
 from openidv.store.db import make_session_factory
 from openidv.store.liveness_tables import CaptureHash
+from openidv.tenancy import DEFAULT_TENANT
 
 
 class CaptureIndex(Protocol):
     """What callers of a capture index use (the ``injection`` check itself only needs ``find``)."""
 
-    def find(self, fp: Fingerprint) -> Match | None: ...
+    def find(self, fp: Fingerprint, *, tenant: str = DEFAULT_TENANT) -> Match | None: ...
 
-    def add(self, fp: Fingerprint, *, kind: str, reference: str, session: Session | None = None) -> None: ...
+    def add(
+        self,
+        fp: Fingerprint,
+        *,
+        kind: str,
+        reference: str,
+        session: Session | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> None: ...
 
-    def apply_follow_up(self, follow_up: FollowUp, *, reference: str, session: Session | None) -> None: ...
+    def apply_follow_up(
+        self, follow_up: FollowUp, *, reference: str, session: Session | None, tenant: str = DEFAULT_TENANT
+    ) -> None: ...
 
 
 def _record(follow_up: FollowUp) -> RecordCapture:
@@ -48,26 +63,36 @@ class MemoryCaptureIndex:
     """In-process index (lost at exit): for tests and single library or CLI runs. ``session`` is ignored."""
 
     def __init__(self) -> None:
-        self._items: list[tuple[Fingerprint, str, str, datetime]] = []
+        self._items: list[tuple[Fingerprint, str, str, datetime, str]] = []
         self._lock = threading.Lock()
 
-    def find(self, fp: Fingerprint) -> Match | None:
+    def find(self, fp: Fingerprint, *, tenant: str = DEFAULT_TENANT) -> Match | None:
         with self._lock:
             hits = [
                 Match(ref, kind, hamming(fp.phash, f.phash), hamming(fp.dhash, f.dhash), at)
-                for f, kind, ref, at in self._items
-                if fp.matches(f)
+                for f, kind, ref, at, owner in self._items
+                if owner == tenant and fp.matches(f)
             ]
         return _closest(hits)
 
-    def add(self, fp: Fingerprint, *, kind: str, reference: str, session: Session | None = None) -> None:
+    def add(
+        self,
+        fp: Fingerprint,
+        *,
+        kind: str,
+        reference: str,
+        session: Session | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> None:
         with self._lock:
-            self._items.append((fp, kind, reference, datetime.now(UTC)))
+            self._items.append((fp, kind, reference, datetime.now(UTC), tenant))
 
-    def apply_follow_up(self, follow_up: FollowUp, *, reference: str, session: Session | None) -> None:
+    def apply_follow_up(
+        self, follow_up: FollowUp, *, reference: str, session: Session | None, tenant: str = DEFAULT_TENANT
+    ) -> None:
         record = _record(follow_up)
         for fp in record.prints():
-            self.add(fp, kind=record.kind, reference=reference)
+            self.add(fp, kind=record.kind, reference=reference, tenant=tenant)
 
 
 class SqlCaptureIndex:
@@ -77,7 +102,7 @@ class SqlCaptureIndex:
         self.engine = engine
         self._sessions = make_session_factory(engine)
 
-    def find(self, fp: Fingerprint) -> Match | None:
+    def find(self, fp: Fingerprint, *, tenant: str = DEFAULT_TENANT) -> Match | None:
         b = bands(fp.phash)
         columns = [
             CaptureHash.band0,
@@ -88,7 +113,10 @@ class SqlCaptureIndex:
             CaptureHash.band5,
             CaptureHash.band6,
         ]
-        query = select(CaptureHash).where(or_(*[col == value for col, value in zip(columns, b, strict=True)]))
+        query = select(CaptureHash).where(
+            CaptureHash.tenant_id == tenant,
+            or_(*[col == value for col, value in zip(columns, b, strict=True)]),
+        )
         hits: list[Match] = []
         with self._sessions() as session:
             for row in session.scalars(query):
@@ -105,17 +133,27 @@ class SqlCaptureIndex:
                     )
         return _closest(hits)
 
-    def add(self, fp: Fingerprint, *, kind: str, reference: str, session: Session | None = None) -> None:
+    def add(
+        self,
+        fp: Fingerprint,
+        *,
+        kind: str,
+        reference: str,
+        session: Session | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> None:
         """Remember a capture: through ``session`` (the caller's transaction), else in one of its own."""
         if session is not None:
-            session.add(_row(fp, kind, reference))
+            session.add(_row(fp, kind, reference, tenant))
             return
         with self._sessions() as own, own.begin():
-            own.add(_row(fp, kind, reference))
+            own.add(_row(fp, kind, reference, tenant))
 
-    def apply_follow_up(self, follow_up: FollowUp, *, reference: str, session: Session | None) -> None:
+    def apply_follow_up(
+        self, follow_up: FollowUp, *, reference: str, session: Session | None, tenant: str = DEFAULT_TENANT
+    ) -> None:
         record = _record(follow_up)
-        rows = [_row(fp, record.kind, reference) for fp in record.prints()]
+        rows = [_row(fp, record.kind, reference, tenant) for fp in record.prints()]
         if session is not None:
             session.add_all(rows)
             return
@@ -123,7 +161,7 @@ class SqlCaptureIndex:
             own.add_all(rows)
 
 
-def _row(fp: Fingerprint, kind: str, reference: str) -> CaptureHash:
+def _row(fp: Fingerprint, kind: str, reference: str, tenant: str) -> CaptureHash:
     b = bands(fp.phash)
     return CaptureHash(
         phash=to_signed(fp.phash),
@@ -137,5 +175,6 @@ def _row(fp: Fingerprint, kind: str, reference: str) -> CaptureHash:
         band6=b[6],
         kind=kind,
         reference=reference[:64],
+        tenant_id=tenant,
         created_at=datetime.now(UTC),
     )

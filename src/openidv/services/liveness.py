@@ -259,6 +259,7 @@ class LivenessService:
                 observer=self.observer,
                 embedder=self.embedder,
                 embed_every=self.config.embed_every,
+                tenant=row.tenant_id,
             )
         except Exception:
             self._finish(session_id, "error", {"error": "analysis failed"})
@@ -272,7 +273,7 @@ class LivenessService:
         remember = analysis.injection.fingerprints if analysis.passed else ()
         outcome: Literal["passed", "failed"] = "passed" if analysis.passed else "failed"
         stored = {k: v for k, v in body.items() if k != "best_frame_jpeg_base64"}
-        self._finish(session_id, outcome, stored, remember)
+        self._finish(session_id, outcome, stored, remember, tenant=row.tenant_id)
         return Submission(outcome, body)
 
     def observe(self, images: Sequence[Image], stamps: Sequence[float]) -> Track:
@@ -300,8 +301,10 @@ class LivenessService:
         status: str,
         result: dict[str, Any],
         remember: Sequence[Fingerprint] = (),
+        *,
+        tenant: str = DEFAULT_TENANT,
     ) -> None:
-        """Store the verdict and, in the same transaction, the fingerprints to remember."""
+        """Store the verdict and, in the same transaction, the fingerprints to remember (as ``tenant``'s)."""
         with self._sessions() as session, session.begin():
             session.execute(
                 update(LivenessSession)
@@ -309,7 +312,7 @@ class LivenessService:
                 .values(status=status, result=result)
             )
             for fp in remember:
-                self.index.add(fp, kind="frame", reference=session_id, session=session)
+                self.index.add(fp, kind="frame", reference=session_id, session=session, tenant=tenant)
 
     # ------------------------------------------------------------------ policy
 

@@ -81,10 +81,10 @@ class Verifier:
             idempotency_key=idempotency_key,
             actor=actor,
             tenant_id=evidence.tenant_id,
-            in_transaction=self._follow_ups(run),
+            in_transaction=self._follow_ups(run, evidence.tenant_id),
         )
 
-    def _follow_ups(self, run: VerificationRun) -> Callable[[Session], None] | None:
+    def _follow_ups(self, run: VerificationRun, tenant: str) -> Callable[[Session], None] | None:
         if not run.leaves_trace or not run.follow_ups:
             return None
         services = self.services.as_mapping()
@@ -92,6 +92,6 @@ class Verifier:
         def apply(session: Session) -> None:
             for name, follow_up in run.follow_ups:
                 service: Any = services[name]
-                service.apply_follow_up(follow_up, reference=run.record.id, session=session)
+                service.apply_follow_up(follow_up, reference=run.record.id, session=session, tenant=tenant)
 
         return apply

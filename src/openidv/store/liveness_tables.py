@@ -2,7 +2,7 @@
 
 ``liveness_sessions`` holds each active-liveness session from creation to its single use (nonce, expiry,
 challenge sequence, outcome). ``liveness_capture_hashes`` holds 64-bit perceptual hashes (DCT pHash and
-difference hash) of accepted selfies and session frames, so the same capture submitted again, by anyone,
+difference hash) of accepted selfies and session frames, so the same capture submitted again within the tenant
 is found (``REPLAYED_CAPTURE``). The pHash is also split into seven bands (9 or 10 bits each), each indexed:
 two hashes within Hamming distance 6 share at least one band exactly (pigeonhole), so a lookup reads only
 the rows that share a band and never scans the table. No pixels are stored.
@@ -58,6 +58,8 @@ class CaptureHash(Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     #: what the capture belonged to (a liveness session id, a verification id); never the image
     reference: Mapped[str] = mapped_column(String(64), nullable=False)
+    #: whose capture it is; lookups only search the caller's tenant
+    tenant_id: Mapped[str] = mapped_column(String(64), nullable=False, server_default=DEFAULT_TENANT)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     __table_args__ = tuple(Index(f"ix_liveness_capture_hashes_band{i}", f"band{i}") for i in range(7))

@@ -47,6 +47,7 @@ from openidv.checks.services import CAPTURE_INDEX
 from openidv.evidence import Evidence
 from openidv.imageio import Image, UInt8Array, load_image
 from openidv.results import CheckResult, Meaning, Status
+from openidv.tenancy import DEFAULT_TENANT
 
 VIRTUAL_CAMERA = re.compile(
     r"obs[- ]?(virtual|studio|cam)|virtual ?cam|manycam|snap ?camera|xsplit|splitcam|camtwist|v4l2 ?loopback|"
@@ -247,15 +248,16 @@ def frame_signals(frames: Sequence[Image], params: InjectionParams) -> list[Sign
 
 
 def replay_lookup(
-    frames: Sequence[Image], index: CaptureLookup | None
+    frames: Sequence[Image], index: CaptureLookup | None, tenant: str = DEFAULT_TENANT
 ) -> tuple[list[dict[str, Any]], list[Fingerprint]]:
-    """Matches of the capture's frames (at most 5 sampled) in the index, and their fingerprints."""
+    """Matches of the capture's frames (at most 5 sampled) among ``tenant``'s accepted captures, and their
+    fingerprints."""
     if index is None or not frames:
         return [], []
     prints = [Fingerprint.of_image(f) for f in sample_frames(frames)]
     hits = []
     for fp in prints:
-        m = index.find(fp)
+        m = index.find(fp, tenant=tenant)
         if m is not None:
             hits.append(
                 {
@@ -322,18 +324,20 @@ def analyse_capture(
     params: InjectionParams | None = None,
     index: CaptureLookup | None = None,
     own_reference: str | None = None,
+    tenant: str = DEFAULT_TENANT,
 ) -> InjectionReport:
     """Every injection and replay signal for one capture (a selfie or a session's frames). Writes nothing.
 
     Replay is looked up when ``index`` is given and the ``check_replay`` parameter is on; a match whose
-    reference is ``own_reference`` (the applicant's own liveness session) is not a replay.
+    reference is ``own_reference`` (the applicant's own liveness session) is not a replay. Only ``tenant``'s
+    captures are searched, so a match never names another tenant's verification or session.
     """
     p = params or InjectionParams()
     signals = metadata_signals(metadata, [(f.width, f.height) for f in frames], p)
     signals += timing_signals(list(timestamps_ms or []), p)
     signals += frame_signals(frames, p)
     use_index = index if p.check_replay else None
-    hits, prints = replay_lookup(frames, use_index)
+    hits, prints = replay_lookup(frames, use_index, tenant)
     # the best frame of the applicant's own liveness session is not a replay of someone else's capture
     hits = [h for h in hits if own_reference is None or h["reference"] != own_reference]
     return InjectionReport(tuple(signals), tuple(hits), use_index is not None, tuple(prints))
@@ -368,6 +372,7 @@ class InjectionCheck(Check):
             params=self.params,
             index=self.capture_index,
             own_reference=evidence.liveness_session_id,
+            tenant=evidence.tenant_id,
         )
         return self.result(Status.OK, report.score, report.codes, report.to_dict())
 

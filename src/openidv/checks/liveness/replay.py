@@ -19,6 +19,7 @@ from openidv.checks.base import FollowUp
 from openidv.checks.liveness.phash import dhash, hamming, phash
 from openidv.checks.services import CAPTURE_INDEX
 from openidv.imageio import Image, UInt8Array
+from openidv.tenancy import DEFAULT_TENANT
 
 #: a capture matches a stored one when both hashes are this close (pHash needs <= 6 for the band index)
 REPLAY_PHASH_BITS = 6
@@ -59,8 +60,8 @@ class Match:
 class CaptureLookup(Protocol):
     """What the ``injection`` check asks the capture index (``openidv.services.captures``)."""
 
-    def find(self, fp: Fingerprint) -> Match | None:
-        """The closest earlier capture that matches ``fp``, or None."""
+    def find(self, fp: Fingerprint, *, tenant: str = DEFAULT_TENANT) -> Match | None:
+        """The closest earlier capture of ``tenant`` that matches ``fp``, or None."""
         ...
 
 

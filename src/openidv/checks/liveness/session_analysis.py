@@ -25,6 +25,7 @@ from openidv.checks.liveness.replay import CaptureLookup
 from openidv.checks.liveness.tracks import FrameObservation, Track
 from openidv.imageio import Image
 from openidv.results import CheckResult
+from openidv.tenancy import DEFAULT_TENANT
 
 Observer = Callable[[Image, float], FrameObservation]
 Embedder = Callable[[Image], list[float] | None]
@@ -122,6 +123,7 @@ def analyse(
     observer: Observer = default_observer,
     embedder: Embedder = default_embedder,
     embed_every: int = 3,
+    tenant: str = DEFAULT_TENANT,
 ) -> SessionAnalysis:
     """Judge a session's frames (nothing is stored; ``index`` is only looked up).
 
@@ -136,7 +138,7 @@ def analyse(
     if capture is not None and capture.exif is None and first_frame is not None:
         capture = capture.model_copy(update={"exif": exif_summary(first_frame) or None})
     injection = analyse_capture(
-        images, metadata=capture, timestamps_ms=stamps, params=injection_params, index=index
+        images, metadata=capture, timestamps_ms=stamps, params=injection_params, index=index, tenant=tenant
     )
     codes += [c for c in injection.finding_codes if c not in codes]
     checks: list[CheckResult] = []

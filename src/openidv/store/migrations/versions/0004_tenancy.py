@@ -1,5 +1,6 @@
 """Tenancy: a ``tenants`` table; every API key belongs to a tenant and has scopes and an optional expiry;
-verifications, face galleries (names are unique per tenant) and liveness sessions carry their tenant.
+verifications, face galleries (names are unique per tenant), liveness sessions and remembered captures carry
+their tenant.
 
 Existing keys and data go to the ``default`` tenant, and existing keys get every scope, so an upgraded
 deployment keeps working. On SQLite, ``api_keys`` and ``face_galleries`` are rebuilt (batch mode) with
@@ -58,6 +59,10 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(64), nullable=False, server_default=DEFAULT_TENANT),
     )
     op.create_index("ix_liveness_sessions_tenant_id", "liveness_sessions", ["tenant_id"])
+    op.add_column(
+        "liveness_capture_hashes",
+        sa.Column("tenant_id", sa.String(64), nullable=False, server_default=DEFAULT_TENANT),
+    )
 
     if op.get_bind().dialect.name == "sqlite":
         # the unnamed UNIQUE(name) of 0002 gets a name from the convention, so it can be dropped
