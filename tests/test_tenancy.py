@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -93,8 +93,8 @@ def world(
 
 
 # (method, path, request keyword arguments, status for tenant A's key, status for tenant B's key)
-Request = tuple[str, str, Any, int, int]
-ROUTES: dict[str, Any] = {
+Request = tuple[str, str, dict[str, Any], int, int]
+ROUTES: dict[str, Callable[[World], Request]] = {
     "create verification": lambda w: ("POST", "/v1/verifications", {"json": {"mrz": TD3}}, 201, 201),
     "read verification": lambda w: ("GET", f"/v1/verifications/{w.verification_id}", {}, 200, 404),
     # A's gallery already holds this face under a-1: a 409 for A; B's gallery of the same name is B's own
@@ -145,7 +145,7 @@ def test_every_v1_route_has_a_scope_and_a_row_in_the_table(tmp_path: Path) -> No
 @pytest.mark.parametrize("route", list(ROUTES))
 def test_route_by_caller(world: World, route: str) -> None:
     method, path, kwargs, own_status, other_status = ROUTES[route](world)
-    needed = ROUTE_SCOPES[(method, _template(path))]
+    needed = ROUTE_SCOPES[(method, _template(method, path))]
     callers = [  # A's own key last: it is the only one that may change A's resources
         ("expired key", world.key("a", expires_in=timedelta(seconds=-1)), 401),
         ("missing scope", world.key("a", scopes=tuple(s for s in SCOPES if s != needed)), 403),
@@ -160,15 +160,15 @@ def test_route_by_caller(world: World, route: str) -> None:
             assert answer.headers["content-type"].startswith("application/problem+json"), who
 
 
-def _template(path: str) -> str:
-    for method_path in ROUTE_SCOPES:
-        pattern = method_path[1].split("/")
-        parts = path.split("/")
-        if len(pattern) == len(parts) and all(
-            p == q or (p.startswith("{") and p.endswith("}")) for p, q in zip(pattern, parts, strict=True)
-        ):
-            return method_path[1]
-    raise AssertionError(f"no route for {path}")
+def _template(method: str, path: str) -> str:
+    """The route template of ``ROUTE_SCOPES`` that ``method path`` matches."""
+    parts = path.split("/")
+    for route_method, template in ROUTE_SCOPES:
+        pattern = template.split("/")
+        same_shape = route_method == method and len(pattern) == len(parts)
+        if same_shape and all(p == q or p.startswith("{") for p, q in zip(pattern, parts, strict=True)):
+            return template
+    raise AssertionError(f"no route for {method} {path}")
 
 
 def test_expired_key_is_a_401_saying_so(world: World) -> None:
