@@ -372,6 +372,8 @@ def test_cli_tenants_keys_scopes_expiry_and_rotation(tmp_path: Path, monkeypatch
     assert (new.tenant_id, new.scopes, new.name) == (old.tenant_id, old.scopes, old.name)
     assert old.expires_at is not None and old.expires_at - old.created_at < timedelta(days=2)
     assert "acme" in run("tenants", "list").output
+    store.revoke_api_key(new.id)
+    assert "revoked" in run("keys", "rotate", new.id).output
     listed = json.loads(run("keys", "list", "--json", "--tenant", "acme").output)
     assert {k["id"] for k in listed} == {old.id, new.id} and listed[0]["scopes"] == ["verifications:read"]
     assert json.loads(run("keys", "list", "--json", "--tenant", "default").output) == []

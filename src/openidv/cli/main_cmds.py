@@ -191,6 +191,8 @@ def keys_rotate(
     """Replace a key without downtime: a new key with the same tenant, name and scopes is printed (once,
     on the last line), and the old one expires after --grace days."""
     store = open_store()
+    if any(k.revoked_at for k in store.list_api_keys() if key in (k.id, k.prefix)):
+        fail(f"{key} is revoked; create a new key with `openidv keys create` instead")
     old = store.expire_api_key(key, _days(grace, "--grace") or timedelta(0))
     info, new_key = store.create_api_key(
         old.name, tenant=old.tenant_id, scopes=old.scopes, expires_in=_days(expires_in, "--expires-in")
