@@ -160,6 +160,8 @@ def _register_routes(app: FastAPI) -> None:
                 actor=f"api_key:{key.id}",
             )
         )
+        if record.replayed:  # lost the race to a concurrent request with the same key: answer as a replay
+            return JSONResponse(record.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"})
         return JSONResponse(
             record.to_api(), status_code=201, headers={"Location": f"/v1/verifications/{record.id}"}
         )

@@ -77,7 +77,8 @@ class Store:
 
         ``in_transaction`` writes what follows the decision (capture fingerprints, enrolments) in the same
         transaction, so they exist exactly when the verification does. With an idempotency key, a concurrent
-        duplicate resolves to the first stored verification (same body) or a ``Conflict`` (other body).
+        duplicate resolves to the first stored verification (same body; marked ``replayed``, nothing of this
+        one is kept) or a ``Conflict`` (other body).
         """
         try:
             with self.transaction() as session:
@@ -136,7 +137,7 @@ class Store:
                 raise Conflict(
                     "Idempotency-Key was already used with a different request body; use a new key"
                 )
-            return _record(row)
+            return _record(row).model_copy(update={"replayed": True})
 
     def get_verification(self, verification_id: str) -> VerificationRecord:
         with self._sessions() as session:
