@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from PIL import Image as PILImage
 from sqlalchemy import func, select
 
 from openidv.store.db import make_engine
 from openidv.store.models import Verification
 from openidv.store.repository import Store
+
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (width, height), (128, 128, 128)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _form(**fields: str) -> dict[str, tuple[None, str]]:
+    """Text fields sent as multipart/form-data (as the API's form expects)."""
+    return {name: (None, value) for name, value in fields.items()}
 
 
 def _mode(path: Path) -> int:
@@ -93,3 +108,111 @@ def test_concurrent_requests_with_one_idempotency_key_answer_like_replays(api_cl
     assert again.json() == first.json()
     with store.transaction() as session:
         assert session.execute(select(func.count()).select_from(Verification)).scalar_one() == 1
+
+
+def _is_problem(response, status: int | tuple[int, ...]) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    statuses = (status,) if isinstance(status, int) else status
+    assert response.status_code in statuses, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict = response.json()  # type: ignore[type-arg]
+    assert body["status"] == response.status_code
+    for leak in ("Traceback", "SELECT", "psycopg", "sqlalchemy", "Error:", "RecursionError"):
+        assert leak not in response.text, response.text
+    return body
+
+
+def _verifications(store: Store) -> int:
+    with store.transaction() as session:
+        return int(session.execute(select(func.count()).select_from(Verification)).scalar_one())
+
+
+def test_deeply_nested_declared_is_a_problem_not_a_crash(api_client) -> None:  # type: ignore[no-untyped-def]
+    client, store, headers = api_client
+    deep = "[" * 2000 + "]" * 2000
+    form = client.post("/v1/verifications", files=_form(mrz=TD3, declared=deep), headers=headers)
+    assert "nested deeper" in _is_problem(form, 422)["detail"]
+    wrapped = "[" * 7 + '{"surname": "Eriksson"}' + "]" * 7  # within the limit: an ordinary 422
+    assert (
+        "nested"
+        not in _is_problem(
+            client.post("/v1/verifications", files=_form(mrz=TD3, declared=wrapped), headers=headers), 422
+        )["detail"]
+    )
+    body = '{"mrz": ' + json.dumps(TD3) + ', "declared": {"surname": ' + deep + "}}"
+    _is_problem(
+        client.post(
+            "/v1/verifications", content=body, headers={**headers, "Content-Type": "application/json"}
+        ),
+        (400, 422),
+    )
+    assert _verifications(store) == 0
+
+
+def test_json_depth_ignores_brackets_in_strings() -> None:
+    from openidv.api.multipart import json_depth
+
+    assert json_depth('{"surname": "[[[{{{\\"]]]"}') == 1
+    assert json_depth('[[1], {"a": [2]}]') == 3
+
+
+def test_face_ids_beyond_64_bits_are_not_found_or_invalid(api_client) -> None:  # type: ignore[no-untyped-def]
+    client, _, headers = api_client
+    for face_id in (2**63, 2**64 + 5, 10**30, -1, 0):
+        _is_problem(client.delete(f"/v1/galleries/onboarding/faces/{face_id}", headers=headers), 422)
+    _is_problem(client.delete(f"/v1/galleries/onboarding/faces/{2**63 - 1}", headers=headers), 404)
+
+
+def test_nul_in_ids_and_text_is_refused_before_the_store(api_client) -> None:  # type: ignore[no-untyped-def]
+    client, store, headers = api_client
+    for path in (
+        "/v1/verifications/abc%00def",
+        "/v1/liveness/sessions/abc%00def",
+        "/v1/galleries/onboarding%00/faces/1",
+        "/v1/verifications/abc?x=%00",
+    ):
+        response = client.get(path, headers=headers)
+        _is_problem(response, 400)
+        assert response.headers["x-request-id"]
+    json_nul = client.post(
+        "/v1/verifications", json={**BODY, "liveness_session_id": "abc\x00def"}, headers=headers
+    )
+    assert "liveness_session_id" in _is_problem(json_nul, 422)["detail"]
+    declared_nul = client.post(
+        "/v1/verifications",
+        json={**BODY, "declared": {"surname": "A", "document_number": "X\x00"}},
+        headers=headers,
+    )
+    _is_problem(declared_nul, 422)
+    for field in ("subject_id", "liveness_session_id"):
+        form = client.post(
+            "/v1/verifications", files=_form(mrz=TD3, **{field: "abc\x00def"}), headers=headers
+        )
+        assert field in _is_problem(form, 422)["detail"]
+    enrol = client.post(
+        "/v1/galleries/onboarding/faces",
+        data={"subject_id": "c\x00-1"},
+        files={"image": ("a.png", _png(64, 64), "image/png")},
+        headers=headers,
+    )
+    assert "subject_id" in _is_problem(enrol, 422)["detail"]
+    assert _verifications(store) == 0
+
+
+def test_anything_unexpected_is_a_problem_500_with_a_request_id(api_client, caplog) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import DataError
+
+    client, store, headers = api_client
+
+    def broken(verification_id: str) -> None:
+        raise DataError("SELECT * FROM verifications WHERE id = %(id)s", {"id": verification_id}, None)
+
+    store.get_verification = broken
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    with caplog.at_level(logging.ERROR, logger="openidv.api.problems"):
+        response = quiet.get("/v1/verifications/v-1", headers={**headers, "X-Request-ID": "req-12"})
+    body = _is_problem(response, 500)
+    assert body["request_id"] == "req-12" and response.headers["x-request-id"] == "req-12"
+    assert "req-12" in caplog.text and "SELECT" in caplog.text  # the details stay in the server log
+    fresh = quiet.get("/v1/verifications/v-1", headers={**headers, "X-Request-ID": "bad id\twith tab"})
+    assert _is_problem(fresh, 500)["request_id"] not in ("", "bad id\twith tab")

@@ -31,9 +31,19 @@ class DeclaredData(BaseModel):
     @field_validator("surname", "given_names")
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
-        if any(ord(ch) < 32 for ch in value):
-            raise ValueError("must not contain control characters")
-        return value.strip()
+        return no_control_characters(value).strip()
+
+    @field_validator("nationality", "document_number")
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        return None if value is None else no_control_characters(value)
+
+
+def no_control_characters(value: str) -> str:
+    """Refuse control characters (NUL above all: PostgreSQL cannot store it in text) in text from callers."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 class Evidence(BaseModel):
@@ -54,6 +64,11 @@ class Evidence(BaseModel):
     liveness_session_id: str | None = Field(default=None, min_length=1, max_length=64)
     subject_id: str | None = Field(default=None, min_length=1, max_length=200)  # the applicant's id in
     # the caller's system: face_duplicate ignores gallery hits of this same subject (a returning customer)
+
+    @field_validator("liveness_session_id", "subject_id")
+    @classmethod
+    def _ids_are_plain_text(cls, value: str | None) -> str | None:
+        return None if value is None else no_control_characters(value)
 
     def has(self, field: str) -> bool:
         """Present means not None and, for containers, not empty."""

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 import openidv
 from openidv.api import problems
+from openidv.api.guard import RequestGuard
 from openidv.api.limits import BodySizeLimit
 from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
 from openidv.api.problems import problem, validation_problem
@@ -95,6 +96,7 @@ def create_app(
     app.state.policy = policy or load_policy(settings.policy_path)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard)  # outermost of ours: a request id for everything, no NUL in URLs
     app.state.services = services or Services.open(settings, app.state.store, app.state.policy)
     # face_duplicate, injection and liveness_session inside verifications use the same services as the
     # gallery and liveness routes

@@ -25,6 +25,9 @@ from openidv.verification import request_digest
 IMAGE_FIELDS = {"selfie": "selfie", "document": "document_image", "document_back": "document_back"}
 TEXT_FIELDS = {"mrz", "declared", "subject_id", "liveness_session_id"}
 MAX_TEXT_FIELD = 4096
+#: ``declared`` is a flat object; a few levels leave room for a client's harmless wrapping, while thousands of
+#: nested brackets (which fit in 4 KB) would exhaust the JSON decoder's recursion
+MAX_JSON_DEPTH = 8
 
 MULTIPART_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -106,10 +109,37 @@ def _text(value: Any, field: str) -> str | None:
         raise InvalidInput(f"{field}: must be a text field, not a file")
     if len(value) > MAX_TEXT_FIELD:
         raise InvalidInput(f"{field}: longer than {MAX_TEXT_FIELD} characters")
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: must not contain NUL characters")
     return value
 
 
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON text (brackets inside strings do not count), read without
+    decoding, so depth can be refused before the decoder recurses."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def _declared(text: str) -> DeclaredData:
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"declared: nested deeper than {MAX_JSON_DEPTH} levels; send a flat JSON object")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:

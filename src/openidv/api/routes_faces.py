@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from openidv.errors import ConfigurationError, InvalidInput
 from openidv.imageio import DEFAULT_LIMITS, Image, load_image
 from openidv.services.face_gallery import (
+    MAX_FACE_ID,
     MAX_K,
     DuplicateFace,
     EnrollResult,
@@ -77,6 +78,10 @@ async def image_from_upload(
 
 ServiceDep = Annotated[GalleryService, Depends(get_gallery_service)]
 GalleryName = Annotated[str, Path(min_length=1, max_length=100, description="Gallery name")]
+#: face ids are 64-bit signed integers in the store; a larger number is a 422, never a database error
+FaceId = Annotated[int, Path(ge=1, le=MAX_FACE_ID, description="Face id, as returned by enrolment")]
+#: no control characters (NUL above all, which PostgreSQL cannot store)
+_PLAIN_TEXT = r"^[^\x00-\x1f\x7f]+$"
 
 
 def _gallery(name: str) -> str:
@@ -93,7 +98,7 @@ async def enroll_face(
     name: GalleryName,
     service: ServiceDep,
     image: Annotated[UploadFile, File(description="The photo; its largest face is enrolled")],
-    subject_id: Annotated[str, Form(min_length=1, max_length=200)],
+    subject_id: Annotated[str, Form(min_length=1, max_length=200, pattern=_PLAIN_TEXT)],
     allow_duplicate: Annotated[bool, Form()] = False,
 ) -> Any:
     """Enrol a face; refuses (409) a face already enrolled under another subject."""
@@ -136,7 +141,7 @@ async def search_faces(
 
 
 @router.delete("/{name}/faces/{face_id}", status_code=204, response_class=Response)
-async def delete_face(name: GalleryName, face_id: int, service: ServiceDep) -> Response:
+async def delete_face(name: GalleryName, face_id: FaceId, service: ServiceDep) -> Response:
     """Erase one template for good (right to erasure)."""
     await run_in_threadpool(service.delete, _gallery(name), face_id)
     return Response(status_code=204)
