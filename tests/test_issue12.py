@@ -216,3 +216,83 @@ def test_anything_unexpected_is_a_problem_500_with_a_request_id(api_client, capl
     assert "req-12" in caplog.text and "SELECT" in caplog.text  # the details stay in the server log
     fresh = quiet.get("/v1/verifications/v-1", headers={**headers, "X-Request-ID": "bad id\twith tab"})
     assert _is_problem(fresh, 500)["request_id"] not in ("", "bad id\twith tab")
+
+
+def test_a_verification_names_only_a_duplicate_at_the_policy_threshold(api_client, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 #1: a selfie-only verification used to list the top-k enrolled subjects with similarities;
+    now only a hit the policy calls a duplicate names its subject, the rest are only counted, in the
+    response, the stored record and the audit log alike."""
+    from openidv.store.models import AuditEntry, CheckResultRow
+
+    client, store, headers = api_client
+    faces = shared_data / "faces"
+    for subject, photo in (("customer-1", "obama/obama1.jpg"), ("customer-2", "rose_leslie/rose1.jpg")):
+        enrolled = client.post(
+            "/v1/galleries/onboarding/faces",
+            files={"image": ("p.jpg", (faces / photo).read_bytes(), "image/jpeg")},
+            data={"subject_id": subject},
+            headers=headers,
+        )
+        assert enrolled.status_code == 201, enrolled.text
+
+    def verify(photo: str, subject: str) -> dict:  # type: ignore[type-arg]
+        response = client.post(
+            "/v1/verifications",
+            files={
+                "selfie": ("s.jpg", (faces / photo).read_bytes(), "image/jpeg"),
+                "subject_id": (None, subject),
+            },
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        body: dict = response.json()  # type: ignore[type-arg]
+        fetched = client.get(f"/v1/verifications/{body['id']}", headers=headers)
+        assert fetched.json() == body
+        return body
+
+    newcomer = verify("alex_lacamoire/alex1.jpg", "customer-3")
+    duplicate = next(c for c in newcomer["checks"] if c["check"] == "face_duplicate")
+    assert duplicate["status"] == "ok" and duplicate["details"]["gallery_size"] == 2
+    assert duplicate["details"]["matches"] == [] and duplicate["details"]["below_threshold"] == 2
+    assert "customer-1" not in json.dumps(newcomer) and "customer-2" not in json.dumps(newcomer)
+
+    fraud = verify("obama/obama2.jpg", "customer-99")
+    assert "FACE_DUPLICATE_IDENTITY" in fraud["reason_codes"]
+    duplicate = next(c for c in fraud["checks"] if c["check"] == "face_duplicate")
+    assert [m["subject_id"] for m in duplicate["details"]["matches"]] == ["customer-1"]
+    assert duplicate["details"]["below_threshold"] == 1 and "customer-2" not in json.dumps(fraud)
+
+    with store.transaction() as session:
+        stored = json.dumps([r.details for r in session.execute(select(CheckResultRow)).scalars()])
+        audit = json.dumps(
+            [
+                r.payload
+                for r in session.execute(
+                    select(AuditEntry).where(AuditEntry.action == "verification.created")
+                ).scalars()
+            ],
+            default=str,
+        )
+    assert "customer-2" not in stored and stored.count("customer-1") == 1
+    assert "customer-" not in audit
+
+
+def test_disclosure_fails_closed_when_the_policy_cannot_judge() -> None:
+    from openidv.checks.face.duplicate import FaceDuplicateCheck
+    from openidv.results import CheckResult, Meaning, Status
+
+    raw = CheckResult(
+        check="face_duplicate",
+        version="1",
+        status=Status.OK,
+        score=0.9,
+        meaning=Meaning.ATTACK,
+        details={
+            "matches": [{"subject_id": "c-1", "similarity": 0.9}, {"subject_id": "c-2", "similarity": 0.5}]
+        },
+    )
+    check = FaceDuplicateCheck.__new__(FaceDuplicateCheck)  # disclose needs no services
+    assert check.disclose(raw, lambda _name, _score: False).details["matches"] == []
+    named = check.disclose(raw, lambda name, score: name == "duplicate" and score >= 0.75)
+    assert named.details["matches"] == [{"subject_id": "c-1", "similarity": 0.9}]
+    assert named.details["below_threshold"] == 1 and named.score == 0.9

@@ -17,10 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from openidv.checks.base import Check
+from openidv.checks.base import Check, Judge
 from openidv.checks.registry import create_check
 from openidv.decision.policy import Policy
-from openidv.errors import REQUEST_ID
+from openidv.errors import REQUEST_ID, PolicyError
 from openidv.evidence import Evidence
 from openidv.results import CheckResult, Decision, Status
 
@@ -103,7 +103,31 @@ class Pipeline:
                 future.cancel()
                 elapsed = (time.perf_counter() - started) * 1000
                 results.append(error_result(check, "CHECK_TIMEOUT", f"exceeded {self.timeout_s:g}s", elapsed))
-        return tuple(results)
+        return tuple(
+            self._disclosed(check, result) for (check, _, _), result in zip(futures, results, strict=True)
+        )
+
+    def _disclosed(self, check: Check, result: CheckResult) -> CheckResult:
+        """What of ``result`` may be stored and returned (``Check.disclose``, judged by the policy)."""
+        try:
+            return check.disclose(result, self._judge(check.name))
+        except Exception:  # never let undisclosed details through
+            error_id = uuid.uuid4().hex[:16]
+            log.exception(
+                "disclosing %s failed (error_id=%s, request_id=%s)", check.name, error_id, REQUEST_ID.get()
+            )
+            return error_result(
+                check, "CHECK_ERROR", "the check failed unexpectedly", result.latency_ms, error_id=error_id
+            )
+
+    def _judge(self, check: str) -> Judge:
+        def judge(threshold: str, score: float) -> bool:
+            try:
+                return self.policy.judge_score(check, threshold, score).holds
+            except PolicyError:  # a threshold the policy does not judge singles nobody out
+                return False
+
+        return judge
 
     def run(self, evidence: Evidence) -> PipelineRun:
         start = time.perf_counter()
