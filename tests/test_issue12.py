@@ -8,9 +8,12 @@ import logging
 import os
 import stat
 import threading
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 
@@ -296,3 +299,108 @@ def test_disclosure_fails_closed_when_the_policy_cannot_judge() -> None:
     named = check.disclose(raw, lambda name, score: name == "duplicate" and score >= 0.75)
     assert named.details["matches"] == [{"subject_id": "c-1", "similarity": 0.9}]
     assert named.details["below_threshold"] == 1 and named.score == 0.9
+
+
+def _encoded(size: tuple[int, int], fmt: str, mode: str = "RGB", **options: object) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new(mode, size, 128 if mode == "L" else (200, 200, 200)).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiny_huge_webp() -> bytes:
+    """The issue's file: a 1,582-byte lossless WebP that decodes to 6300x6300 (39.7 MP, under 40 MP)."""
+    return _encoded((6300, 6300), "WEBP", lossless=True)
+
+
+def test_a_tiny_webp_of_huge_dimensions_is_refused_per_field_before_decoding(
+    api_client, tiny_huge_webp: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from openidv import imageio
+
+    client, store, headers = api_client
+    budget = imageio.DecodeBudget(1 << 30)
+    monkeypatch.setattr(imageio, "DECODE_BUDGET", budget)
+    assert len(tiny_huge_webp) < 4096
+    for field in ("selfie", "document", "document_back"):
+        response = client.post(
+            "/v1/verifications", files={field: ("x.webp", tiny_huge_webp, "image/webp")}, headers=headers
+        )
+        detail = _is_problem(response, 422)["detail"]
+        assert detail.startswith(f"{field}:") and "megapixel limit" in detail, detail
+    enrol = client.post(
+        "/v1/galleries/onboarding/faces",
+        files={"image": ("x.webp", tiny_huge_webp, "image/webp")},
+        data={"subject_id": "c-1"},
+        headers=headers,
+    )
+    assert "megapixel limit" in _is_problem(enrol, 422)["detail"]
+    assert budget.peak == 0  # refused from the header: no pixel was decoded
+    assert _verifications(store) == 0
+
+
+def test_a_large_jpeg_selfie_is_decoded_reduced_and_bounded() -> None:
+    from openidv.imageio import DEFAULT_LIMITS, SELFIE_LIMITS, load_image
+
+    data = _encoded((7000, 5000), "JPEG", mode="L", quality=80)  # 35 MP: within the general 40 MP limit
+    full_size = 7000 * 5000 * 3
+    tracemalloc.start()
+    try:
+        selfie = load_image(data, name="selfie", limits=SELFIE_LIMITS)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (selfie.width, selfie.height, selfie.scale) == (3500, 2500, 0.5)
+    assert selfie.source_size == (7000, 5000)
+    assert peak < full_size  # never one full-size copy, let alone several
+    assert load_image(data, limits=DEFAULT_LIMITS).scale == 1.0  # the general limit still decodes it whole
+
+
+def test_ordinary_phone_photos_are_not_reduced() -> None:
+    """Face scores of normal photos must not change: a 12 MP phone selfie and a 20 MP document photo decode
+    at full size under their fields' caps."""
+    from openidv.imageio import DOCUMENT_LIMITS, SELFIE_LIMITS, load_image
+
+    selfie = load_image(_encoded((4032, 3024), "JPEG", mode="L"), limits=SELFIE_LIMITS)
+    assert (selfie.width, selfie.height, selfie.scale) == (4032, 3024, 1.0)
+    document = load_image(_encoded((5184, 3888), "JPEG", mode="L"), limits=DOCUMENT_LIMITS)
+    assert (document.width, document.height, document.scale) == (5184, 3888, 1.0)
+
+
+def test_decodes_reserve_their_memory_from_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openidv import imageio
+
+    reserved: list[int] = []
+
+    class Recording(imageio.DecodeBudget):
+        @contextmanager
+        def reserve(self, nbytes: int):  # type: ignore[no-untyped-def,override]
+            reserved.append(nbytes)
+            with super().reserve(nbytes):
+                yield
+
+    monkeypatch.setattr(imageio, "DECODE_BUDGET", Recording(1 << 30))
+    imageio.load_image(_encoded((640, 480), "PNG"))
+    assert reserved == [640 * 480 * imageio.DECODE_BYTES_PER_PIXEL]
+
+
+def test_the_decode_budget_queues_what_does_not_fit() -> None:
+    from openidv.imageio import DecodeBudget
+
+    budget = DecodeBudget(100)
+    entered = threading.Event()
+    with budget.reserve(80):
+        second = threading.Thread(target=lambda: _hold(budget, 50, entered))
+        second.start()
+        while budget.waiting == 0:  # the second decode is queued, not running
+            threading.Event().wait(0.001)
+        assert not entered.is_set() and budget.in_use == 80
+    second.join(timeout=30)
+    assert entered.is_set() and budget.in_use == 0 and budget.peak == 80
+    with budget.reserve(500):  # larger than the whole budget: runs alone rather than never
+        assert budget.in_use == 500
+
+
+def _hold(budget, nbytes: int, entered: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    with budget.reserve(nbytes):
+        entered.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from typing import Any
 
 from fastapi import Request
@@ -19,11 +20,17 @@ from starlette.datastructures import UploadFile
 from openidv.api.schemas import normalise_mrz_text
 from openidv.errors import InvalidInput
 from openidv.evidence import DeclaredData, Evidence
-from openidv.imageio import DEFAULT_LIMITS, load_image
+from openidv.imageio import DEFAULT_LIMITS, DOCUMENT_LIMITS, SELFIE_LIMITS, ImageLimits, load_image
 from openidv.verification import request_digest
 
 IMAGE_FIELDS = {"selfie": "selfie", "document": "document_image", "document_back": "document_back"}
 TEXT_FIELDS = {"mrz", "declared", "subject_id", "liveness_session_id"}
+#: each image field is decoded within the pixel cap of what reads it (see ``openidv.imageio``)
+FIELD_LIMITS: dict[str, ImageLimits] = {
+    "selfie": SELFIE_LIMITS,
+    "document": DOCUMENT_LIMITS,
+    "document_back": DOCUMENT_LIMITS,
+}
 MAX_TEXT_FIELD = 4096
 #: ``declared`` is a flat object; a few levels leave room for a client's harmless wrapping, while thousands of
 #: nested brackets (which fit in 4 KB) would exhaust the JSON decoder's recursion
@@ -68,7 +75,9 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
                 raise InvalidInput(f"{field}: the uploaded file is empty")
             if len(data) > DEFAULT_LIMITS.max_bytes:
                 raise InvalidInput(f"{field}: over the {DEFAULT_LIMITS.max_bytes}-byte limit for one image")
-            values[attribute] = await run_in_threadpool(load_image, data, name=field)
+            values[attribute] = await run_in_threadpool(
+                partial(load_image, data, name=field, limits=FIELD_LIMITS[field])
+            )
             digests[field] = hashlib.sha256(data).hexdigest()
         text = {name: _text(form.get(name), name) for name in TEXT_FIELDS}
         if text["mrz"] is not None:

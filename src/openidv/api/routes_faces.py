@@ -29,7 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from openidv.errors import ConfigurationError, InvalidInput
-from openidv.imageio import DEFAULT_LIMITS, Image, load_image
+from openidv.imageio import DEFAULT_LIMITS, SELFIE_LIMITS, Image, load_image
 from openidv.services.face_gallery import (
     MAX_FACE_ID,
     MAX_K,
@@ -72,7 +72,8 @@ async def image_from_upload(
     if not data:
         raise InvalidInput(f"{field}: the uploaded file is empty")
     label = f"{field} ({upload.filename})" if upload.filename else field
-    image: Image = await run_in_threadpool(load_image, data, name=label)
+    # gallery photos are only searched for faces, like selfies: the same pixel cap
+    image: Image = await run_in_threadpool(lambda: load_image(data, name=label, limits=SELFIE_LIMITS))
     return image
 
 
