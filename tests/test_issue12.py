@@ -404,3 +404,11 @@ def test_the_decode_budget_queues_what_does_not_fit() -> None:
 def _hold(budget, nbytes: int, entered: threading.Event) -> None:  # type: ignore[no-untyped-def]
     with budget.reserve(nbytes):
         entered.set()
+
+
+def test_the_library_verify_uses_the_same_field_caps(tiny_huge_webp: bytes) -> None:
+    import openidv
+    from openidv.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=r"selfie: .*megapixel limit"):
+        openidv.verify(selfie=tiny_huge_webp, save=False)
