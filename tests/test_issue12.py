@@ -60,6 +60,33 @@ def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> Non
     assert _mode(db) == 0o600
 
 
+def test_an_existing_database_file_is_never_opened_behind_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing any descriptor of a SQLite file drops the process's POSIX locks on it: ``openidv serve``
+    opens a second engine on the same file while the first holds connections, so creating the file 0600
+    must never open an existing one (that broke concurrent requests with "disk I/O error")."""
+    db = tmp_path / "openidv.sqlite3"
+    first = Store(make_engine(f"sqlite:///{db}"))
+    opened: list[str] = []
+    real_open = os.open
+
+    def recording_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fd = real_open(path, *args, **kwargs)  # a refused O_EXCL open makes no descriptor: not recorded
+        opened.append(str(path))
+        return fd
+
+    monkeypatch.setattr(os, "open", recording_open)
+    second = Store(make_engine(f"sqlite:///{db}"))
+    monkeypatch.undo()
+    assert str(db) not in opened
+    first.create_api_key("a")
+    second.create_api_key("b")
+    assert len(first.list_api_keys()) == 2
+    first.engine.dispose()
+    second.engine.dispose()
+
+
 def test_the_biometric_key_file_is_owner_only(tmp_path: Path) -> None:
     from openidv.crypto import write_key_file
 

@@ -51,14 +51,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def create_private_file(path: Path) -> None:
     """Create ``path`` (and missing parents, 0700) as an empty file of mode 0600 before anyone writes to it;
     an existing file readable by group or others is tightened to 0600. The database holds personal data
-    (decisions, biometric templates); SQLite gives its ``-wal`` and ``-shm`` files the database's mode."""
+    (decisions, biometric templates); SQLite gives its ``-wal`` and ``-shm`` files the database's mode.
+
+    An existing file is never opened here: closing any descriptor of a SQLite file drops every POSIX lock
+    this process holds on it, which would break connections already open on it."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             try:
-                os.fchmod(fd, mode & 0o700)
+                os.chmod(path, mode & 0o700)
             except OSError as exc:  # not ours to change: say so rather than fail to start
                 log.warning(
                     "%s is readable by group or others (mode %o) and cannot be tightened: %s",
@@ -66,7 +70,7 @@ def create_private_file(path: Path) -> None:
                     mode,
                     exc.strerror,
                 )
-    finally:
+    else:
         os.close(fd)
 
 
