@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImage
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 
 from openidv.store.db import make_engine
 from openidv.store.models import Verification
@@ -230,7 +231,6 @@ def test_nul_in_ids_and_text_is_refused_before_the_store(api_client) -> None:  #
 
 def test_anything_unexpected_is_a_problem_500_with_a_request_id(api_client, caplog) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
-    from sqlalchemy.exc import DataError
 
     client, store, headers = api_client
 
@@ -439,3 +439,33 @@ def test_the_library_verify_uses_the_same_field_caps(tiny_huge_webp: bytes) -> N
 
     with pytest.raises(InvalidInput, match=r"selfie: .*megapixel limit"):
         openidv.verify(selfie=tiny_huge_webp, save=False)
+
+
+def test_a_database_error_inside_a_check_is_stored_and_shown_without_its_sql(api_client, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The issue's case: PostgreSQL's DataError (with its SQL text) raised inside the liveness-session check
+    ended up in the stored check's details.error and in the response."""
+    from openidv.store.models import CheckResultRow
+
+    client, store, headers = api_client
+
+    def broken(session_id: str) -> None:
+        raise DataError("SELECT * FROM liveness_sessions WHERE id = %(id)s", {"id": session_id}, None)
+
+    client.app.state.services.liveness_sessions.session_verdict = broken
+    with caplog.at_level(logging.ERROR, logger="openidv.pipeline"):
+        response = client.post(
+            "/v1/verifications",
+            json={**BODY, "liveness_session_id": "s-1"},
+            headers={**headers, "X-Request-ID": "req-sql"},
+        )
+    assert response.status_code == 201, response.text
+    check = next(c for c in response.json()["checks"] if c["check"] == "liveness_session")
+    assert check["status"] == "error" and check["reason_codes"] == ["CHECK_ERROR"]
+    assert set(check["details"]) == {"error", "error_id"}
+    with store.transaction() as session:
+        stored = json.dumps([r.details for r in session.execute(select(CheckResultRow)).scalars()])
+    for text in (response.text, stored):
+        assert "SELECT" not in text and "DataError" not in text and "liveness_sessions" not in text
+    assert (
+        check["details"]["error_id"] in caplog.text and "req-sql" in caplog.text and "SELECT" in caplog.text
+    )
