@@ -209,6 +209,9 @@ def test_face_duplicate_check_and_policy(service_factory, photos: dict[str, Imag
     assert fraud.decision.outcome == Outcome.REVIEW
     assert "FACE_DUPLICATE_IDENTITY" in fraud.decision.reason_codes
     assert fraud.results[0].details["matches"][0]["subject_id"] == "customer-1"
+    # only the duplicate is named; the other enrolled subject is counted, never identified (issue 12)
+    assert [m["subject_id"] for m in fraud.results[0].details["matches"]] == ["customer-1"]
+    assert fraud.results[0].details["below_threshold"] == 1
     returning = pipeline.run(Evidence(selfie=photos["obama2"], subject_id="customer-1"))
     assert "FACE_DUPLICATE_IDENTITY" not in returning.decision.reason_codes
     newcomer = pipeline.run(Evidence(selfie=photos["alex1"], subject_id="customer-3"))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,13 +44,17 @@ def policy_dict() -> dict:  # type: ignore[type-arg]
     }
 
 
-def test_raising_check_becomes_error_result_and_a_decision() -> None:
+def test_raising_check_becomes_error_result_and_a_decision(caplog: pytest.LogCaptureFixture) -> None:
     policy = parse_policy(policy_dict())
-    run = Pipeline(policy).run(Evidence(metadata={"score": 0.9}))
+    with caplog.at_level(logging.ERROR, logger="openidv.pipeline"):
+        run = Pipeline(policy).run(Evidence(metadata={"score": 0.9}))
     by_check = {r.check: r for r in run.results}
     assert by_check["test_raising"].status == Status.ERROR
     assert by_check["test_raising"].reason_codes == ("CHECK_ERROR",)
-    assert "model file corrupted" in by_check["test_raising"].details["error"]
+    # the exception's text goes to the server log with an error id, never into the (stored) result
+    details = by_check["test_raising"].details
+    assert "corrupted" not in str(details) and "RuntimeError" not in str(details)
+    assert details["error_id"] in caplog.text and "model file corrupted" in caplog.text
     assert by_check["test_metadata_score"].status == Status.OK
     assert run.decision.outcome == Outcome.REVIEW
     assert "CHECK_ERROR" in run.decision.reason_codes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 
 class OpenIDVError(Exception):
     """Base class for errors openidv raises on purpose."""
@@ -29,3 +31,8 @@ class ConfigurationError(OpenIDVError):
 
 class BodyTooLarge(OpenIDVError):
     """A request body exceeded the configured size limit."""
+
+
+#: the id of the HTTP request being served (the API sets it per request and hands it to the threads that
+#: run the checks), so an unexpected error is logged with it while the caller sees only a generic message
+REQUEST_ID: ContextVar[str | None] = ContextVar("openidv_request_id", default=None)

@@ -32,9 +32,19 @@ class DeclaredData(BaseModel):
     @field_validator("surname", "given_names")
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
-        if any(ord(ch) < 32 for ch in value):
-            raise ValueError("must not contain control characters")
-        return value.strip()
+        return no_control_characters(value).strip()
+
+    @field_validator("nationality", "document_number")
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        return None if value is None else no_control_characters(value)
+
+
+def no_control_characters(value: str) -> str:
+    """Refuse control characters (NUL above all: PostgreSQL cannot store it in text) in text from callers."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 class Evidence(BaseModel):
@@ -57,6 +67,11 @@ class Evidence(BaseModel):
     # the caller's system: face_duplicate ignores gallery hits of this same subject (a returning customer)
     # whose verification this is: 1:N searches and liveness sessions are looked up in this tenant only
     tenant_id: str = Field(default=DEFAULT_TENANT, min_length=1, max_length=64)
+
+    @field_validator("liveness_session_id", "subject_id")
+    @classmethod
+    def _ids_are_plain_text(cls, value: str | None) -> str | None:
+        return None if value is None else no_control_characters(value)
 
     def has(self, field: str) -> bool:
         """Present means not None and, for containers, not empty."""

@@ -9,6 +9,11 @@ Untrusted bytes are checked before they are decoded:
 - a JPEG larger than ``max_pixels`` but within ``max_source_pixels`` (a 50-megapixel phone photo) is
   decoded at 1/2, 1/4 or 1/8 scale by the JPEG decoder itself, never at full size; other formats above
   ``max_pixels`` are refused, since they cannot be reduced while decoding;
+- each evidence field has its own pixel cap, by what the checks reading it need (``SELFIE_LIMITS``,
+  ``DOCUMENT_LIMITS``): a 1.6 KB WebP claiming 6300x6300 is refused as a selfie before it is decoded;
+- the decodes running at once share a memory budget (``DECODE_BUDGET``): each reserves its estimated peak
+  before decoding and waits while the budget is spent, so many large uploads at once queue rather than
+  multiply the process's memory;
 - truncated or corrupt files, unknown formats and zero-sized images raise ``InvalidInput`` with one clear
   line; nothing else escapes.
 
@@ -68,6 +73,52 @@ class ImageLimits:
 
 
 DEFAULT_LIMITS = ImageLimits()
+#: a selfie is only searched for faces: detection runs on at most 640 px along the long side and embeddings
+#: on aligned crops of 112-160 px, so megapixels beyond a phone photo add cost, not accuracy. 16 MP keeps
+#: every ordinary phone photo whole (12 MP cameras give 4032x3024 = 12.2 MP, 16 MP ones 4608x3456), so face
+#: scores of normal photos are unchanged; a larger JPEG is reduced while decoding, other formats refused.
+SELFIE_LIMITS = ImageLimits(max_pixels=16_000_000)
+#: a document photo is read (MRZ OCR, barcodes, the portrait, print forensics), where resolution helps; 24 MP
+#: keeps a 20 MP camera's photo (5184x3888) whole and still costs less than half the general limit.
+DOCUMENT_LIMITS = ImageLimits(max_pixels=24_000_000)
+#: peak bytes per decoded pixel while decoding: Pillow's 4-byte pixels, the RGB array, the BGR copy and an
+#: orientation copy
+DECODE_BYTES_PER_PIXEL = 14
+
+
+class DecodeBudget:
+    """Bounds the memory that concurrent decodes hold at once. Each decode reserves its estimated peak in
+    bytes and waits while the reservations would exceed ``max_bytes``; a decode larger than the whole budget
+    runs alone. ``peak`` is the most ever reserved at once, ``waiting`` how many decodes wait now."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max(1, int(max_bytes))
+        self.in_use = 0
+        self.peak = 0
+        self.waiting = 0
+        self._condition = threading.Condition()
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        with self._condition:
+            self.waiting += 1
+            try:
+                while self.in_use and self.in_use + nbytes > self.max_bytes:
+                    self._condition.wait()
+            finally:
+                self.waiting -= 1
+            self.in_use += nbytes
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self.in_use -= nbytes
+                self._condition.notify_all()
+
+
+#: shared by every decode in the process: two documents and a selfie at their caps decode at once, more wait
+DECODE_BUDGET = DecodeBudget(1024 * 1024 * 1024)
 
 
 @dataclass(frozen=True, eq=False)
@@ -350,14 +401,16 @@ def _decode(pil: PILImage.Image, label: str, limits: ImageLimits) -> Image:
             raise InvalidInput(f"{label}: {width}x{height} could not be reduced within the pixel limit")
     if getattr(pil, "n_frames", 1) > 1:
         pil.seek(0)  # animated WebP / multi-picture JPEG: the first frame is the picture
-    pil.load()
-    orientation = _orientation(pil)
-    upright = ImageOps.exif_transpose(pil) if orientation != 1 else pil
-    rgb = upright.convert("RGB") if upright.mode != "RGB" else upright
-    array = np.asarray(rgb, dtype=np.uint8)
-    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
-        raise InvalidInput(f"{label}: decoded to an unusable shape {array.shape}")
-    bgr = _swap_channels(array)
+    with DECODE_BUDGET.reserve(pil.size[0] * pil.size[1] * DECODE_BYTES_PER_PIXEL):
+        pil.load()
+        orientation = _orientation(pil)
+        upright = ImageOps.exif_transpose(pil) if orientation != 1 else pil
+        rgb = upright.convert("RGB") if upright.mode != "RGB" else upright
+        array = np.asarray(rgb, dtype=np.uint8)
+        if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
+            raise InvalidInput(f"{label}: decoded to an unusable shape {array.shape}")
+        bgr = _swap_channels(array)
+        del array, rgb, upright
     bgr.setflags(write=False)
     return Image(
         pixels=bgr,

@@ -1,21 +1,26 @@
 """Runs one applicant's checks concurrently, times each, and never lets one failure sink a verification.
 
 A check that raises becomes an ``error`` result with ``CHECK_ERROR``; one that overruns its budget becomes
-an ``error`` result with ``CHECK_TIMEOUT``. The policy then decides (usually review).
+an ``error`` result with ``CHECK_TIMEOUT``. The policy then decides (usually review). An exception's text
+(which may quote SQL, file paths or personal data) goes to the server log only, with an ``error_id`` and the
+request id; the result, which is stored and returned, carries a generic message and the ``error_id``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from openidv.checks.base import Check
+from openidv.checks.base import Check, Judge
 from openidv.checks.registry import create_check
 from openidv.decision.policy import Policy
+from openidv.errors import REQUEST_ID, PolicyError
 from openidv.evidence import Evidence
 from openidv.results import CheckResult, Decision, Status
 
@@ -25,19 +30,26 @@ DEFAULT_TIMEOUT_S = 30.0
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="openidv-check")
 
 
-def error_result(check: Check, code: str, message: str, latency_ms: float) -> CheckResult:
-    return check.result(Status.ERROR, None, (code,), {"error": message}).with_latency(latency_ms)
+def error_result(
+    check: Check, code: str, message: str, latency_ms: float, *, error_id: str | None = None
+) -> CheckResult:
+    details = {"error": message, **({"error_id": error_id} if error_id else {})}
+    return check.result(Status.ERROR, None, (code,), details).with_latency(latency_ms)
 
 
 def run_check_safely(check: Check, evidence: Evidence) -> CheckResult:
-    """Run one check, timing it and turning any exception into an ``error`` result."""
+    """Run one check, timing it and turning any exception into an ``error`` result.
+
+    The exception is logged (with an ``error_id`` and the request id); the result says only that the check
+    failed and gives the ``error_id``: exception text never reaches a stored record or a response."""
     start = time.perf_counter()
     try:
         result = check.run(evidence)
-    except Exception as exc:  # one failing check must never sink the verification
-        log.exception("check %s raised", check.name)
+    except Exception:  # one failing check must never sink the verification
+        error_id = uuid.uuid4().hex[:16]
+        log.exception("check %s raised (error_id=%s, request_id=%s)", check.name, error_id, REQUEST_ID.get())
         elapsed = (time.perf_counter() - start) * 1000
-        return error_result(check, "CHECK_ERROR", f"{type(exc).__name__}: {exc}", elapsed)
+        return error_result(check, "CHECK_ERROR", "the check failed unexpectedly", elapsed, error_id=error_id)
     return result.with_latency((time.perf_counter() - start) * 1000)
 
 
@@ -74,7 +86,13 @@ class Pipeline:
     def run_checks(self, evidence: Evidence) -> tuple[CheckResult, ...]:
         applicable = [c for c in self.checks if c.applies_to(evidence)]
         futures: list[tuple[Check, Future[CheckResult], float]] = [
-            (c, _executor.submit(run_check_safely, c, evidence), time.perf_counter()) for c in applicable
+            # each check runs in a copy of the caller's context, so its log lines carry the request id
+            (
+                c,
+                _executor.submit(contextvars.copy_context().run, run_check_safely, c, evidence),
+                time.perf_counter(),
+            )
+            for c in applicable
         ]
         deadline = time.perf_counter() + self.timeout_s
         results = []
@@ -85,7 +103,31 @@ class Pipeline:
                 future.cancel()
                 elapsed = (time.perf_counter() - started) * 1000
                 results.append(error_result(check, "CHECK_TIMEOUT", f"exceeded {self.timeout_s:g}s", elapsed))
-        return tuple(results)
+        return tuple(
+            self._disclosed(check, result) for (check, _, _), result in zip(futures, results, strict=True)
+        )
+
+    def _disclosed(self, check: Check, result: CheckResult) -> CheckResult:
+        """What of ``result`` may be stored and returned (``Check.disclose``, judged by the policy)."""
+        try:
+            return check.disclose(result, self._judge(check.name))
+        except Exception:  # never let undisclosed details through
+            error_id = uuid.uuid4().hex[:16]
+            log.exception(
+                "disclosing %s failed (error_id=%s, request_id=%s)", check.name, error_id, REQUEST_ID.get()
+            )
+            return error_result(
+                check, "CHECK_ERROR", "the check failed unexpectedly", result.latency_ms, error_id=error_id
+            )
+
+    def _judge(self, check: str) -> Judge:
+        def judge(threshold: str, score: float) -> bool:
+            try:
+                return self.policy.judge_score(check, threshold, score).holds
+            except PolicyError:  # a threshold the policy does not judge singles nobody out
+                return False
+
+        return judge
 
     def run(self, evidence: Evidence) -> PipelineRun:
         start = time.perf_counter()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from openidv.checks.base import FollowUp
 from openidv.decision.reason_codes import describe
@@ -33,6 +33,9 @@ class VerificationRecord(BaseModel):
     decision: Decision
     checks: tuple[CheckResult, ...]
     latency_ms: float
+    #: True when this is an earlier verification handed back for a repeated ``Idempotency-Key`` (found
+    #: before running, or by losing the race to store the first one); how it was obtained, never stored
+    replayed: bool = Field(default=False, exclude=True)
 
     def to_api(self) -> dict[str, Any]:
         """The wire shape: ``id, decision, reason_codes, checks`` are stable names other tools use."""

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 import openidv
 from openidv.api import problems
 from openidv.api.auth import Caller, get_store, require_api_key
+from openidv.api.guard import RequestGuard
 from openidv.api.limits import BodySizeLimit
 from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
 from openidv.api.problems import problem, validation_problem
@@ -76,6 +77,7 @@ def create_app(
     app.state.policy = policy or load_policy(settings.policy_path)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard)  # outermost of ours: a request id for everything, no NUL in URLs
     app.state.services = services or Services.open(settings, app.state.store, app.state.policy)
     # face_duplicate, injection and liveness_session inside verifications use the same services as the
     # gallery and liveness routes
@@ -142,6 +144,8 @@ def _register_routes(app: FastAPI) -> None:
                 actor=f"api_key:{key.id}",
             )
         )
+        if record.replayed:  # lost the race to a concurrent request with the same key: answer as a replay
+            return JSONResponse(record.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"})
         return JSONResponse(
             record.to_api(), status_code=201, headers={"Location": f"/v1/verifications/{record.id}"}
         )

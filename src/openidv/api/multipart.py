@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from typing import Any
 
 from fastapi import Request
@@ -19,12 +20,21 @@ from starlette.datastructures import UploadFile
 from openidv.api.schemas import normalise_mrz_text
 from openidv.errors import InvalidInput
 from openidv.evidence import DeclaredData, Evidence
-from openidv.imageio import DEFAULT_LIMITS, load_image
+from openidv.imageio import DEFAULT_LIMITS, DOCUMENT_LIMITS, SELFIE_LIMITS, ImageLimits, load_image
 from openidv.verification import request_digest
 
 IMAGE_FIELDS = {"selfie": "selfie", "document": "document_image", "document_back": "document_back"}
 TEXT_FIELDS = {"mrz", "declared", "subject_id", "liveness_session_id"}
+#: each image field is decoded within the pixel cap of what reads it (see ``openidv.imageio``)
+FIELD_LIMITS: dict[str, ImageLimits] = {
+    "selfie": SELFIE_LIMITS,
+    "document": DOCUMENT_LIMITS,
+    "document_back": DOCUMENT_LIMITS,
+}
 MAX_TEXT_FIELD = 4096
+#: ``declared`` is a flat object; a few levels leave room for a client's harmless wrapping, while thousands of
+#: nested brackets (which fit in 4 KB) would exhaust the JSON decoder's recursion
+MAX_JSON_DEPTH = 8
 
 MULTIPART_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -65,7 +75,9 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
                 raise InvalidInput(f"{field}: the uploaded file is empty")
             if len(data) > DEFAULT_LIMITS.max_bytes:
                 raise InvalidInput(f"{field}: over the {DEFAULT_LIMITS.max_bytes}-byte limit for one image")
-            values[attribute] = await run_in_threadpool(load_image, data, name=field)
+            values[attribute] = await run_in_threadpool(
+                partial(load_image, data, name=field, limits=FIELD_LIMITS[field])
+            )
             digests[field] = hashlib.sha256(data).hexdigest()
         text = {name: _text(form.get(name), name) for name in TEXT_FIELDS}
         if text["mrz"] is not None:
@@ -106,10 +118,37 @@ def _text(value: Any, field: str) -> str | None:
         raise InvalidInput(f"{field}: must be a text field, not a file")
     if len(value) > MAX_TEXT_FIELD:
         raise InvalidInput(f"{field}: longer than {MAX_TEXT_FIELD} characters")
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: must not contain NUL characters")
     return value
 
 
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON text (brackets inside strings do not count), read without
+    decoding, so depth can be refused before the decoder recurses."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def _declared(text: str) -> DeclaredData:
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"declared: nested deeper than {MAX_JSON_DEPTH} levels; send a flat JSON object")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -11,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openidv.errors import BodyTooLarge, ConfigurationError, Conflict, InvalidInput, NotFound, PolicyError
 
+log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
     400: "Bad request",
@@ -33,6 +35,7 @@ def problem(
     *,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://openidv.dev/problems/{status}",
@@ -42,6 +45,7 @@ def problem(
     }
     if errors:
         body["errors"] = errors
+    body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -83,7 +87,28 @@ async def _on_openidv(_: Request, exc: Exception) -> JSONResponse:
     return problem(code, str(exc))
 
 
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unexpected: a problem+json 500 with the request id; the exception (stack, SQL text) goes to
+    the server log only."""
+    request_id = str(getattr(request.state, "request_id", "") or "")
+    log.error(
+        "unexpected %s serving %s %s (request_id=%s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return problem(
+        500,
+        "an unexpected error occurred; quote the request id when reporting it",
+        headers={"X-Request-ID": request_id} if request_id else None,
+        extra={"request_id": request_id} if request_id else None,
+    )
+
+
 def install(app: Any) -> None:
+    app.add_exception_handler(Exception, _on_unexpected)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     for exc_type in (BodyTooLarge, InvalidInput, NotFound, Conflict, PolicyError, ConfigurationError):

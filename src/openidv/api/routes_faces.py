@@ -33,8 +33,9 @@ from fastapi.responses import JSONResponse, Response
 
 from openidv.api.auth import Caller
 from openidv.errors import ConfigurationError, InvalidInput
-from openidv.imageio import DEFAULT_LIMITS, Image, load_image
+from openidv.imageio import DEFAULT_LIMITS, SELFIE_LIMITS, Image, load_image
 from openidv.services.face_gallery import (
+    MAX_FACE_ID,
     MAX_K,
     DuplicateFace,
     EnrollResult,
@@ -75,12 +76,17 @@ async def image_from_upload(
     if not data:
         raise InvalidInput(f"{field}: the uploaded file is empty")
     label = f"{field} ({upload.filename})" if upload.filename else field
-    image: Image = await run_in_threadpool(load_image, data, name=label)
+    # gallery photos are only searched for faces, like selfies: the same pixel cap
+    image: Image = await run_in_threadpool(lambda: load_image(data, name=label, limits=SELFIE_LIMITS))
     return image
 
 
 ServiceDep = Annotated[GalleryService, Depends(get_gallery_service)]
 GalleryName = Annotated[str, Path(min_length=1, max_length=100, description="Gallery name")]
+#: face ids are 64-bit signed integers in the store; a larger number is a 422, never a database error
+FaceId = Annotated[int, Path(ge=1, le=MAX_FACE_ID, description="Face id, as returned by enrolment")]
+#: no control characters (NUL above all, which PostgreSQL cannot store)
+_PLAIN_TEXT = r"^[^\x00-\x1f\x7f]+$"
 
 
 def _gallery(name: str) -> str:
@@ -98,7 +104,7 @@ async def enroll_face(
     service: ServiceDep,
     key: Caller,
     image: Annotated[UploadFile, File(description="The photo; its largest face is enrolled")],
-    subject_id: Annotated[str, Form(min_length=1, max_length=200)],
+    subject_id: Annotated[str, Form(min_length=1, max_length=200, pattern=_PLAIN_TEXT)],
     allow_duplicate: Annotated[bool, Form()] = False,
 ) -> Any:
     """Enrol a face; refuses (409) a face already enrolled under another subject."""
@@ -146,7 +152,7 @@ async def search_faces(
 
 
 @router.delete("/{name}/faces/{face_id}", status_code=204, response_class=Response)
-async def delete_face(name: GalleryName, face_id: int, service: ServiceDep, key: Caller) -> Response:
+async def delete_face(name: GalleryName, face_id: FaceId, service: ServiceDep, key: Caller) -> Response:
     """Erase one template for good (right to erasure)."""
     await run_in_threadpool(lambda: service.delete(_gallery(name), face_id, tenant=key.tenant_id))
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from openidv.evidence import MAX_MRZ_LENGTH, DeclaredData
+from openidv.evidence import MAX_MRZ_LENGTH, DeclaredData, no_control_characters
 
 MRZ_SHAPES = {(3, 30): "TD1", (2, 36): "TD2 or MRV-B", (2, 44): "TD3 or MRV-A"}
 _MRZ_LINE = re.compile(r"^[A-Z0-9<]+$")
@@ -68,6 +68,11 @@ class VerificationRequest(BaseModel):
     @classmethod
     def _mrz_shape(cls, value: str) -> str:
         return normalise_mrz_text(value)
+
+    @field_validator("liveness_session_id")
+    @classmethod
+    def _plain_id(cls, value: str | None) -> str | None:
+        return None if value is None else no_control_characters(value)
 
 
 class CheckResultOut(BaseModel):

@@ -13,7 +13,7 @@ evaluation or a Spark job.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +46,12 @@ class FollowUp:
     """
 
     service: ClassVar[str]
+
+
+#: the policy's verdict on one score, handed to ``Check.disclose``: ``judge(threshold_name, score)`` is True
+#: when the rule reading ``checks.<check>.thresholds.<threshold_name>`` holds for ``score`` (False when the
+#: policy cannot judge it). Checks never compare scores with thresholds themselves.
+Judge = Callable[[str, float], bool]
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
@@ -102,6 +108,14 @@ class Check:
     def follow_ups(self, evidence: Evidence, result: CheckResult) -> Sequence[FollowUp]:
         """Writes to make if the verification is stored and not rejected (none by default)."""
         return ()
+
+    def disclose(self, result: CheckResult, judge: Judge) -> CheckResult:
+        """The part of ``result`` that may be stored and returned, decided by the policy's ``judge``.
+
+        The pipeline calls it on every result before the decision is stored or shown. A check whose details
+        name people (gallery subjects) keeps only those a policy threshold singles out, and at most counts
+        the rest; the default keeps everything."""
+        return result
 
     def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
         """Build evidence from dataset files, so ``openidv eval run`` can score any manifest.

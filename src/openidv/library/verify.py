@@ -18,7 +18,7 @@ from openidv.checks.base import format_validation_error
 from openidv.decision.policy import Policy, load_policy
 from openidv.errors import InvalidInput
 from openidv.evidence import DeclaredData, Evidence
-from openidv.imageio import ImageLike, as_image
+from openidv.imageio import DOCUMENT_LIMITS, SELFIE_LIMITS, ImageLike, as_image
 from openidv.services import Verifier
 from openidv.settings import Settings
 from openidv.store.repository import Store
@@ -82,10 +82,14 @@ def _evidence(
             mrz_text = normalise_mrz_text(mrz)
         except ValueError as exc:
             raise InvalidInput(f"mrz: {exc}") from None
-    images = {
-        "selfie": None if selfie is None else as_image(selfie, name="selfie"),
-        "document_image": None if document is None else as_image(document, name="document"),
-        "document_back": None if document_back is None else as_image(document_back, name="document_back"),
+    images = {  # the same per-field pixel caps as the API's form
+        "selfie": None if selfie is None else as_image(selfie, name="selfie", limits=SELFIE_LIMITS),
+        "document_image": None
+        if document is None
+        else as_image(document, name="document", limits=DOCUMENT_LIMITS),
+        "document_back": None
+        if document_back is None
+        else as_image(document_back, name="document_back", limits=DOCUMENT_LIMITS),
     }
     try:
         return Evidence(

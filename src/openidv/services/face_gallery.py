@@ -63,6 +63,8 @@ from openidv.store.gallery_repository import GalleryRecord, GalleryRepository, c
 from openidv.tenancy import DEFAULT_TENANT
 
 MAX_K = 100
+#: face ids are the store's 64-bit signed integer keys
+MAX_FACE_ID = 2**63 - 1
 #: after an enrolment the index file is rewritten once at least ``size // SNAPSHOT_EVERY`` enrolments
 #: are unsaved (every time below 10k templates, every 100th at 1M), so a large gallery does not rewrite
 #: its whole file per enrolment; SQL keeps every template meanwhile and a restart reconciles from it.
@@ -367,6 +369,8 @@ class GalleryService:
 
     def delete(self, name: str, face_id: int, *, tenant: str = DEFAULT_TENANT) -> None:
         """Remove one template for good (right to erasure): row, index entry and index file."""
+        if not 1 <= face_id <= MAX_FACE_ID:  # beyond the store's 64-bit ids: no such face, not a DB error
+            raise NotFound(f"no face {face_id} in gallery {name!r}")
         loaded = self._sync(name, tenant)
         with loaded.lock:
             generation = self.repository.delete(loaded.gallery_id, face_id)

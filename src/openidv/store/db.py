@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,17 +13,20 @@ from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+log = logging.getLogger(__name__)
+
 
 class Base(DeclarativeBase):
     """Declarative base for every openidv table (Alembic's target metadata)."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; for SQLite, make the parent directory, enable WAL and foreign keys."""
+    """Create an engine; for SQLite, make the parent directory, create the file readable by its owner only
+    (0600), enable WAL and foreign keys."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            create_private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -40,6 +46,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` (and missing parents, 0700) as an empty file of mode 0600 before anyone writes to it;
+    an existing file readable by group or others is tightened to 0600. The database holds personal data
+    (decisions, biometric templates); SQLite gives its ``-wal`` and ``-shm`` files the database's mode.
+
+    An existing file is never opened here: closing any descriptor of a SQLite file drops every POSIX lock
+    this process holds on it, which would break connections already open on it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            try:
+                os.chmod(path, mode & 0o700)
+            except OSError as exc:  # not ours to change: say so rather than fail to start
+                log.warning(
+                    "%s is readable by group or others (mode %o) and cannot be tightened: %s",
+                    path,
+                    mode,
+                    exc.strerror,
+                )
+    else:
+        os.close(fd)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Any]:

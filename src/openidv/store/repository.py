@@ -92,7 +92,8 @@ class Store:
 
         ``in_transaction`` writes what follows the decision (capture fingerprints, enrolments) in the same
         transaction, so they exist exactly when the verification does. With an idempotency key, a concurrent
-        duplicate resolves to the first stored verification (same body) or a ``Conflict`` (other body).
+        duplicate resolves to the first stored verification (same body; marked ``replayed``, nothing of this
+        one is kept) or a ``Conflict`` (other body).
         """
         try:
             with self.transaction() as session:
@@ -153,7 +154,7 @@ class Store:
                 raise Conflict(
                     "Idempotency-Key was already used with a different request body; use a new key"
                 )
-            return _record(row)
+            return _record(row).model_copy(update={"replayed": True})
 
     def get_verification(self, verification_id: str, tenant_id: str = DEFAULT_TENANT) -> VerificationRecord:
         """The tenant's verification; another tenant's id is ``NotFound``, like one that never existed."""

@@ -7,6 +7,11 @@ itself, a returning customer, are ignored), meaning ``attack``: the policy flags
 ``FACE_DUPLICATE_IDENTITY`` at or above ``checks.face_duplicate.thresholds.duplicate``, a threshold tuned on
 non-mated searches for a target FPIR. A gallery that does not exist yet holds no duplicate: score 0.
 
+Who is enrolled is not the caller's business: ``disclose`` (run by the pipeline with the policy's judge,
+before anything is stored or returned) keeps in ``details.matches`` only the hits at the ``duplicate``
+threshold, which name the subject a reviewer must see, and replaces the others by a count
+(``details.below_threshold``): a verification never lists enrolled customers.
+
 The check asks the ``face_gallery`` service it is given at construction (``GalleryLookup`` below;
 ``openidv.services.face_gallery.GalleryService`` implements it); it only reads, never enrols.
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from openidv.checks.base import Check
+from openidv.checks.base import Check, Judge
 from openidv.checks.face.analysis import face_embedding, find_faces
 from openidv.checks.face.embed import F32Array
 from openidv.checks.face.params import FaceDuplicateParams
@@ -112,3 +117,12 @@ class FaceDuplicateCheck(Check):
         )
         score = max((m.similarity for m in others[:k]), default=0.0)
         return self.result(Status.OK, round(score, 6), (), details)
+
+    def disclose(self, result: CheckResult, judge: Judge) -> CheckResult:
+        """Only a hit the policy calls a duplicate may name its subject; the others are counted."""
+        matches = result.details.get("matches")
+        if not isinstance(matches, list) or not matches:
+            return result
+        named = [m for m in matches if judge("duplicate", float(m["similarity"]))]
+        details = {**result.details, "matches": named, "below_threshold": len(matches) - len(named)}
+        return result.model_copy(update={"details": details})
