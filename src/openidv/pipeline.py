@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -37,11 +38,13 @@ def error_result(
     return check.result(Status.ERROR, None, (code,), details).with_latency(latency_ms)
 
 
-def run_check_safely(check: Check, evidence: Evidence) -> CheckResult:
+def run_check_safely(check: Check, evidence: Evidence, *, operator_view: bool = False) -> CheckResult:
     """Run one check, timing it and turning any exception into an ``error`` result.
 
     The exception is logged (with an ``error_id`` and the request id); the result says only that the check
-    failed and gives the ``error_id``: exception text never reaches a stored record or a response."""
+    failed and gives the ``error_id``: exception text never reaches a stored record or a response. Offline
+    tools run by the operator on their own data (``openidv eval run``) pass ``operator_view`` to see the
+    exception's type and message in the result, where they need it to fix a dataset."""
     start = time.perf_counter()
     try:
         result = check.run(evidence)
@@ -49,7 +52,9 @@ def run_check_safely(check: Check, evidence: Evidence) -> CheckResult:
         error_id = uuid.uuid4().hex[:16]
         log.exception("check %s raised (error_id=%s, request_id=%s)", check.name, error_id, REQUEST_ID.get())
         elapsed = (time.perf_counter() - start) * 1000
-        return error_result(check, "CHECK_ERROR", "the check failed unexpectedly", elapsed, error_id=error_id)
+        exc = sys.exc_info()[1]
+        message = f"{type(exc).__name__}: {exc}" if operator_view else "the check failed unexpectedly"
+        return error_result(check, "CHECK_ERROR", message, elapsed, error_id=error_id)
     return result.with_latency((time.perf_counter() - start) * 1000)
 
 
