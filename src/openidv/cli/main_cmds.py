@@ -116,7 +116,9 @@ def serve_command(
 
     open_store()  # migrate and fail fast with a clear message before binding the port
     if workers > 1:
-        uvicorn.run("openidv.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        # each worker dies with the master (openidv.api.worker), so a killed master leaves no orphans
+        factory = "openidv.api.worker:create_worker_app"
+        uvicorn.run(factory, factory=True, host=host, port=port, workers=workers)
     else:
         uvicorn.run(create_app(), host=host, port=port)
 
