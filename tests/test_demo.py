@@ -30,6 +30,9 @@ def test_demo_decisions_match_their_purpose(
         "MRZ_CHECK_DIGIT_BIRTH_DATE",
     } <= reasons
     assert {"FACE_MISMATCH", "FACE_PARTIAL", "FACE_DUPLICATE_IDENTITY"} <= reasons
+    # approve needs a document photo and a selfie that matches it; the MRZ-only applicants say what is missing
+    assert {"EVIDENCE_DOCUMENT_MISSING", "EVIDENCE_SELFIE_MISSING"} <= reasons
+    assert any(r["decision"] == "approve" for r in rows)
     # the default PAD model (liveness-pad-v2) separates bona fide from attack and names no species
     assert {"PAD_ATTACK_SUSPECTED", "DEEPFAKE_SUSPECTED", "REPLAYED_CAPTURE"} <= reasons
     assert {

@@ -107,17 +107,19 @@ def sample_applicants(today: date | None = None) -> list[SampleApplicant]:
     specimen = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
     return [
         SampleApplicant(
-            "UTO passport, data as declared", "approve", Evidence(mrz_text=genuine, declared=anna)
+            "UTO passport MRZ only, data as declared: no photo to approve on",
+            "review",
+            Evidence(mrz_text=genuine, declared=anna),
         ),
         SampleApplicant(
-            "German passport, declared 'Jörg Müller'",
-            "approve",
+            "German passport MRZ only, declared 'Jörg Müller'",
+            "review",
             Evidence(
                 mrz_text=german,
                 declared=DeclaredData(surname="Müller", given_names="Jörg", birth_date=date(1985, 3, 3)),
             ),
         ),
-        SampleApplicant("UTO visa (MRV-A)", "approve", Evidence(mrz_text=visa, declared=anna)),
+        SampleApplicant("UTO visa (MRV-A) MRZ only", "review", Evidence(mrz_text=visa, declared=anna)),
         SampleApplicant("birth date edited in the MRZ", "reject", Evidence(mrz_text=tampered, declared=anna)),
         SampleApplicant(
             "ICAO specimen passport, expired 2012", "reject", Evidence(mrz_text=specimen, declared=anna)
@@ -228,7 +230,7 @@ def attack_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]
 
 #: synthetic documents (openidv.synth, seed 2026, clean capture): label, expected, forgery species, index
 DOCUMENT_CASES = (
-    ("document: genuine driver licence (front + PDF417 back)", "approve", "", 1),
+    ("document: genuine driver licence (front + PDF417 back), no selfie", "review", "", 1),
     ("document: portrait substituted", "review", "portrait_substitution", 1),
     ("document: date edited on the front, barcode disagrees", "reject", "edited_text", 1),
     ("document: printed zone disagrees with the MRZ", "reject", "mrz_viz_mismatch", 0),
