@@ -137,5 +137,5 @@ class Pipeline:
     def run(self, evidence: Evidence) -> PipelineRun:
         start = time.perf_counter()
         results = self.run_checks(evidence)
-        decision = self.policy.decide(results)
+        decision = self.policy.decide(results, asked={c.name for c in self.checks})
         return PipelineRun(results, decision, round((time.perf_counter() - start) * 1000, 3))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import operator
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -219,8 +219,12 @@ class Policy:
             return None
         return self.judge_score(result.check, name, result.score)
 
-    def decide(self, results: Sequence[CheckResult]) -> Decision:
-        """Apply the rules to a set of results; every reason code ends up on the decision."""
+    def decide(self, results: Sequence[CheckResult], asked: Collection[str] | None = None) -> Decision:
+        """Apply the rules to a set of results; every reason code ends up on the decision.
+
+        ``asked`` names the checks that were run (or would have run with their evidence): a ``missing``
+        condition holds only for an asked check, so a liveness-only or face-only run is not judged on the
+        document it never looked at. None means every check the policy configures."""
         if not results:  # nothing was checked: never approve by default
             return Decision(
                 outcome=Outcome.REVIEW,
@@ -233,6 +237,8 @@ class Policy:
         by_check = {r.check: r for r in results}
         fired: list[FiredRule] = []
         for rule in self.rules:
+            if rule.when.missing and asked is not None and rule.when.check not in asked:
+                continue
             matched_codes = self._match(rule.when, by_check, results)
             if matched_codes is None:
                 continue

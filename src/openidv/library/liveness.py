@@ -74,7 +74,7 @@ def check_liveness(
         run_check_safely(create_check(name, loaded.params(name), services), evidence)
         for name in LIVENESS_CHECKS
     ]
-    decision = loaded.decide(results)
+    decision = loaded.decide(results, asked=LIVENESS_CHECKS)
     return LivenessResult(
         selfie=label,
         verdict=decision.outcome.value,
