@@ -108,17 +108,34 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            help="json (one object per line, with the request id) or text; default OPENIDV_LOG_FORMAT."
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs; /healthz, /readyz, /metrics)."""
+    import logging
+
     import uvicorn
 
     from openidv.api.app import create_app
+    from openidv.api.logs import log_handler
 
+    settings = Settings.from_env()
+    chosen = (log_format or settings.log_format).lower()
+    if chosen not in ("json", "text"):
+        fail(f"--log-format must be json or text, not {chosen!r}")
+    logging.basicConfig(level=settings.log_level, handlers=[log_handler(chosen)], force=True)
     open_store()  # migrate and fail fast with a clear message before binding the port
+    # log_config=None keeps our logging; uvicorn's access log is off: openidv.access writes one line per
+    # request with the request id and the route template (never the raw path or the query string)
+    options: dict[str, object] = {"host": host, "port": port, "log_config": None, "access_log": False}
     if workers > 1:
-        uvicorn.run("openidv.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run("openidv.api.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
-        uvicorn.run(create_app(), host=host, port=port)
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
 
 
 @tenants_app.command("create")
