@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 import os
 import socket
 import uuid
@@ -20,7 +21,7 @@ from PIL import Image as PILImage
 from openidv import models
 from openidv.api.app import create_app
 from openidv.api.auth import PUBLIC_ROUTES
-from openidv.api.logs import JsonFormatter, log_handler
+from openidv.api.logs import JsonFormatter, log_config
 from openidv.errors import REQUEST_ID
 from openidv.settings import Settings, parse_rate_limit_overrides
 from openidv.store.db import make_engine
@@ -161,7 +162,7 @@ def _install(log_format: str) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    logging.basicConfig(level="DEBUG", handlers=[log_handler(log_format)], force=True)
+    logging.config.dictConfig(log_config(log_format, "DEBUG"))
 
 
 def test_the_serve_handler_writes_one_json_object_a_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,11 +60,28 @@ class RequestIdFilter(logging.Filter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
-def log_handler(log_format: str = "json") -> logging.Handler:
-    """A stderr handler writing ``log_format`` (``json`` or ``text``) lines. It changes no process state:
-    ``openidv serve``, which owns its process, installs it on the root logger (uvicorn's loggers propagate
-    to it; uvicorn's own access log is off, ``openidv.access`` writes one line per request instead)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
-    return handler
+def log_config(log_format: str = "json", level: str = "INFO") -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for the server: one stderr handler writing ``log_format`` (``json``
+    or ``text``) lines for the root logger, to which uvicorn's loggers propagate. It changes no process
+    state itself: ``openidv serve`` applies it and hands it to uvicorn, which applies it again in every
+    worker process. uvicorn's own access log is turned off there; ``openidv.access`` writes one line per
+    request instead, with the request id and the route template."""
+    if log_format not in ("json", "text"):
+        raise ValueError(f"log format must be json or text, not {log_format!r}")
+    propagate = {"handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}, "text": {"format": TEXT_FORMAT}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": log_format,
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "loggers": {name: dict(propagate) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+    }

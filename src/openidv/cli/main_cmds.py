@@ -116,22 +116,23 @@ def serve_command(
     ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs; /healthz, /readyz, /metrics)."""
-    import logging
+    import logging.config
 
     import uvicorn
 
     from openidv.api.app import create_app
-    from openidv.api.logs import log_handler
+    from openidv.api.logs import log_config
 
     settings = Settings.from_env()
     chosen = (log_format or settings.log_format).lower()
     if chosen not in ("json", "text"):
         fail(f"--log-format must be json or text, not {chosen!r}")
-    logging.basicConfig(level=settings.log_level, handlers=[log_handler(chosen)], force=True)
+    logs = log_config(chosen, settings.log_level)
+    logging.config.dictConfig(logs)
     open_store()  # migrate and fail fast with a clear message before binding the port
-    # log_config=None keeps our logging; uvicorn's access log is off: openidv.access writes one line per
-    # request with the request id and the route template (never the raw path or the query string)
-    options: dict[str, object] = {"host": host, "port": port, "log_config": None, "access_log": False}
+    # uvicorn applies the same logging in every worker; its access log is off: openidv.access writes one
+    # line per request with the request id and the route template (never the raw path or the query string)
+    options: dict[str, object] = {"host": host, "port": port, "log_config": logs, "access_log": False}
     if workers > 1:
         uvicorn.run("openidv.api.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
