@@ -407,3 +407,31 @@ def test_rate_limit_overrides_per_key(tmp_path: Path, redis_prefix: str) -> None
         assert client.get("/v1/verifications/v-x", headers=_bearer(tight)).status_code == 404
         assert client.get("/v1/verifications/v-x", headers=_bearer(tight)).status_code == 429
     store.engine.dispose()
+
+
+def test_serve_logs_json_by_default_in_every_worker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``openidv serve`` hands uvicorn the JSON logging config (uvicorn applies it in each worker) and turns
+    uvicorn's access log off; a bad ``--log-format`` exits 2 before binding anything."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from openidv.cli import app as cli
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append(options))
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--port", "9", "--workers", "2"])
+        assert result.exit_code == 0, result.output
+        options = calls[0]
+        assert options["access_log"] is False and options["workers"] == 2
+        assert options["log_config"]["handlers"]["stderr"]["formatter"] == "json"
+        bad = CliRunner().invoke(cli, ["serve", "--log-format", "xml"])
+        assert bad.exit_code == 2 and len(calls) == 1
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
