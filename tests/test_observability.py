@@ -22,7 +22,7 @@ from openidv import models
 from openidv.api.app import create_app
 from openidv.api.auth import PUBLIC_ROUTES
 from openidv.api.logs import JsonFormatter, log_config
-from openidv.errors import REQUEST_ID
+from openidv.errors import REQUEST_ID, ConfigurationError
 from openidv.settings import Settings, parse_rate_limit_overrides
 from openidv.store.db import make_engine
 from openidv.store.repository import Store
@@ -201,10 +201,14 @@ def test_settings_read_log_format_metrics_and_rate_limits(monkeypatch: pytest.Mo
     settings = Settings.from_env()
     assert settings.log_format == "text" and not settings.metrics_enabled
     assert settings.rate_limit == 5 and settings.rate_limit_overrides == (("k1", 10), ("k2", 0))
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError, match="OPENIDV_RATE_LIMIT_OVERRIDES"):
         parse_rate_limit_overrides("k1:10")
+    monkeypatch.setenv("OPENIDV_RATE_LIMIT", "lots")
+    with pytest.raises(ConfigurationError, match="OPENIDV_RATE_LIMIT"):
+        Settings.from_env()
+    monkeypatch.setenv("OPENIDV_RATE_LIMIT", "5")
     monkeypatch.setenv("OPENIDV_LOG_FORMAT", "xml")
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError, match="OPENIDV_LOG_FORMAT"):
         Settings.from_env()
 
 

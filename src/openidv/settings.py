@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openidv.errors import ConfigurationError
+
 _OFF = ("0", "false", "no", "off")
 
 
@@ -62,8 +64,8 @@ class Settings:
             log_level=(env.get("OPENIDV_LOG_LEVEL") or "INFO").upper(),
             metrics_enabled=env.get("OPENIDV_METRICS", "1").strip().lower()
             not in ("0", "false", "no", "off"),
-            rate_limit=int(env.get("OPENIDV_RATE_LIMIT") or 600),
-            rate_limit_window_s=int(env.get("OPENIDV_RATE_LIMIT_WINDOW_S") or 60),
+            rate_limit=_count(env, "OPENIDV_RATE_LIMIT", 600),
+            rate_limit_window_s=max(1, _count(env, "OPENIDV_RATE_LIMIT_WINDOW_S", 60)),
             rate_limit_overrides=parse_rate_limit_overrides(env.get("OPENIDV_RATE_LIMIT_OVERRIDES") or ""),
         )
 
@@ -76,18 +78,27 @@ class Settings:
 def _log_format(value: str) -> str:
     value = value.strip().lower()
     if value not in ("json", "text"):
-        raise ValueError(f"OPENIDV_LOG_FORMAT must be json or text, not {value!r}")
+        raise ConfigurationError(f"OPENIDV_LOG_FORMAT must be json or text, not {value!r}")
     return value
 
 
+def _count(env: os._Environ[str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ConfigurationError(f"{name} must be a whole number >= 0, not {text!r}")
+    return int(text)
+
+
 def parse_rate_limit_overrides(text: str) -> tuple[tuple[str, int], ...]:
-    """``"<key id>=<n>,<key id>=<n>"`` -> ((key id, n), ...); a malformed entry is a ``ValueError``."""
+    """``"<key id>=<n>,<key id>=<n>"`` -> ((key id, n), ...); a malformed entry: ``ConfigurationError``."""
     pairs = []
     for entry in (e.strip() for e in text.split(",")):
         if not entry:
             continue
         key_id, sep, limit = entry.partition("=")
         if not sep or not key_id.strip() or not limit.strip().isdigit():
-            raise ValueError(f"OPENIDV_RATE_LIMIT_OVERRIDES: expected <key id>=<n>, got {entry!r}")
+            raise ConfigurationError(f"OPENIDV_RATE_LIMIT_OVERRIDES: expected <key id>=<n>, got {entry!r}")
         pairs.append((key_id.strip(), int(limit)))
     return tuple(pairs)
