@@ -150,3 +150,69 @@ def test_serve_answers_over_http(tmp_path: Path) -> None:
     access = [e for e in lines if e["logger"] == "openidv.access" and e["request_id"] == "cli-req-1"]
     assert access and access[0]["route"] == "/v1/verifications" and access[0]["status"] == 201, logged
     assert "Eriksson" not in logged and "L898902C3" not in logged
+
+
+def _children(pid: int) -> set[int]:
+    """Pids whose parent is ``pid`` (Linux /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker pids from /proc (Linux)")
+def test_killing_the_master_stops_its_workers_and_frees_the_port(tmp_path: Path) -> None:
+    """issue 12: after kill -9 of `openidv serve --workers 2`, no worker lives on and the port is free."""
+    import contextlib
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "OPENIDV_DATA_DIR": str(tmp_path)}
+    env.pop("OPENIDV_DATABASE_URL", None)
+    command = [sys.executable, "-m", "openidv", "serve", "--port", str(port), "--workers", "2"]
+    master = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    workers = {p for p in _children(master.pid) if _alive(p)}
+                    if len(workers) >= 2:
+                        break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the server did not start two workers"
+        master.send_signal(signal.SIGKILL)
+        master.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in workers), "workers outlived their master"
+        with socket.socket() as sock:  # the port can be bound again: a restart would work
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+    finally:
+        for pid in [master.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

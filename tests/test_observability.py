@@ -422,7 +422,7 @@ def test_serve_logs_json_by_default_in_every_worker(monkeypatch: pytest.MonkeyPa
     from openidv.cli import app as cli
 
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append(options))
+    monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append({"target": target, **options}))
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     try:
@@ -430,6 +430,7 @@ def test_serve_logs_json_by_default_in_every_worker(monkeypatch: pytest.MonkeyPa
         assert result.exit_code == 0, result.output
         options = calls[0]
         assert options["access_log"] is False and options["workers"] == 2
+        assert options["target"] == "openidv.api.worker:create_worker_app"  # workers die with the master
         assert options["log_config"]["handlers"]["stderr"]["formatter"] == "json"
         bad = CliRunner().invoke(cli, ["serve", "--log-format", "xml"])
         assert bad.exit_code == 2 and len(calls) == 1

@@ -134,7 +134,9 @@ def serve_command(
     # line per request with the request id and the route template (never the raw path or the query string)
     options: dict[str, object] = {"host": host, "port": port, "log_config": logs, "access_log": False}
     if workers > 1:
-        uvicorn.run("openidv.api.app:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        # each worker dies with the master (openidv.api.worker), so a killed master leaves no orphans
+        factory = "openidv.api.worker:create_worker_app"
+        uvicorn.run(factory, factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
 
