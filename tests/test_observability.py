@@ -440,3 +440,23 @@ def test_serve_logs_json_by_default_in_every_worker(monkeypatch: pytest.MonkeyPa
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
+
+
+def test_readyz_does_not_hang_on_a_component_that_never_answers(
+    app: tuple[TestClient, Store, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from openidv.api import readiness
+
+    client, store, _ = app
+    release = threading.Event()
+    monkeypatch.setattr(store, "ping", lambda: release.wait(10))  # a database behind a dropped route
+    monkeypatch.setattr(readiness, "TIMEOUT_S", 0.5)
+    started = time.monotonic()
+    answer = client.get("/readyz")
+    release.set()
+    assert time.monotonic() - started < 3
+    assert answer.status_code == 503 and answer.json()["detail"] == "not ready: database"
+    assert answer.json()["components"]["database"]["error"] == "Timeout"
