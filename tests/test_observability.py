@@ -223,6 +223,7 @@ def test_metrics_count_routes_checks_and_decisions(app: tuple[TestClient, Store,
     verification_id = body["id"]
     assert client.get(f"/v1/verifications/{verification_id}", headers=_bearer(key)).status_code == 200
     client.get("/no/such/path/123")
+    client.request("BREW", "/v1/verifications")  # any token is a method: the label stays bounded
     metrics = client.get("/metrics")  # no key: see docs/operations.md
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
@@ -233,6 +234,7 @@ def test_metrics_count_routes_checks_and_decisions(app: tuple[TestClient, Store,
     assert 'openidv_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
     assert 'openidv_http_request_duration_seconds_count{method="POST",route="/v1/verifications"} 1.0' in text
     assert verification_id not in text and "/no/such" not in text and "Eriksson" not in text
+    assert 'method="OTHER"' in text and "BREW" not in text
     assert f'openidv_decisions_total{{outcome="{body["decision"]}"}} 1.0' in text
     for code in body["reason_codes"]:
         assert f'openidv_decision_reasons_total{{reason_code="{code}"}} 1.0' in text

@@ -8,6 +8,8 @@ the same verification, the same key with another body is a 409.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -71,6 +73,7 @@ def create_app(
     FastAPI dependencies; nothing is process-wide, so two apps in one process never share state."""
     settings = settings or Settings.from_env()
     app = FastAPI(
+        lifespan=_lifespan,
         title="openidv",
         version=openidv.__version__,
         description="Open-source identity verification: evidence in, decision with reason codes out.",
@@ -180,6 +183,14 @@ def _register_routes(app: FastAPI) -> None:
         return store.get_verification(verification_id, key.tenant_id).to_api()
 
     _add_schema(app)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    client = getattr(app.state, "redis", None)
+    if client is not None:  # the rate limiter's and /readyz's connections
+        client.close()
 
 
 def _redis_client(settings: Settings) -> Any:

@@ -1,8 +1,9 @@
 """Prometheus metrics (one registry per app) and the access log, as plain ASGI middleware.
 
 Labels are bounded: the route *template* (``/v1/verifications/{verification_id}``, never the raw path, so no
-id reaches a label; an unmatched path is ``unmatched``), the method, the status, a check's name and status, a
-decision's outcome and reason code. Nothing about an applicant is ever a label.
+id reaches a label; an unmatched path is ``unmatched``), the method (``OTHER`` beyond the standard ones),
+the status, a check's name and status, a decision's outcome and reason code. Nothing about an applicant
+is ever a label.
 
 Metrics (``GET /metrics``, Prometheus text format):
 
@@ -83,6 +84,16 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(scope: Scope) -> str:
+    """The request's method, or ``OTHER``: a client may send any token as a method, and each distinct label
+    value is a new time series."""
+    method = str(scope.get("method", "")).upper()
+    return method if method in _METHODS else "OTHER"
+
+
 def route_template(scope: Scope) -> str:
     path = getattr(scope.get("route"), "path", None)
     return str(path) if path else "unmatched"
@@ -114,7 +125,7 @@ class ObservabilityMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             route = route_template(scope)
-            method = str(scope.get("method", "")).upper()
+            method = method_label(scope)
             self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.request_seconds.labels(route, method).observe(elapsed)
             access_log.info(
