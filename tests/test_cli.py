@@ -138,13 +138,21 @@ def test_serve_answers_over_http(tmp_path: Path) -> None:
             pytest.fail("server did not come up: " + (server.stderr.read() if server.stderr else ""))
         body = {"mrz": TD3, "declared": {"surname": "Eriksson", "given_names": "Anna Maria"}}
         response = httpx.post(
-            f"{base}/v1/verifications", json=body, headers={"Authorization": f"Bearer {key}"}
+            f"{base}/v1/verifications",
+            json=body,
+            headers={"Authorization": f"Bearer {key}", "X-Request-ID": "cli-req-1"},
         )
         assert response.status_code == 201 and response.json()["decision"] == "reject"
         assert httpx.post(f"{base}/v1/verifications", json=body).status_code == 401
     finally:
         server.terminate()
         server.wait(timeout=10)
+    # JSON log lines (docs/operations.md): one per request with the request id, and no personal data
+    logged = server.stderr.read() if server.stderr else ""
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    access = [e for e in lines if e["logger"] == "openidv.access" and e["request_id"] == "cli-req-1"]
+    assert access and access[0]["route"] == "/v1/verifications" and access[0]["status"] == 201, logged
+    assert "Eriksson" not in logged and "L898902C3" not in logged
 
 
 def _children(pid: int) -> set[int]:

@@ -8,6 +8,14 @@
 ``OPENIDV_POLICY``        the policy YAML file; default the packaged policy.
 ``OPENIDV_MAX_BODY_BYTES`` request body limit for the API (default 64 MiB: up to three photos; JSON
                           verification bodies are separately limited to 64 KiB).
+``OPENIDV_LOG_FORMAT``    ``json`` (default: one JSON object per line, with the request id) or ``text``;
+                          applied by ``openidv serve``.
+``OPENIDV_LOG_LEVEL``     ``INFO`` by default.
+``OPENIDV_METRICS``       ``0`` turns ``GET /metrics`` off (it is on, and unauthenticated, by default).
+``OPENIDV_RATE_LIMIT``    requests per API key per window (default 600; ``0`` turns rate limits off). Rate
+                          limits need ``OPENIDV_REDIS_URL``; without it they are off.
+``OPENIDV_RATE_LIMIT_WINDOW_S`` the window in seconds (default 60).
+``OPENIDV_RATE_LIMIT_OVERRIDES`` per-key limits, ``<key id>=<n>,<key id>=<n>`` (``0``: no limit for it).
 """
 
 from __future__ import annotations
@@ -15,6 +23,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from openidv.errors import ConfigurationError
+
+_OFF = ("0", "false", "no", "off")
 
 
 def _default_data_dir() -> Path:
@@ -29,6 +41,14 @@ class Settings:
     redis_url: str | None = None
     policy_path: Path | None = None
     max_body_bytes: int = 64 * 1024 * 1024
+    log_format: str = "json"
+    log_level: str = "INFO"
+    metrics_enabled: bool = True
+    rate_limit: int = 600
+    rate_limit_window_s: int = 60
+    #: (API key id, limit) pairs that replace ``rate_limit`` for those keys
+    rate_limit_overrides: tuple[tuple[str, int], ...] = ()
+    rate_limit_prefix: str = "openidv:ratelimit:"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,9 +60,45 @@ class Settings:
             redis_url=env.get("OPENIDV_REDIS_URL") or None,
             policy_path=Path(env["OPENIDV_POLICY"]) if env.get("OPENIDV_POLICY") else None,
             max_body_bytes=int(env.get("OPENIDV_MAX_BODY_BYTES", 64 * 1024 * 1024)),
+            log_format=_log_format(env.get("OPENIDV_LOG_FORMAT") or "json"),
+            log_level=(env.get("OPENIDV_LOG_LEVEL") or "INFO").upper(),
+            metrics_enabled=env.get("OPENIDV_METRICS", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
+            rate_limit=_count(env, "OPENIDV_RATE_LIMIT", 600),
+            rate_limit_window_s=max(1, _count(env, "OPENIDV_RATE_LIMIT_WINDOW_S", 60)),
+            rate_limit_overrides=parse_rate_limit_overrides(env.get("OPENIDV_RATE_LIMIT_OVERRIDES") or ""),
         )
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'openidv.sqlite3'}"
+
+
+def _log_format(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("json", "text"):
+        raise ConfigurationError(f"OPENIDV_LOG_FORMAT must be json or text, not {value!r}")
+    return value
+
+
+def _count(env: os._Environ[str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ConfigurationError(f"{name} must be a whole number >= 0, not {text!r}")
+    return int(text)
+
+
+def parse_rate_limit_overrides(text: str) -> tuple[tuple[str, int], ...]:
+    """``"<key id>=<n>,<key id>=<n>"`` -> ((key id, n), ...); a malformed entry: ``ConfigurationError``."""
+    pairs = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        key_id, sep, limit = entry.partition("=")
+        if not sep or not key_id.strip() or not limit.strip().isdigit():
+            raise ConfigurationError(f"OPENIDV_RATE_LIMIT_OVERRIDES: expected <key id>=<n>, got {entry!r}")
+        pairs.append((key_id.strip(), int(limit)))
+    return tuple(pairs)

@@ -8,11 +8,13 @@ the same verification, the same key with another body is a 409.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 import openidv
@@ -21,7 +23,10 @@ from openidv.api.auth import Caller, get_store, require_api_key
 from openidv.api.guard import RequestGuard
 from openidv.api.limits import BodySizeLimit
 from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
+from openidv.api.observability import Metrics, ObservabilityMiddleware
 from openidv.api.problems import problem, validation_problem
+from openidv.api.ratelimit import RateLimiter
+from openidv.api.readiness import readiness
 from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_liveness import router as liveness_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
@@ -68,6 +73,7 @@ def create_app(
     FastAPI dependencies; nothing is process-wide, so two apps in one process never share state."""
     settings = settings or Settings.from_env()
     app = FastAPI(
+        lifespan=_lifespan,
         title="openidv",
         version=openidv.__version__,
         description="Open-source identity verification: evidence in, decision with reason codes out.",
@@ -75,14 +81,30 @@ def create_app(
     app.state.settings = settings
     app.state.store = store or Store.from_url(settings.resolved_database_url())
     app.state.policy = policy or load_policy(settings.policy_path)
+    app.state.metrics = Metrics()
+    app.state.redis = _redis_client(settings)
+    app.state.rate_limiter = (
+        RateLimiter(
+            app.state.redis,
+            settings.rate_limit,
+            settings.rate_limit_window_s,
+            settings.rate_limit_prefix,
+            settings.rate_limit_overrides,
+        )
+        if app.state.redis is not None and (settings.rate_limit > 0 or settings.rate_limit_overrides)
+        else None
+    )
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # inside RequestGuard, so its access line has the request id; outside the size limit, so 413s are counted
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestGuard)  # outermost of ours: a request id for everything, no NUL in URLs
     app.state.services = services or Services.open(settings, app.state.store, app.state.policy)
     # face_duplicate, injection and liveness_session inside verifications use the same services as the
     # gallery and liveness routes
     app.state.verifier = Verifier(app.state.policy, app.state.services, app.state.store)
     _register_routes(app)
+    _register_ops_routes(app, metrics_enabled=settings.metrics_enabled)
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
     return app
@@ -144,6 +166,8 @@ def _register_routes(app: FastAPI) -> None:
                 actor=f"api_key:{key.id}",
             )
         )
+        if not record.replayed:
+            request.app.state.metrics.observe_verification(record)
         if record.replayed:  # lost the race to a concurrent request with the same key: answer as a replay
             return JSONResponse(record.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"})
         return JSONResponse(
@@ -159,6 +183,43 @@ def _register_routes(app: FastAPI) -> None:
         return store.get_verification(verification_id, key.tenant_id).to_api()
 
     _add_schema(app)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    client = getattr(app.state, "redis", None)
+    if client is not None:  # the rate limiter's and /readyz's connections
+        client.close()
+
+
+def _redis_client(settings: Settings) -> Any:
+    """A Redis client when ``OPENIDV_REDIS_URL`` is set (it connects on first use), else None."""
+    if not settings.redis_url:
+        return None
+    import redis
+
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _register_ops_routes(app: FastAPI, *, metrics_enabled: bool) -> None:
+    """``/readyz`` and ``/metrics``: no API key (``openidv.api.auth.PUBLIC_ROUTES``, docs/operations.md)."""
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "A component is not ready"}})
+    def readyz(store: Annotated[Store, Depends(get_store)], request: Request) -> JSONResponse:
+        components = readiness(store, request.app.state.redis)
+        failing = [name for name, c in components.items() if c["status"] == "error"]
+        if failing:
+            return problem(503, f"not ready: {', '.join(failing)}", extra={"components": components})
+        return JSONResponse({"status": "ready", "components": components})
+
+    if metrics_enabled:
+
+        @app.get("/metrics", tags=["ops"], response_class=Response)
+        def metrics(request: Request) -> Response:
+            from prometheus_client import CONTENT_TYPE_LATEST
+
+            return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 def _add_schema(app: FastAPI) -> None:

@@ -6,6 +6,12 @@ key lacks it). A ``/v1`` route missing from the table is refused for every key, 
 reached until someone decides its scope (a test checks that every route is in the table). Routes read the
 caller's tenant from the returned ``ApiKeyInfo`` and pass it to the store and services, which only ever look
 inside that tenant: another tenant's id is a 404, never a 403, so ids do not leak across tenants.
+
+After the scope, the key's rate limit is counted (``openidv.api.ratelimit``; 429 with ``Retry-After``).
+
+The operational routes in ``PUBLIC_ROUTES`` (``/healthz``, ``/readyz``, ``/metrics``) take no key: probes and
+Prometheus scrapers hold none, and they say nothing about applicants (``docs/operations.md``). ``/metrics``
+is turned off with ``OPENIDV_METRICS=0``; otherwise bind the port privately or block it at the proxy.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.exceptions import HTTPException
 
+from openidv.api.ratelimit import enforce
 from openidv.store.repository import ApiKeyInfo, KeyExpired, Store
 
 #: (method, route path) -> the scope a key needs
@@ -29,6 +36,11 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/v1/liveness/sessions/{session_id}/frames"): "liveness:write",
     ("GET", "/v1/liveness/sessions/{session_id}"): "liveness:read",
 }
+
+#: (method, route path) of the routes that take no API key, by decision (see the module's docstring)
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+)
 
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
@@ -64,6 +76,7 @@ def require_api_key(
         raise HTTPException(403, "this route has no scope assigned; no key may call it")
     if scope not in key.scopes:
         raise HTTPException(403, f"the API key lacks the scope {scope!r} this route needs")
+    enforce(request, key.id)
     return key
 
 

@@ -108,19 +108,37 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            help="json (one object per line, with the request id) or text; default OPENIDV_LOG_FORMAT."
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs; /healthz, /readyz, /metrics)."""
+    import logging.config
+
     import uvicorn
 
     from openidv.api.app import create_app
+    from openidv.api.logs import log_config
 
+    settings = Settings.from_env()
+    chosen = (log_format or settings.log_format).lower()
+    if chosen not in ("json", "text"):
+        fail(f"--log-format must be json or text, not {chosen!r}")
+    logs = log_config(chosen, settings.log_level)
+    logging.config.dictConfig(logs)
     open_store()  # migrate and fail fast with a clear message before binding the port
+    # uvicorn applies the same logging in every worker; its access log is off: openidv.access writes one
+    # line per request with the request id and the route template (never the raw path or the query string)
+    options: dict[str, object] = {"host": host, "port": port, "log_config": logs, "access_log": False}
     if workers > 1:
         # each worker dies with the master (openidv.api.worker), so a killed master leaves no orphans
         factory = "openidv.api.worker:create_worker_app"
-        uvicorn.run(factory, factory=True, host=host, port=port, workers=workers)
+        uvicorn.run(factory, factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
-        uvicorn.run(create_app(), host=host, port=port)
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
 
 
 @tenants_app.command("create")
