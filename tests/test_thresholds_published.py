@@ -150,13 +150,20 @@ def test_subjects_needed_rule() -> None:
         assert s * (s - 1) // 2 >= n > (s - 1) * (s - 2) // 2
 
 
+def evaluated(folder: Path, subjects: int, impostors: int) -> Path:
+    """An evaluation report (through the CLI) of a synthetic score set with this many people and impostor
+    comparisons; its folder."""
+    manifest, score_file = verification_scores(folder / "data", subjects=subjects, impostors=impostors)
+    out = folder / "out"
+    run = [*("eval", "run", "--manifest", str(manifest), "--scores", str(score_file), "--out", str(out))]
+    assert CliRunner().invoke(app, [*run, "--replicates", "30", "--quiet", "--no-html"]).exit_code == 0
+    return out
+
+
 @pytest.mark.usefixtures("number_checks")
 def test_tune_refuses_an_unsupported_target_with_the_counts_it_needs(tmp_path: Path) -> None:
-    manifest, score_file = verification_scores(tmp_path / "data", subjects=120, impostors=4000)
-    out = tmp_path / "out"
+    out = evaluated(tmp_path, subjects=120, impostors=4000)
     runner = CliRunner()
-    run = [*("eval", "run", "--manifest", str(manifest), "--scores", str(score_file), "--out", str(out))]
-    assert runner.invoke(app, [*run, "--replicates", "30", "--quiet", "--no-html"]).exit_code == 0
     policy = policy_file(tmp_path / "policy.yaml")
     before = policy.read_text(encoding="utf-8")
     tune = ["thresholds", "tune", "--report", str(out), "--policy", str(policy), "--replicates", "30"]
@@ -167,10 +174,7 @@ def test_tune_refuses_an_unsupported_target_with_the_counts_it_needs(tmp_path: P
     assert "this set has 4,000 impostor comparisons from 120 people" in line and "--allow-unsupported" in line
     assert policy.read_text(encoding="utf-8") == before  # nothing written
     # enough comparisons but too few people is refused too (FMR 1e-3: 2,995 comparisons, 78 people)
-    few, few_scores = verification_scores(tmp_path / "few", subjects=40, impostors=4000)
-    few_out = tmp_path / "few_out"
-    args = [*("eval", "run", "--manifest", str(few), "--scores", str(few_scores), "--out", str(few_out))]
-    assert runner.invoke(app, [*args, "--replicates", "30", "--quiet", "--no-html"]).exit_code == 0
+    few_out = evaluated(tmp_path / "few", subjects=40, impostors=4000)
     result = runner.invoke(app, [*tune[:3], str(few_out), *tune[4:], "--target", "fmr=1e-3"])
     assert (
         result.exit_code == 2
@@ -181,11 +185,8 @@ def test_tune_refuses_an_unsupported_target_with_the_counts_it_needs(tmp_path: P
 
 @pytest.mark.usefixtures("number_checks")
 def test_a_forced_target_is_recorded_unsupported_and_every_eval_run_warns(tmp_path: Path) -> None:
-    manifest, score_file = verification_scores(tmp_path / "data", subjects=120, impostors=4000)
-    out = tmp_path / "out"
+    out = evaluated(tmp_path, subjects=120, impostors=4000)
     runner = CliRunner()
-    run = [*("eval", "run", "--manifest", str(manifest), "--scores", str(score_file), "--out", str(out))]
-    assert runner.invoke(app, [*run, "--replicates", "30", "--quiet", "--no-html"]).exit_code == 0
     policy = policy_file(tmp_path / "policy.yaml")
     result = runner.invoke(
         app,

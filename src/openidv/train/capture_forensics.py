@@ -16,6 +16,7 @@ in the card as studied, not shipped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import platform
@@ -26,16 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from openidv.checks.document.capture_model import CAPTURE_MODEL_ID, GENUINE, attack_score
 from openidv.checks.document.capture_signals import CAPTURE_FEATURES, SCREEN_FEATURES, measure_capture
-from openidv.checks.document.forensics_model import ForensicsModel, artifact_path, card_path
+from openidv.checks.document.forensics_model import ForensicsModel, artifact_path
 from openidv.imageio import load_image
 from openidv.models import sha256_file
 from openidv.synth.capture import capture
 from openidv.synth.forgeries import CAPTURE_MEDIA
-from openidv.train.document_forensics import detection_at, fit
+from openidv.train.document_forensics import detection_at, fit, write_card
 
 #: capture conditions of the synthetic training photos, used in turn
 TRAIN_CONDITIONS = ("clean", "blur", "jpeg", "light", "noise", "lowres", "glare", "clean")
@@ -224,15 +224,8 @@ def train_capture_model(
         _, t, m = _medium_model(rows, real, medium, features, seed, test_fraction)
         studied[medium] = {"threshold": round(t, 6), "features": list(features), **m}
     version = datetime.now(UTC).strftime("%Y.%m.%d")
-    model = ForensicsModel(
-        model.features,
-        model.classes,
-        model.mean,
-        model.scale,
-        model.coef,
-        model.intercept,
-        {"version": version, "seed": seed, "trained_on": "synthetic documents only"},
-        CAPTURE_MODEL_ID,
+    model = dataclasses.replace(
+        model, meta={"version": version, "seed": seed, "trained_on": "synthetic documents only"}
     )
     folder = out_dir or artifact_path().parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -283,11 +276,7 @@ def train_capture_model(
         ],
         "environment": {"python": platform.python_version(), "machine": platform.machine()},
     }
-    card_path(folder, CAPTURE_MODEL_ID).write_text(
-        "# Model card: written by `openidv train document-capture`. Trained on SYNTHETIC data only.\n"
-        + yaml.safe_dump(card, sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
-    )
+    write_card(folder, CAPTURE_MODEL_ID, card)
     return card
 
 

@@ -10,6 +10,7 @@ Everything here is synthetic: the card says so, and says what that means.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import multiprocessing
 import platform
@@ -99,6 +100,15 @@ def fit(
     )
 
 
+def write_card(folder: Path, model_id: str, card: dict[str, Any]) -> None:
+    """The model card beside the artifact, headed by the recipe that wrote it and what it was trained on."""
+    card_path(folder, model_id).write_text(
+        f"# Model card: written by `openidv train {model_id}`. Trained on SYNTHETIC data only.\n"
+        + yaml.safe_dump(card, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+
+
 def detection_at(bona: Sequence[float], attack: Sequence[float], bpcer: float) -> dict[str, Any]:
     """Attack detection rate (1 - APCER) at the threshold that rejects at most ``bpcer`` of bona fide."""
     b = np.sort(np.asarray(bona))
@@ -184,14 +194,8 @@ def train_document_forensics(
     metrics = held_out_metrics(model, test)
     counts = {s: sum(1 for r in rows if r["species"] == s) for s in sorted({r["species"] for r in rows})}
     version = datetime.now(UTC).strftime("%Y.%m.%d")
-    model = ForensicsModel(
-        model.features,
-        model.classes,
-        model.mean,
-        model.scale,
-        model.coef,
-        model.intercept,
-        {"version": version, "seed": seed, "trained_on": "synthetic documents only"},
+    model = dataclasses.replace(
+        model, meta={"version": version, "seed": seed, "trained_on": "synthetic documents only"}
     )
     folder = out_dir or artifact_path().parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -234,11 +238,7 @@ def train_document_forensics(
         ],
         "environment": {"python": platform.python_version(), "machine": platform.machine()},
     }
-    card_path(folder).write_text(
-        "# Model card: written by `openidv train document-forensics`. Trained on SYNTHETIC data only.\n"
-        + yaml.safe_dump(card, sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
-    )
+    write_card(folder, MODEL_ID, card)
     from openidv.checks.document.forensics_model import load_model
 
     load_model.cache_clear()

@@ -63,9 +63,10 @@ def _deepfake_vec(image: Image) -> tuple[F64, list[str]] | None:
     return None if face is None else deepfake_vector(image, face)
 
 
-def _dataset(
+def dataset_manifest(
     manifest: Path | None, work: Path, n: int, seed: int, kinds: tuple[str, ...], progress: Progress | None
 ) -> Path:
+    """``manifest`` when given, else a simulated set of ``kinds`` generated into ``work``."""
     if manifest is not None:
         return manifest
     from openidv.synth.attacks.dataset import generate
@@ -120,7 +121,7 @@ def train_pad(
 ) -> Trained:
     start = time.perf_counter()
     work = work or Path("openidv-data") / "liveness" / f"pad-seed{seed}"
-    data = _dataset(manifest, work, n, seed, PAD_CLASSES, progress)
+    data = dataset_manifest(manifest, work, n, seed, PAD_CLASSES, progress)
     fs = extract(data, PAD_CLASSES, _pad_vec, progress)
     species = tuple(s for s in PAD_CLASSES[1:] if s in fs.kinds)
     oof = out_of_fold(fs, PAD_CLASSES, c=C_PAD, seed=seed, folds=FOLDS)
@@ -200,7 +201,7 @@ def train_deepfake(
 ) -> Trained:
     start = time.perf_counter()
     work = work or Path("openidv-data") / "liveness" / f"deepfake-seed{seed}"
-    data = _dataset(manifest, work, n, seed, DEEPFAKE_CLASSES, progress)
+    data = dataset_manifest(manifest, work, n, seed, DEEPFAKE_CLASSES, progress)
     fs = extract(data, DEEPFAKE_CLASSES, _deepfake_vec, progress)
     oof = out_of_fold(fs, DEEPFAKE_CLASSES, c=C_DEEPFAKE, seed=seed, folds=FOLDS)
     in_dist = _score_stats(oof, fs.kinds, ("deepfake",))

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from openidv.checks.liveness.artifacts import WEIGHTS_DIR
 from openidv.checks.liveness.backbones import BACKBONES, backbone_live
@@ -47,7 +46,7 @@ from openidv.checks.liveness.params import PAD_MODEL_ID, PAD_V1_MODEL_ID, PadPar
 from openidv.checks.liveness.regions import F64
 from openidv.evidence import Evidence
 from openidv.imageio import Image
-from openidv.train.liveness import Trained
+from openidv.train.liveness import Trained, dataset_manifest
 from openidv.train.liveness_training import (
     FeatureSet,
     Progress,
@@ -56,9 +55,9 @@ from openidv.train.liveness_training import (
     fit_linear,
     operating_point,
     out_of_fold,
-    sha256_text,
     threshold_at_bpcer,
     today,
+    write_artifacts,
     write_oof,
 )
 
@@ -209,12 +208,7 @@ def train_pad_fusion(
 ) -> Trained:
     start = time.perf_counter()
     work = work or Path("openidv-data") / "liveness" / f"fusion-seed{seed}"
-    if manifest is None:
-        from openidv.synth.attacks.dataset import generate
-
-        if progress:
-            progress(f"generating {n} simulated samples (seed {seed}) in {work}")
-        manifest = generate(n, work, seed=seed, kinds=PAD_CLASSES, workers=2)
+    manifest = dataset_manifest(manifest, work, n, seed, PAD_CLASSES, progress)
     fs = extract(manifest, PAD_CLASSES, backbone_vector, progress)
     folds = len(set(fs.subjects))  # leave one subject out
     c, oof, grid = _choose_c(fs, seed, folds)
@@ -278,22 +272,16 @@ def train_pad_fusion(
     v1_sim = _v1_scores(manifest, fs)
     with_v1 = _previous_model_comparison(fs, v1_sim, real_v1, real_live, seed, folds, c)
     card = _card(model, manifest, fs, seed, c, grid, sim, backbones_sim, real, with_v1, folds)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = model.to_json()
-    digest = sha256_text(text)
-    artifact = out_dir / f"{PAD_MODEL_ID}.json"
-    artifact.write_text(text, encoding="utf-8")
-    card = {"model_id": PAD_MODEL_ID, "artifact": artifact.name, "sha256": digest, **card}
-    card_path = out_dir / f"{PAD_MODEL_ID}.yaml"
-    card_path.write_text(
-        "# Model card. Simulated numbers (openidv synth attacks) and real bona fide numbers\n"
+    artifact, card_path, digest = write_artifacts(
+        out_dir,
+        PAD_MODEL_ID,
+        model,
+        card,
+        WEIGHTS_DIR if install else None,
+        header="# Model card. Simulated numbers (openidv synth attacks) and real bona fide numbers\n"
         "# (../shared/data) are reported apart; no real presentation attack was available to measure\n"
-        "# APCER on.\n" + yaml.safe_dump(card, sort_keys=False, width=110),
-        encoding="utf-8",
+        "# APCER on.\n",
     )
-    if install:
-        WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-        (WEIGHTS_DIR / artifact.name).write_text(text, encoding="utf-8")
     oof_path = write_oof(manifest.parent, manifest, fs, oof, "pad", PadCheck.version)
     summary = {
         "model": PAD_MODEL_ID,

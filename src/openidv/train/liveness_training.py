@@ -185,10 +185,22 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+SIMULATED_ONLY_HEADER = (
+    "# Model card. Every number below is measured on SIMULATED attacks (openidv synth attacks),\n"
+    "# not on real presentation attacks or real deepfakes.\n"
+)
+
+
 def write_artifacts(
-    out_dir: Path, model_id: str, model: LinearModel, card: dict[str, Any], install_dir: Path | None
+    out_dir: Path,
+    model_id: str,
+    model: LinearModel,
+    card: dict[str, Any],
+    install_dir: Path | None,
+    header: str = SIMULATED_ONLY_HEADER,
 ) -> tuple[Path, Path, str]:
-    """Write ``<id>.json`` and its card ``<id>.yaml`` (with the sha256); maybe copy the JSON here."""
+    """Write ``<id>.json`` and its card ``<id>.yaml`` (with the sha256, under ``header``: what its numbers
+    were measured on); maybe copy the JSON here."""
     out_dir.mkdir(parents=True, exist_ok=True)
     text = model.to_json()
     digest = sha256_text(text)
@@ -196,12 +208,7 @@ def write_artifacts(
     artifact.write_text(text, encoding="utf-8")
     card = {"model_id": model_id, "artifact": artifact.name, "sha256": digest, **card}
     card_path = out_dir / f"{model_id}.yaml"
-    card_path.write_text(
-        "# Model card. Every number below is measured on SIMULATED attacks (openidv synth attacks),\n"
-        "# not on real presentation attacks or real deepfakes.\n"
-        + yaml.safe_dump(card, sort_keys=False, width=110),
-        encoding="utf-8",
-    )
+    card_path.write_text(header + yaml.safe_dump(card, sort_keys=False, width=110), encoding="utf-8")
     if install_dir is not None:
         install_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(artifact, install_dir / artifact.name)
