@@ -22,13 +22,16 @@ def sample_face() -> Path:
 
 
 def check_base() -> None:
+    from importlib.metadata import version
+
     import openidv
     from openidv.checks.document.forensics_model import load_model
     from openidv.checks.liveness.landmarker import LANDMARKER, observe
     from openidv.decision.policy import load_policy
+    from openidv.decision.reason_codes import is_known
     from openidv.errors import ConfigurationError
     from openidv.imageio import load_image
-    from openidv.models import model_ids, model_path
+    from openidv.models import get_model, model_ids, model_path
 
     here = Path(openidv.__file__).resolve()
     assert "site-packages" in here.parts, f"openidv was imported from {here}, not from the installed wheel"
@@ -36,18 +39,13 @@ def check_base() -> None:
     # package data: the default policy and the reason-code catalogue
     policy = load_policy(None)
     assert policy.version, "default policy has no version"
+    assert is_known("MRZ_UNREADABLE"), "reason-code catalogue did not load"
 
     # MRZ from text (ICAO Doc 9303 TD3 specimen)
     mrz = openidv.read_mrz(
         "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
     )
     assert mrz.valid and mrz.fields["document_number"] == "L898902C3", mrz
-
-    # every registered model file (the PAD ONNX files inside our wheel; YuNet, SFace, dlib and the
-    # FaceLandmarker task inside their pinned carrier wheels) is present and matches its sha256
-    for model_id in model_ids():
-        assert model_path(model_id).is_file(), model_id
-    assert model_path(LANDMARKER.id).name == "face_landmarker.task"
 
     # the document forgery models read from the wheel's openidv/_models copy of models/
     assert load_model().classes, "document-forensics model did not load"
@@ -60,6 +58,20 @@ def check_base() -> None:
     pad = next(r for r in live.results if r["check"] == "pad")
     assert pad["status"] == "ok" and pad["score"] is not None, pad
     print(f"  compare_faces(same photo) similarity={same.similarity:.3f}; PAD attack score={pad['score']}")
+
+    # every registered model file (the PAD ONNX files inside our wheel; YuNet, SFace, dlib and the
+    # FaceLandmarker task inside their pinned carrier wheels) is present and matches its sha256, and the
+    # carrier installed is the version the registry names (pyproject.toml and the registry agree)
+    for model_id in model_ids():
+        spec = get_model(model_id)
+        assert model_path(model_id).is_file(), model_id
+        name, _, pinned = spec.distribution.partition("==")
+        if pinned:
+            assert version(name) == pinned, (
+                f"{model_id}: {name} {version(name)} installed, registry says {pinned}"
+            )
+    assert model_path(LANDMARKER.id).name == "face_landmarker.task"
+    print(f"  {len(model_ids())} registered model files verified by sha256")
 
     # without mediapipe, active liveness says how to add it instead of failing obscurely
     try:
