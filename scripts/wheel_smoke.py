@@ -21,6 +21,33 @@ def sample_face() -> Path:
     return Path(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
 
 
+#: import names of the optional extras' packages (pyproject.toml [project.optional-dependencies])
+EXTRA_PACKAGES = {"psycopg": "postgres", "redis": "redis"}
+
+
+def import_all_modules() -> list[str]:
+    """Import every module of the installed openidv; the ones that need an extra, as 'module (extra)'."""
+    import importlib
+    import pkgutil
+
+    import openidv
+
+    needs_extra: list[str] = []
+    for info in pkgutil.walk_packages(openidv.__path__, "openidv."):
+        if info.name.endswith("__main__"):
+            continue  # runs the CLI
+        try:
+            importlib.import_module(info.name)
+        except ModuleNotFoundError as exc:
+            top = (exc.name or "").split(".")[0]
+            if top not in EXTRA_PACKAGES:
+                raise AssertionError(
+                    f"{info.name} imports {exc.name}, which no runtime dependency provides"
+                ) from exc
+            needs_extra.append(f"{info.name} ({EXTRA_PACKAGES[top]})")
+    return needs_extra
+
+
 def check_base() -> None:
     from importlib.metadata import version
 
@@ -35,6 +62,12 @@ def check_base() -> None:
 
     here = Path(openidv.__file__).resolve()
     assert "site-packages" in here.parts, f"openidv was imported from {here}, not from the installed wheel"
+
+    # every module imports with the runtime dependencies alone: a module-level import of a dev-only package
+    # (pytest, httpx, ...) fails here. Modules that need an extra (postgres, redis) are listed, not failed.
+    needs_extra = import_all_modules()
+    if needs_extra:
+        print(f"  modules that need an extra: {', '.join(needs_extra)}")
 
     # package data: the default policy and the reason-code catalogue
     policy = load_policy(None)
