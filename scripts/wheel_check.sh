@@ -32,7 +32,10 @@ step "clean venv ($PYTHON)"
 "$venv/bin/pip" install "${quiet[@]}" pip==26.3
 
 step "build the wheel (pip wheel --no-deps, isolated build with the pinned setuptools)"
+# setuptools builds in ./build and never prunes it: a module deleted from src/ would still ship. Start clean.
+rm -rf "$repo/build"
 "$venv/bin/pip" wheel "${quiet[@]}" --no-deps "$repo" -w "$work/dist"
+rm -rf "$repo/build"
 wheel=$(ls "$work"/dist/openidv-*.whl)
 for member in openidv/decision/default_policy.yaml openidv/decision/reason_codes.yaml \
     openidv/_models/document-forensics.json openidv/checks/liveness/weights/silent-face-minifasnet-v2.onnx \
