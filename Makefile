@@ -3,17 +3,22 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip --quiet --disable-pip-version-check
+# mediapipe (active liveness's FaceLandmarker) is the one package pip cannot install as a declared dependency:
+# every published mediapipe asks for opencv-contrib-python, a second cv2 beside our opencv-python-headless that
+# needs libGL. It goes in with --no-deps; its real requirements are pinned in pyproject.toml. The pin lives in
+# landmarker.py (MEDIAPIPE_REQUIREMENT), whose error message tells a plain `pip install openidv` the same.
+MEDIAPIPE := $(shell sed -n 's/^MEDIAPIPE_REQUIREMENT = "\(.*\)"$$/\1/p' src/openidv/checks/liveness/landmarker.py)
 
-.PHONY: demo test lint typecheck bench clean venv
+.PHONY: demo test lint typecheck audit wheel-check bench clean venv
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 2; }
+	@test -n "$(MEDIAPIPE)" || { echo "MEDIAPIPE_REQUIREMENT not found in landmarker.py"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	# mediapipe's metadata asks for opencv-contrib-python, which clashes with opencv-python-headless (both
-	# are cv2): install it without deps; its real deps (absl-py, flatbuffers, sounddevice) are pinned above
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps mediapipe==1.2.2
+	$(PIP) install --upgrade pip==26.3
+	$(PIP) install -e '.[dev]'
+	$(PIP) install --no-deps '$(MEDIAPIPE)'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -21,20 +26,35 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/openidv demo --out demo-output
 
+# pytest runs last: CI reads its closing line.
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/audit_deps.py
+	PYTHON=$(PYTHON) MEDIAPIPE='$(MEDIAPIPE)' bash scripts/wheel_check.sh
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
-# Peers are installed for benchmarks only; none of them is a dependency of openidv.
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Known vulnerabilities in every installed pinned dependency; skipped with a message when offline.
+audit: $(STAMP)
+	$(BIN)/python scripts/audit_deps.py
+
+# Build the wheel, install it in a clean venv with plain pip, pip check, smoke-test it (docs/packaging.md).
+wheel-check:
+	PYTHON=$(PYTHON) MEDIAPIPE='$(MEDIAPIPE)' bash scripts/wheel_check.sh
+
+# Peers are installed for benchmarks only (the `bench` extra); none of them is a dependency of openidv.
+# face_recognition asks for dlib, which pip would build from source: it goes in with --no-deps over dlib-bin.
 bench: $(STAMP)
-	$(BIN)/pip install --quiet --disable-pip-version-check mrz==0.6.2 passporteye==2.2.2
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps face_recognition==1.3.0 fastmrz==2.1.2 pytesseract==0.3.13
+	$(PIP) install -e '.[dev,bench]'
+	$(PIP) install --no-deps face_recognition==1.3.0
 	$(BIN)/python bench/mrz.py
 	$(BIN)/python bench/eval_metrics.py
 	$(BIN)/python bench/face_verify.py
@@ -44,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/liveness.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache build dist

@@ -28,8 +28,14 @@ GENUINE = "genuine"
 
 
 def models_dir() -> Path:
+    """``$OPENIDV_MODELS_DIR``, else the repository's ``models/`` (a checkout, where training writes), else
+    the copy an installed wheel carries as ``openidv/_models`` (a symlink to ``models/`` in the repository).
+    """
     env = os.environ.get("OPENIDV_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[4] / "models"
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[4] / "models"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parents[2] / "_models"
 
 
 def artifact_path(folder: Path | None = None, model_id: str = MODEL_ID) -> Path:

