@@ -31,6 +31,7 @@ from openidv.checks.face.detect import DetectedFace
 from openidv.errors import ConfigurationError
 from openidv.imageio import Image, UInt8Array
 from openidv.models import DLIB_RESNET, DLIB_SHAPE5, SFACE, SessionPool, model_path, session_pool
+from openidv.onnx_wire import strip_dangling_inputs
 
 F32Array = npt.NDArray[np.float32]
 
@@ -69,9 +70,13 @@ class SFaceEmbedder:
     dim = EMBEDDING_DIM
 
     def _pool(self) -> SessionPool[Any]:
-        return session_pool(
-            self.model_id, lambda: cv2.FaceRecognizerSF.create(str(model_path(self.model_id)), "")
-        )
+        return session_pool(self.model_id, self._load)
+
+    def _load(self) -> Any:
+        """From the verified file, without its dangling graph inputs (``openidv.onnx_wire``): OpenCV 5
+        refuses the file as shipped; the weights and nodes are unchanged."""
+        model = np.frombuffer(_sface_graph(self.model_id), dtype=np.uint8)
+        return cv2.FaceRecognizerSF.create("onnx", model, np.zeros(0, dtype=np.uint8))
 
     def chip(self, image: Image, face: DetectedFace) -> UInt8Array:
         crop, _ = align_arcface(image, face.landmarks)
@@ -130,6 +135,11 @@ class DlibEmbedder:
             if len(chips) == 1:
                 return _normalise(np.asarray([net.compute_face_descriptor(chips[0])]))
             return _normalise(np.asarray(net.compute_face_descriptor(list(chips))))
+
+
+@cache
+def _sface_graph(model_id: str) -> bytes:
+    return strip_dangling_inputs(model_path(model_id).read_bytes())
 
 
 @cache

@@ -148,7 +148,8 @@ def straight_lines(frame: npt.NDArray[np.uint8], box: tuple[int, int, int, int])
     x0, y0, x1, y1 = (v * scale for v in box)
     outside = 0
     longest = 0.0
-    for seg in [] if lines is None else lines[:, 0, :]:
+    # OpenCV 4 returns (n, 1, 4), OpenCV 5 (n, 4)
+    for seg in [] if lines is None else np.asarray(lines).reshape(-1, 4):
         ax, ay, bx, by = (float(v) for v in seg)
         longest = max(longest, float(np.hypot(bx - ax, by - ay)) / max(small.shape[:2]))
         mx, my = (ax + bx) / 2, (ay + by) / 2
