@@ -141,7 +141,10 @@ def _register_routes(app: FastAPI) -> None:
             except ValidationError as exc:
                 return validation_problem(list(exc.errors()))
             evidence = Evidence(
-                mrz_text=body.mrz, declared=body.declared, liveness_session_id=body.liveness_session_id
+                mrz_text=body.mrz,
+                declared=body.declared,
+                liveness_session_id=body.liveness_session_id,
+                subject_id=body.subject_id,
             )
             digest = request_digest(body.model_dump(mode="json"))
         elif media_type == "multipart/form-data":
