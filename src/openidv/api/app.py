@@ -29,6 +29,7 @@ from openidv.api.ratelimit import RateLimiter
 from openidv.api.readiness import readiness
 from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_liveness import router as liveness_router
+from openidv.api.routes_subjects import router as subjects_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
@@ -107,6 +108,7 @@ def create_app(
     _register_ops_routes(app, metrics_enabled=settings.metrics_enabled)
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
+    app.include_router(subjects_router, dependencies=[Depends(require_api_key)])
     return app
 
 

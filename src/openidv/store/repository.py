@@ -194,7 +194,7 @@ class Store:
                 raise Conflict(
                     "Idempotency-Key was already used with a different request body; use a new key"
                 )
-            return _record(row, self.keyring).model_copy(update={"replayed": True})
+            return record_of(row, self.keyring).model_copy(update={"replayed": True})
 
     def get_verification(self, verification_id: str, tenant_id: str = DEFAULT_TENANT) -> VerificationRecord:
         """The tenant's verification; another tenant's id is ``NotFound``, like one that never existed."""
@@ -206,7 +206,7 @@ class Store:
             ).scalar_one_or_none()
             if row is None:
                 raise NotFound(f"verification {verification_id} not found")
-            return _record(row, self.keyring)
+            return record_of(row, self.keyring)
 
     def ping(self) -> None:
         """A cheap round trip to the database, for health checks."""
@@ -376,7 +376,7 @@ def details_of(row: CheckResultRow, ring: KeyRing) -> dict[str, Any]:
     return value
 
 
-def _record(row: Verification, ring: KeyRing) -> VerificationRecord:
+def record_of(row: Verification, ring: KeyRing) -> VerificationRecord:
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     return VerificationRecord(
         id=row.id,
