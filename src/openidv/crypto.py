@@ -227,7 +227,9 @@ class KeyRing(BiometricCipher):
 
 def _old_keys(settings: Settings | None) -> tuple[bytes, ...]:
     keys = [
-        parse_key(part, OLD_KEYS_ENV) for part in (os.environ.get(OLD_KEYS_ENV) or "").split(",") if part.strip()
+        parse_key(part, OLD_KEYS_ENV)
+        for part in (os.environ.get(OLD_KEYS_ENV) or "").split(",")
+        if part.strip()
     ]
     folder = old_keys_dir(settings)
     if folder.is_dir():

@@ -85,7 +85,9 @@ def erase_command(
 
 @friendly_errors
 def purge_command(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be erased; erase nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be erased; erase nothing.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Erase data older than its retention period (OPENIDV_RETENTION_*_DAYS); run it daily from cron or a
@@ -124,20 +126,20 @@ def rotate_command(
     ring = load_keyring(settings)
     store = Store.from_url(settings.resolved_database_url(), keyring=ring, settings=settings)
     report = rotate_all(store.engine, ring, settings.data_dir / "galleries", batch=batch)
+    done = {
+        "verifications": report.verifications,
+        "check_results": report.check_results,
+        "templates": report.templates,
+        "index_files": report.index_files,
+    }
     payload = {
         "current_key_id": ring.key_ids[0],
-        "re_encrypted": {
-            "verifications": report.verifications,
-            "check_results": report.check_results,
-            "templates": report.templates,
-            "index_files": report.index_files,
-        },
+        "re_encrypted": done,
         "found_by_key_id": report.seen_key_ids,
     }
     if as_json:
         print_json(payload)
     else:
-        done = payload["re_encrypted"]
         typer.echo(
             f"key {ring.key_ids[0]}: re-encrypted {done['verifications']} verification(s), "
             f"{done['check_results']} check result(s), {done['templates']} template(s), "

@@ -168,15 +168,25 @@ def erase_verifications(
     entry in the same transaction. Ids already gone are skipped, so a repeated erasure is harmless."""
     sessions = linked_sessions(store, verification_ids)
     with store.transaction() as session:
-        present = list(
-            session.scalars(
-                select(Verification.id).where(Verification.id.in_(verification_ids)).order_by(Verification.id)
+        present = (
+            list(
+                session.scalars(
+                    select(Verification.id)
+                    .where(Verification.id.in_(verification_ids))
+                    .order_by(Verification.id)
+                )
             )
-        ) if verification_ids else []
+            if verification_ids
+            else []
+        )
         erased = _delete_rows(session, present, sessions)
         for verification_id in present:
             audit.append(
-                session, actor=actor, action=ERASED_ACTION, subject=verification_id, payload={"reason": reason}
+                session,
+                actor=actor,
+                action=ERASED_ACTION,
+                subject=verification_id,
+                payload={"reason": reason},
             )
         if subject_entry is not None:
             subject_hash, counts = subject_entry
@@ -261,7 +271,9 @@ def expired_sessions(engine: Engine, before: datetime) -> list[str]:
     with Session(engine) as session:
         return list(
             session.scalars(
-                select(LivenessSession.id).where(LivenessSession.created_at < before).order_by(LivenessSession.id)
+                select(LivenessSession.id)
+                .where(LivenessSession.created_at < before)
+                .order_by(LivenessSession.id)
             )
         )
 
@@ -280,5 +292,3 @@ def erase_sessions(store: Store, session_ids: list[str], *, reason: str, actor: 
             payload={"reason": reason, **_counts(erased)},
         )
     return erased
-
-

@@ -77,7 +77,10 @@ def _check_results(engine: Engine, ring: KeyRing, batch: int, report: Rotated) -
     while True:
         with Session(engine) as session, session.begin():
             rows = session.scalars(
-                select(CheckResultRow).where(CheckResultRow.id > last).order_by(CheckResultRow.id).limit(batch)
+                select(CheckResultRow)
+                .where(CheckResultRow.id > last)
+                .order_by(CheckResultRow.id)
+                .limit(batch)
             ).all()
             if not rows:
                 return
@@ -86,7 +89,11 @@ def _check_results(engine: Engine, ring: KeyRing, batch: int, report: Rotated) -
                 if row.details_sealed is not None and ring.is_current(row.details_sealed):
                     continue
                 aad = check_result_aad(row.verification_id, row.position)
-                value = open_json(ring, row.details_sealed, aad) if row.details_sealed is not None else row.details
+                value = (
+                    open_json(ring, row.details_sealed, aad)
+                    if row.details_sealed is not None
+                    else row.details
+                )
                 row.details_sealed = seal_json(ring, value, aad)
                 row.details = {}
                 report.check_results += 1
