@@ -73,7 +73,9 @@ class App:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+def app(
+    database_url: str, tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[App]:
     monkeypatch.setenv(KEY_ENV, KEY_A)
     store = Store(make_engine(database_url))
     api = create_app(Settings(data_dir=tmp_path), store=store)
@@ -161,9 +163,7 @@ def test_a_sealed_blob_moved_to_another_row_does_not_open(app: App) -> None:
 
 
 def test_subject_id_is_validated(app: App) -> None:
-    bad = app.client.post(
-        "/v1/verifications", json={"mrz": MRZ, "subject_id": "a\x00b"}, headers=app.headers
-    )
+    bad = app.client.post("/v1/verifications", json={"mrz": MRZ, "subject_id": "a\x00b"}, headers=app.headers)
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
     assert app.client.get("/v1/subjects/%20x", headers=app.headers).status_code == 422
 
@@ -201,7 +201,7 @@ def test_export_and_erase_through_the_api(app: App) -> None:
         assert session.get(FaceTemplate, face_id) is None
         for table in ("check_results", "decisions"):
             left = session.execute(
-                text(f"SELECT count(*) FROM {table} WHERE verification_id IN (:a, :b)"),  # noqa: S608
+                text(f"SELECT count(*) FROM {table} WHERE verification_id IN (:a, :b)"),
                 {"a": first["id"], "b": second["id"]},
             ).scalar_one()
             assert left == 0, table
