@@ -80,7 +80,7 @@ def create_app(
         description="Open-source identity verification: evidence in, decision with reason codes out.",
     )
     app.state.settings = settings
-    app.state.store = store or Store.from_url(settings.resolved_database_url())
+    app.state.store = store or Store.from_url(settings.resolved_database_url(), settings=settings)
     app.state.policy = policy or load_policy(settings.policy_path)
     app.state.metrics = Metrics()
     app.state.redis = _redis_client(settings)
