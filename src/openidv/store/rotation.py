@@ -9,11 +9,14 @@ the old key and the new one alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from openidv.crypto import KeyRing, blob_key_id
 from openidv.store.gallery_repository import GalleryRepository, _template_aad
@@ -37,6 +40,27 @@ class Rotated:
         name = key_id.hex() if key_id else "plain"
         self.seen_key_ids[name] = self.seen_key_ids.get(name, 0) + 1
 
+    def count(self, kind: str, done: int, before: list[bytes | None]) -> None:
+        """Add a committed batch: ``done`` re-sealed of ``kind``; ``before``, the blobs as found."""
+        setattr(self, kind, getattr(self, kind) + done)
+        for blob in before:
+            self.saw(blob)
+
+
+def _batched(engine: Engine, run: Callable[[Session, Any], Any], start: Any) -> None:
+    """Call ``run(session, last)`` in a transaction per batch until it returns None; a batch whose row was
+    erased meanwhile (``StaleDataError``) is rolled back and read again, without that row."""
+    last = start
+    while True:
+        try:
+            with Session(engine) as session, session.begin():
+                after = run(session, last)
+        except StaleDataError:
+            continue
+        if after is None:
+            return
+        last = after
+
 
 def rotate_all(engine: Engine, ring: KeyRing, index_dir: Path, *, batch: int = 500) -> Rotated:
     report = Rotated()
@@ -48,79 +72,74 @@ def rotate_all(engine: Engine, ring: KeyRing, index_dir: Path, *, batch: int = 5
 
 
 def _verifications(engine: Engine, ring: KeyRing, batch: int, report: Rotated) -> None:
-    last = ""
-    while True:
-        with Session(engine) as session, session.begin():
-            rows = session.scalars(
-                select(Verification).where(Verification.id > last).order_by(Verification.id).limit(batch)
-            ).all()
-            if not rows:
-                return
-            for row in rows:
-                report.saw(row.evidence_sealed)
-                if row.evidence_sealed is not None and ring.is_current(row.evidence_sealed):
-                    continue
-                aad = verification_aad(row.id)
-                value = (
-                    open_json(ring, row.evidence_sealed, aad)
-                    if row.evidence_sealed is not None
-                    else row.evidence_summary
-                )
-                row.evidence_sealed = seal_json(ring, value, aad)
-                row.evidence_summary = {}
-                report.verifications += 1
-            last = rows[-1].id
+    def run(session: Session, last: str) -> str | None:
+        rows = session.scalars(
+            select(Verification).where(Verification.id > last).order_by(Verification.id).limit(batch)
+        ).all()
+        if not rows:
+            return None
+        before, done = [r.evidence_sealed for r in rows], 0
+        for row in rows:
+            if row.evidence_sealed is not None and ring.is_current(row.evidence_sealed):
+                continue
+            aad = verification_aad(row.id)
+            sealed = row.evidence_sealed
+            value = open_json(ring, sealed, aad) if sealed is not None else row.evidence_summary
+            row.evidence_sealed, row.evidence_summary = seal_json(ring, value, aad), {}
+            done += 1
+        session.flush()  # a row erased meanwhile fails here, and the batch is read again
+        report.count("verifications", done, before)
+        return rows[-1].id
+
+    _batched(engine, run, "")
 
 
 def _check_results(engine: Engine, ring: KeyRing, batch: int, report: Rotated) -> None:
-    last = 0
-    while True:
-        with Session(engine) as session, session.begin():
-            rows = session.scalars(
-                select(CheckResultRow)
-                .where(CheckResultRow.id > last)
-                .order_by(CheckResultRow.id)
-                .limit(batch)
-            ).all()
-            if not rows:
-                return
-            for row in rows:
-                report.saw(row.details_sealed)
-                if row.details_sealed is not None and ring.is_current(row.details_sealed):
-                    continue
-                aad = check_result_aad(row.verification_id, row.position)
-                value = (
-                    open_json(ring, row.details_sealed, aad)
-                    if row.details_sealed is not None
-                    else row.details
-                )
-                row.details_sealed = seal_json(ring, value, aad)
-                row.details = {}
-                report.check_results += 1
-            last = rows[-1].id
+    def run(session: Session, last: int) -> int | None:
+        rows = session.scalars(
+            select(CheckResultRow).where(CheckResultRow.id > last).order_by(CheckResultRow.id).limit(batch)
+        ).all()
+        if not rows:
+            return None
+        before, done = [r.details_sealed for r in rows], 0
+        for row in rows:
+            if row.details_sealed is not None and ring.is_current(row.details_sealed):
+                continue
+            aad = check_result_aad(row.verification_id, row.position)
+            sealed = row.details_sealed
+            value = open_json(ring, sealed, aad) if sealed is not None else row.details
+            row.details_sealed, row.details = seal_json(ring, value, aad), {}
+            done += 1
+        session.flush()
+        report.count("check_results", done, before)
+        return int(rows[-1].id)
+
+    _batched(engine, run, 0)
 
 
 def _templates(engine: Engine, ring: KeyRing, batch: int, report: Rotated) -> None:
-    last = 0
-    while True:
-        with Session(engine) as session, session.begin():
-            rows = session.execute(
-                select(FaceTemplate, FaceGallery.backend)
-                .join(FaceGallery, FaceGallery.id == FaceTemplate.gallery_id)
-                .where(FaceTemplate.id > last)
-                .order_by(FaceTemplate.id)
-                .limit(batch)
-            ).all()
-            if not rows:
-                return
-            for template, backend in rows:
-                report.saw(template.template)
-                if ring.is_current(template.template):
-                    continue
-                aad = _template_aad(template.gallery_id, template.id, backend)
-                template.template = ring.encrypt(ring.decrypt(template.template, aad), aad)
-                report.templates += 1
-            last = int(rows[-1][0].id)
+    def run(session: Session, last: int) -> int | None:
+        rows = session.execute(
+            select(FaceTemplate, FaceGallery.backend)
+            .join(FaceGallery, FaceGallery.id == FaceTemplate.gallery_id)
+            .where(FaceTemplate.id > last)
+            .order_by(FaceTemplate.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return None
+        before, done = [t.template for t, _ in rows], 0
+        for template, backend in rows:
+            if ring.is_current(template.template):
+                continue
+            aad = _template_aad(template.gallery_id, template.id, backend)
+            template.template = ring.encrypt(ring.decrypt(template.template, aad), aad)
+            done += 1
+        session.flush()
+        report.count("templates", done, before)
+        return int(rows[-1][0].id)
+
+    _batched(engine, run, 0)
 
 
 def _index_files(engine: Engine, ring: KeyRing, index_dir: Path, report: Rotated) -> None:
