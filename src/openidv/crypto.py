@@ -1,4 +1,5 @@
-"""Encryption at rest for biometric data (face templates, gallery index files): AES-256-GCM.
+"""Encryption at rest (AES-256-GCM) for biometric data (face templates, gallery index files) and personal
+fields (verification evidence summaries and check details, ``openidv.store.sealed``).
 
 The key is 32 random bytes, taken from, in order:
 
@@ -12,6 +13,11 @@ so data encrypted under another key fails with a clear message instead of garbag
 string binds each blob to its place (gallery and template id), so blobs cannot be swapped between rows.
 
 Blob layout: ``b"OIDV1" | key id (8 bytes) | nonce (12 bytes) | ciphertext and 16-byte tag``.
+
+``load_cipher`` returns a ``KeyRing``: envelope encryption (a fresh data key per blob, wrapped by the
+master key; ``OIDV2`` blobs) under the current key, and decryption under the current key or any retired one
+(``OPENIDV_ENCRYPTION_KEYS_OLD``, ``<data dir>/keys/old/*.key``), so ``openidv crypto rotate`` can move
+everything to a new key while servers keep reading (``openidv.store.rotation``).
 """
 
 from __future__ import annotations
