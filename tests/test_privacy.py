@@ -165,7 +165,9 @@ def test_a_sealed_blob_moved_to_another_row_does_not_open(app: App) -> None:
 def test_subject_id_is_validated(app: App) -> None:
     bad = app.client.post("/v1/verifications", json={"mrz": MRZ, "subject_id": "a\x00b"}, headers=app.headers)
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
-    assert app.client.get("/v1/subjects/%20x", headers=app.headers).status_code == 422
+    for bad_id in ("a%01b", "%20%20"):
+        answer = app.client.get(f"/v1/subjects/{bad_id}", headers=app.headers)
+        assert answer.status_code == 422 and "subject_id" in answer.json()["detail"], bad_id
 
 
 # ------------------------------------------------------------------------------------------ export, erasure

@@ -30,15 +30,15 @@ PURGE_BATCH = 200
 
 
 def validate_subject_id(subject_id: str) -> str:
-    """Like gallery subject ids: 1-200 characters, no control characters, no surrounding spaces."""
+    """As a verification's ``subject_id`` is validated (``openidv.evidence``): 1-200 characters, no control
+    characters; taken as given (not stripped), so it finds exactly what was stored under it."""
     if (
         not isinstance(subject_id, str)
-        or not subject_id
-        or subject_id != subject_id.strip()
+        or not subject_id.strip()
         or len(subject_id) > 200
         or any(ord(c) < 32 or ord(c) == 127 for c in subject_id)
     ):
-        raise InvalidInput("subject_id: 1-200 printable characters, without leading or trailing spaces")
+        raise InvalidInput("subject_id: 1-200 printable characters")
     return subject_id
 
 
