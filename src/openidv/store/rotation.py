@@ -9,7 +9,7 @@ the old key and the new one alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ class Rotated:
         name = key_id.hex() if key_id else "plain"
         self.seen_key_ids[name] = self.seen_key_ids.get(name, 0) + 1
 
-    def count(self, kind: str, done: int, before: list[bytes | None]) -> None:
+    def count(self, kind: str, done: int, before: Sequence[bytes | None]) -> None:
         """Add a committed batch: ``done`` re-sealed of ``kind``; ``before``, the blobs as found."""
         setattr(self, kind, getattr(self, kind) + done)
         for blob in before:
