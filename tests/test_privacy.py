@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -536,3 +537,125 @@ def test_logs_carry_no_personal_or_biometric_data(app: App, caplog: pytest.LogCa
     assert leaked == [], [line for line in captured.splitlines() if any(x in line for x in leaked)][:3]
     lowered = captured.lower()
     assert SURNAME.lower() not in lowered and DOC_NUMBER.lower() not in lowered
+
+
+# ------------------------------------------------------------------------------------------ store level
+
+
+def _stored(store: Store, subject: str, session_id: str | None = None) -> str:
+    """A verification of ``subject`` stored directly; with ``session_id``, its liveness_session check
+    names that session (as the real check does)."""
+    from openidv.results import CheckResult, Decision, Meaning, Outcome, Status
+    from openidv.verification import VerificationRecord
+
+    checks = [
+        CheckResult(
+            check="mrz",
+            version="1",
+            status=Status.OK,
+            score=1.0,
+            meaning=Meaning.SIMILARITY,
+            reason_codes=(),
+            details={"surname": SURNAME, "document_number": DOC_NUMBER},
+            latency_ms=1.0,
+        )
+    ]
+    if session_id is not None:
+        checks.append(
+            CheckResult(
+                check="liveness_session",
+                version="1",
+                status=Status.OK,
+                score=0.0,
+                meaning=Meaning.ATTACK,
+                reason_codes=(),
+                details={"session_id": session_id},
+                latency_ms=1.0,
+            )
+        )
+    record = VerificationRecord(
+        id=str(uuid.uuid4()),
+        created_at=datetime.now(UTC),
+        decision=Decision(outcome=Outcome.APPROVE, reason_codes=(), policy_version="p", fired_rules=()),
+        checks=tuple(checks),
+        latency_ms=2.0,
+    )
+    store.save_verification(
+        record, request_hash="0" * 64, evidence_summary={"fields": []}, subject_id=subject
+    )
+    return record.id
+
+
+def test_erasure_takes_the_linked_liveness_session_and_capture_fingerprints(store: Store) -> None:
+    from openidv.store.liveness_tables import CaptureHash
+
+    now = datetime.now(UTC)
+    with store.transaction() as session:
+        for sid in ("sess-linked", "sess-other"):
+            session.add(
+                LivenessSession(
+                    id=sid,
+                    nonce=f"nonce-{sid}",
+                    challenges=["blink"],
+                    created_at=now,
+                    expires_at=now + timedelta(minutes=5),
+                    used_at=now,
+                    status="passed",
+                    result={"passed": True},
+                )
+            )
+    linked = _stored(store, SUBJECT, session_id="sess-linked")
+    kept = _stored(store, "someone-else")
+    with store.transaction() as session:
+        for reference in (linked, "sess-linked", kept, "sess-other"):
+            session.add(
+                CaptureHash(
+                    phash=1,
+                    dhash=2,
+                    **{f"band{i}": i for i in range(7)},
+                    kind="selfie",
+                    reference=reference,
+                    created_at=now,
+                )
+            )
+    subjects = SubjectService(store, None)
+    export = subjects.export(SUBJECT)
+    assert [v["id"] for v in export["verifications"]] == [linked]
+    assert [s["id"] for s in export["liveness_sessions"]] == ["sess-linked"]
+    report = subjects.erase(SUBJECT)
+    assert (report.verifications, report.liveness_sessions, report.captures) == (1, 1, 2)
+    with Session(store.engine) as session:
+        assert {s.id for s in session.scalars(select(LivenessSession))} == {"sess-other"}
+        assert {c.reference for c in session.scalars(select(CaptureHash))} == {kept, "sess-other"}
+    assert store.get_verification(kept).checks[0].details["surname"] == SURNAME
+    assert store.verify_audit_chain().ok
+
+
+def test_an_interrupted_rotation_resumes(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rotation that dies half-way leaves every row readable (old key or new), and a rerun finishes it."""
+    from openidv.store import rotation
+
+    ids = [_stored(store, f"s{i}") for i in range(6)]
+    old_id = store.keyring.key_ids[0]
+    ring = KeyRing(base64.b64decode(KEY_B), (store.keyring.master_key,))
+    real_seal, calls = rotation.seal_json, {"n": 0}
+
+    def dying_seal(*args: Any) -> bytes:
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise RuntimeError("killed mid-rotation")
+        return real_seal(*args)
+
+    monkeypatch.setattr(rotation, "seal_json", dying_seal)
+    with pytest.raises(RuntimeError):
+        rotation.rotate_all(store.engine, ring, tmp_path / "galleries", batch=2)
+    half = _key_ids(store)
+    assert half == {old_id, ring.key_ids[0]}  # some rows moved, the rest not yet
+    monkeypatch.setattr(rotation, "seal_json", real_seal)
+    done = rotation.rotate_all(store.engine, ring, tmp_path / "galleries", batch=2)
+    assert done.verifications + done.check_results == 12 - 2  # the first batch had committed
+    assert _key_ids(store) == {ring.key_ids[0]}
+    fresh = Store(store.engine, migrate=False, keyring=KeyRing(base64.b64decode(KEY_B)))
+    assert all(fresh.get_verification(i).checks[0].details["document_number"] == DOC_NUMBER for i in ids)
