@@ -99,7 +99,7 @@ def load_key(settings: Settings | None = None, *, demo: bool = False) -> bytes:
             log.warning("biometric key file %s is readable by group or others (mode %o)", path, mode)
         return parse_key(path.read_text(encoding="ascii"), str(path))
     if demo:
-        log.warning("no biometric key configured; the demo creates one at %s", path)
+        log.warning("no encryption key configured; creating one at %s (mode 0600)", path)
         write_key_file(path)
         return parse_key(path.read_text(encoding="ascii"), str(path))
     raise ConfigurationError(
