@@ -439,6 +439,11 @@ def test_rotate_reencrypts_everything_under_the_new_key(
     assert set(report["found_by_key_id"]) == {old_id, "plain"}  # as found, before re-encryption
     old_file = tmp_path / "keys" / "old" / f"{old_id}.key"
     assert oct(old_file.stat().st_mode & 0o777) == "0o600"
+    assert (
+        oct(old_file.parent.stat().st_mode & 0o777)
+        == oct((tmp_path / "keys").stat().st_mode & 0o777)
+        == "0o700"
+    )
     assert oct((tmp_path / "keys" / "biometric.key").stat().st_mode & 0o777) == "0o600"
     status = json.loads(runner.invoke(cli_app, ["crypto", "status"]).stdout)
     assert status == {"current_key_id": new_id, "old_key_ids": [old_id]}

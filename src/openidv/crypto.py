@@ -75,7 +75,7 @@ def write_key_file(path: Path, *, overwrite: bool = False) -> Path:
         raise ConfigurationError(
             f"{path} already exists; replacing it would make stored templates unreadable"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
