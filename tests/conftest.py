@@ -124,3 +124,5 @@ def _own_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     the developer's ``~/.local/share/openidv``."""
     if "OPENIDV_DATA_DIR" not in os.environ:
         monkeypatch.setenv("OPENIDV_DATA_DIR", str(tmp_path_factory.mktemp("openidv-data")))
+    if "OPENIDV_ENCRYPTION_KEY" not in os.environ:  # stores seal personal fields (on PostgreSQL too)
+        monkeypatch.setenv("OPENIDV_ENCRYPTION_KEY", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0=")

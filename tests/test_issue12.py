@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError
 
 from openidv.store.db import make_engine
 from openidv.store.models import Verification
-from openidv.store.repository import Store
+from openidv.store.repository import Store, details_of
 
 
 def _png(width: int, height: int) -> bytes:
@@ -293,7 +293,9 @@ def test_a_verification_names_only_a_duplicate_at_the_policy_threshold(api_clien
     assert duplicate["details"]["below_threshold"] == 1 and "customer-2" not in json.dumps(fraud)
 
     with store.transaction() as session:
-        stored = json.dumps([r.details for r in session.execute(select(CheckResultRow)).scalars()])
+        stored = json.dumps(  # details are sealed at rest: open them to see what is stored
+            [details_of(r, store.keyring) for r in session.execute(select(CheckResultRow)).scalars()]
+        )
         audit = json.dumps(
             [
                 r.payload
@@ -463,7 +465,9 @@ def test_a_database_error_inside_a_check_is_stored_and_shown_without_its_sql(api
     assert check["status"] == "error" and check["reason_codes"] == ["CHECK_ERROR"]
     assert set(check["details"]) == {"error", "error_id"}
     with store.transaction() as session:
-        stored = json.dumps([r.details for r in session.execute(select(CheckResultRow)).scalars()])
+        stored = json.dumps(  # details are sealed at rest: open them to see what is stored
+            [details_of(r, store.keyring) for r in session.execute(select(CheckResultRow)).scalars()]
+        )
     for text in (response.text, stored):
         assert "SELECT" not in text and "DataError" not in text and "liveness_sessions" not in text
     assert (

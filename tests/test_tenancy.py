@@ -124,6 +124,9 @@ ROUTES: dict[str, Callable[[World], Request]] = {
         422,
         404,
     ),
+    "export subject": lambda w: ("GET", "/v1/subjects/a-1", {}, 200, 404),
+    # idempotent: B erases nothing of A's (a 204 all the same); A's own erasure removes a-1
+    "erase subject": lambda w: ("DELETE", "/v1/subjects/a-1", {}, 204, 204),
 }
 
 

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from openidv.checks.document.mrz import compose_mrz
 from openidv.checks.face.params import FaceDuplicateParams
-from openidv.crypto import BiometricCipher
+from openidv.crypto import KeyRing
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import DeclaredData, Evidence
 from openidv.imageio import load_image
@@ -326,9 +326,7 @@ def face_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
 def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy: Policy) -> Services:
     """The demo's services on its own database: a gallery with a throw-away key holding three enrolled
     customers (when the shared photos are there), the capture index and liveness sessions."""
-    gallery = GalleryService(
-        store.engine, out_dir / "galleries", cipher=BiometricCipher(secrets.token_bytes(32)), policy=policy
-    )
+    gallery = GalleryService(store.engine, out_dir / "galleries", cipher=store.keyring, policy=policy)
     if shared_data is not None:
         name = FaceDuplicateParams.model_validate(policy.params("face_duplicate")).gallery
         for subject, photo in ENROLLED:
@@ -349,7 +347,10 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
         (out_dir / stale).unlink(missing_ok=True)  # a fresh demo each run: its gallery key is throw-away
     shutil.rmtree(out_dir / "galleries", ignore_errors=True)
     shutil.rmtree(out_dir / "documents", ignore_errors=True)
-    store = Store.from_url(f"sqlite:///{out_dir / 'openidv.sqlite3'}")
+    # one throw-away key ring seals the demo's personal fields and templates alike
+    store = Store.from_url(
+        f"sqlite:///{out_dir / 'openidv.sqlite3'}", keyring=KeyRing(secrets.token_bytes(32))
+    )
     policy = load_policy()
     applicants = sample_applicants()
     shared_data = find_shared_data()

@@ -16,6 +16,13 @@
                           limits need ``OPENIDV_REDIS_URL``; without it they are off.
 ``OPENIDV_RATE_LIMIT_WINDOW_S`` the window in seconds (default 60).
 ``OPENIDV_RATE_LIMIT_OVERRIDES`` per-key limits, ``<key id>=<n>,<key id>=<n>`` (``0``: no limit for it).
+``OPENIDV_RETENTION_VERIFICATIONS_DAYS`` days a verification (its check results, decision, capture
+                          fingerprints) is kept before ``openidv purge`` erases it; default 365, ``0`` keeps
+                          them forever.
+``OPENIDV_RETENTION_TEMPLATES_DAYS`` days a gallery face template is kept; default ``0`` (until erased: an
+                          enrolment is a deliberate act with its own lifecycle).
+``OPENIDV_RETENTION_LIVENESS_DAYS`` days a liveness session and its frame fingerprints are kept; default 30.
+                          The audit log is never purged (it holds no personal data).
 """
 
 from __future__ import annotations
@@ -49,6 +56,10 @@ class Settings:
     #: (API key id, limit) pairs that replace ``rate_limit`` for those keys
     rate_limit_overrides: tuple[tuple[str, int], ...] = ()
     rate_limit_prefix: str = "openidv:ratelimit:"
+    #: days each kind of data is kept (0: forever); ``openidv purge`` enforces them
+    retention_verifications_days: int = 365
+    retention_templates_days: int = 0
+    retention_liveness_days: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,6 +78,9 @@ class Settings:
             rate_limit=_count(env, "OPENIDV_RATE_LIMIT", 600),
             rate_limit_window_s=max(1, _count(env, "OPENIDV_RATE_LIMIT_WINDOW_S", 60)),
             rate_limit_overrides=parse_rate_limit_overrides(env.get("OPENIDV_RATE_LIMIT_OVERRIDES") or ""),
+            retention_verifications_days=_count(env, "OPENIDV_RETENTION_VERIFICATIONS_DAYS", 365),
+            retention_templates_days=_count(env, "OPENIDV_RETENTION_TEMPLATES_DAYS", 0),
+            retention_liveness_days=_count(env, "OPENIDV_RETENTION_LIVENESS_DAYS", 30),
         )
 
     def resolved_database_url(self) -> str:

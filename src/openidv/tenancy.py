@@ -24,6 +24,8 @@ SCOPES: tuple[str, ...] = (
     "galleries:read",
     "liveness:write",
     "liveness:read",
+    "subjects:read",
+    "subjects:erase",
 )
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

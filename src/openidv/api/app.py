@@ -29,6 +29,7 @@ from openidv.api.ratelimit import RateLimiter
 from openidv.api.readiness import readiness
 from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_liveness import router as liveness_router
+from openidv.api.routes_subjects import router as subjects_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
@@ -79,7 +80,7 @@ def create_app(
         description="Open-source identity verification: evidence in, decision with reason codes out.",
     )
     app.state.settings = settings
-    app.state.store = store or Store.from_url(settings.resolved_database_url())
+    app.state.store = store or Store.from_url(settings.resolved_database_url(), settings=settings)
     app.state.policy = policy or load_policy(settings.policy_path)
     app.state.metrics = Metrics()
     app.state.redis = _redis_client(settings)
@@ -107,6 +108,7 @@ def create_app(
     _register_ops_routes(app, metrics_enabled=settings.metrics_enabled)
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
+    app.include_router(subjects_router, dependencies=[Depends(require_api_key)])
     return app
 
 
@@ -141,7 +143,10 @@ def _register_routes(app: FastAPI) -> None:
             except ValidationError as exc:
                 return validation_problem(list(exc.errors()))
             evidence = Evidence(
-                mrz_text=body.mrz, declared=body.declared, liveness_session_id=body.liveness_session_id
+                mrz_text=body.mrz,
+                declared=body.declared,
+                liveness_session_id=body.liveness_session_id,
+                subject_id=body.subject_id,
             )
             digest = request_digest(body.model_dump(mode="json"))
         elif media_type == "multipart/form-data":

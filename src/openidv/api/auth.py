@@ -35,6 +35,8 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/v1/liveness/sessions"): "liveness:write",
     ("POST", "/v1/liveness/sessions/{session_id}/frames"): "liveness:write",
     ("GET", "/v1/liveness/sessions/{session_id}"): "liveness:read",
+    ("GET", "/v1/subjects/{subject_id}"): "subjects:read",
+    ("DELETE", "/v1/subjects/{subject_id}"): "subjects:erase",
 }
 
 #: (method, route path) of the routes that take no API key, by decision (see the module's docstring)

@@ -64,12 +64,20 @@ class VerificationRequest(BaseModel):
         default=None, min_length=1, max_length=64, description="A completed challenge-response session."
     )
 
+    subject_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The applicant's id in your system: `GET|DELETE /v1/subjects/{subject_id}` export or "
+        "erase everything held on them.",
+    )
+
     @field_validator("mrz")
     @classmethod
     def _mrz_shape(cls, value: str) -> str:
         return normalise_mrz_text(value)
 
-    @field_validator("liveness_session_id")
+    @field_validator("liveness_session_id", "subject_id")
     @classmethod
     def _plain_id(cls, value: str | None) -> str | None:
         return None if value is None else no_control_characters(value)

@@ -50,6 +50,11 @@ app.add_typer(liveness_app, name="liveness")
 from openidv.cli.policy_cmd import policy_app  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
+from openidv.cli.subjects_cmd import crypto_app, purge_command, subjects_app  # noqa: E402
+
+app.add_typer(subjects_app, name="subjects")
+app.add_typer(crypto_app, name="crypto")
+app.command("purge")(purge_command)
 # --- end of sub-command registration ---
 
 

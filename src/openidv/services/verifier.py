@@ -81,6 +81,7 @@ class Verifier:
             idempotency_key=idempotency_key,
             actor=actor,
             tenant_id=evidence.tenant_id,
+            subject_id=evidence.subject_id,
             in_transaction=self._follow_ups(run, evidence.tenant_id),
         )
 

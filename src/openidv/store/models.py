@@ -12,7 +12,9 @@ from sqlalchemy import (
     JSON,
     Float,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -56,7 +58,10 @@ class Verification(Base):
     """One applicant's verification request and its outcome, written in one transaction."""
 
     __tablename__ = "verifications"
-    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key", name="uq_verifications_idempotency"),)
+    __table_args__ = (
+        UniqueConstraint("api_key_id", "idempotency_key", name="uq_verifications_idempotency"),
+        Index("ix_verifications_tenant_subject", "tenant_id", "subject_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -65,8 +70,12 @@ class Verification(Base):
     tenant_id: Mapped[str] = mapped_column(String(64), index=True, server_default=DEFAULT_TENANT)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_hash: Mapped[str] = mapped_column(String(64))
+    #: ``{}`` once sealed: the summary lives encrypted in ``evidence_sealed`` (``openidv.store.sealed``)
     evidence_summary: Mapped[dict[str, Any]] = mapped_column(JSON)
     latency_ms: Mapped[float] = mapped_column(Float)
+    #: the applicant's id in the caller's system, so everything held on one person can be found and erased
+    subject_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    evidence_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     checks: Mapped[list[CheckResultRow]] = relationship(
         back_populates="verification", cascade="all, delete-orphan", order_by="CheckResultRow.position"
@@ -90,8 +99,10 @@ class CheckResultRow(Base):
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     meaning: Mapped[str] = mapped_column(String(16))
     reason_codes: Mapped[list[str]] = mapped_column(JSON)
+    #: ``{}`` once sealed: the details live encrypted in ``details_sealed``
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     latency_ms: Mapped[float] = mapped_column(Float)
+    details_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     verification: Mapped[Verification] = relationship(back_populates="checks")
 

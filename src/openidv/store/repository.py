@@ -5,6 +5,11 @@ another tenant's verification is "not found", like an id that never existed.
 
 A verification, its check results, its decision and its audit entry are written in one transaction, so a
 failure anywhere leaves nothing half-written.
+
+Personal fields (the evidence summary, every check's details) are sealed with the deployment's key ring
+(``openidv.store.sealed``) on write and opened on read, so callers see plain records. The ring is loaded on
+first use: from ``OPENIDV_ENCRYPTION_KEY`` / the key file like biometric templates; on the embedded SQLite
+default a missing key file is created (mode 0600), elsewhere a missing key is a ``ConfigurationError``.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from openidv.crypto import KeyRing, load_keyring
 from openidv.errors import Conflict, InvalidInput, NotFound
 from openidv.results import CheckResult, Decision
+from openidv.settings import Settings
 from openidv.store import audit
 from openidv.store.db import make_engine, make_session_factory
 from openidv.store.migrate import upgrade
 from openidv.store.models import ApiKey, CheckResultRow, DecisionRow, Tenant, Verification
+from openidv.store.sealed import check_result_aad, open_json, seal_json, verification_aad
 from openidv.tenancy import DEFAULT_TENANT, SCOPES, validate_tenant
 from openidv.verification import VerificationRecord
 
@@ -59,15 +67,42 @@ class KeyExpired(Exception):
 
 
 class Store:
-    def __init__(self, engine: Engine, *, migrate: bool = True):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        migrate: bool = True,
+        keyring: KeyRing | Callable[[], KeyRing] | None = None,
+        settings: Settings | None = None,
+    ):
+        """``keyring`` seals personal fields; by default it is loaded on first use (module docstring)."""
         self.engine = engine
         self._sessions = make_session_factory(engine)
+        self._keyring = keyring if isinstance(keyring, KeyRing) else None
+        self._load_keyring: Callable[[], KeyRing] = (
+            keyring
+            if callable(keyring) and not isinstance(keyring, KeyRing)
+            else lambda: load_keyring(settings, demo=engine.dialect.name == "sqlite")
+        )
         if migrate:
             upgrade(engine)
 
     @classmethod
-    def from_url(cls, url: str, *, migrate: bool = True) -> Store:
-        return cls(make_engine(url), migrate=migrate)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        keyring: KeyRing | Callable[[], KeyRing] | None = None,
+        settings: Settings | None = None,
+    ) -> Store:
+        return cls(make_engine(url), migrate=migrate, keyring=keyring, settings=settings)
+
+    @property
+    def keyring(self) -> KeyRing:
+        if self._keyring is None:
+            self._keyring = self._load_keyring()
+        return self._keyring
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -87,14 +122,17 @@ class Store:
         actor: str = "system",
         tenant_id: str = DEFAULT_TENANT,
         in_transaction: Callable[[Session], None] | None = None,
+        subject_id: str | None = None,
     ) -> VerificationRecord:
         """Write everything about one verification atomically; returns the stored record.
 
         ``in_transaction`` writes what follows the decision (capture fingerprints, enrolments) in the same
         transaction, so they exist exactly when the verification does. With an idempotency key, a concurrent
         duplicate resolves to the first stored verification (same body; marked ``replayed``, nothing of this
-        one is kept) or a ``Conflict`` (other body).
+        one is kept) or a ``Conflict`` (other body). ``subject_id`` is the applicant's id in the caller's
+        system (``openidv subjects export|erase`` find verifications by it).
         """
+        ring = self.keyring
         try:
             with self.transaction() as session:
                 row = Verification(
@@ -104,10 +142,12 @@ class Store:
                     tenant_id=tenant_id,
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
-                    evidence_summary=evidence_summary,
+                    evidence_summary={},
+                    evidence_sealed=seal_json(ring, evidence_summary, verification_aad(record.id)),
+                    subject_id=subject_id,
                     latency_ms=record.latency_ms,
                 )
-                row.checks = [_check_row(i, r) for i, r in enumerate(record.checks)]
+                row.checks = [_check_row(ring, record.id, i, r) for i, r in enumerate(record.checks)]
                 row.decision = _decision_row(record.decision)
                 session.add(row)
                 session.flush()
@@ -154,7 +194,7 @@ class Store:
                 raise Conflict(
                     "Idempotency-Key was already used with a different request body; use a new key"
                 )
-            return _record(row).model_copy(update={"replayed": True})
+            return record_of(row, self.keyring).model_copy(update={"replayed": True})
 
     def get_verification(self, verification_id: str, tenant_id: str = DEFAULT_TENANT) -> VerificationRecord:
         """The tenant's verification; another tenant's id is ``NotFound``, like one that never existed."""
@@ -166,7 +206,7 @@ class Store:
             ).scalar_one_or_none()
             if row is None:
                 raise NotFound(f"verification {verification_id} not found")
-            return _record(row)
+            return record_of(row, self.keyring)
 
     def ping(self) -> None:
         """A cheap round trip to the database, for health checks."""
@@ -293,7 +333,8 @@ def _with_children(stmt: Any) -> Any:
     return stmt.options(selectinload(Verification.checks), selectinload(Verification.decision))
 
 
-def _check_row(position: int, r: CheckResult) -> CheckResultRow:
+def _check_row(ring: KeyRing, verification_id: str, position: int, r: CheckResult) -> CheckResultRow:
+    details = r.model_dump(mode="json")["details"]
     return CheckResultRow(
         position=position,
         check=r.check,
@@ -302,7 +343,8 @@ def _check_row(position: int, r: CheckResult) -> CheckResultRow:
         score=r.score,
         meaning=r.meaning.value,
         reason_codes=list(r.reason_codes),
-        details=r.model_dump(mode="json")["details"],
+        details={},
+        details_sealed=seal_json(ring, details, check_result_aad(verification_id, position)),
         latency_ms=r.latency_ms,
     )
 
@@ -316,7 +358,25 @@ def _decision_row(d: Decision) -> DecisionRow:
     )
 
 
-def _record(row: Verification) -> VerificationRecord:
+def evidence_of(row: Verification, ring: KeyRing) -> dict[str, Any]:
+    """The row's evidence summary, opened (a row from before sealing keeps it in plain JSON)."""
+    if row.evidence_sealed is None:
+        return dict(row.evidence_summary or {})
+    value: dict[str, Any] = open_json(ring, row.evidence_sealed, verification_aad(row.id))
+    return value
+
+
+def details_of(row: CheckResultRow, ring: KeyRing) -> dict[str, Any]:
+    """The check result's details, opened (plain JSON for a row from before sealing)."""
+    if row.details_sealed is None:
+        return dict(row.details or {})
+    value: dict[str, Any] = open_json(
+        ring, row.details_sealed, check_result_aad(row.verification_id, row.position)
+    )
+    return value
+
+
+def record_of(row: Verification, ring: KeyRing) -> VerificationRecord:
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     return VerificationRecord(
         id=row.id,
@@ -335,7 +395,7 @@ def _record(row: Verification) -> VerificationRecord:
                 score=c.score,
                 meaning=c.meaning,
                 reason_codes=tuple(c.reason_codes),
-                details=c.details,
+                details=details_of(c, ring),
                 latency_ms=c.latency_ms,
             )
             for c in row.checks

@@ -1,0 +1,147 @@
+"""Everything held on one person (a subject id, within one tenant): export it, erase it, and purge by age.
+
+``SubjectService.export`` gathers the subject's verifications (opened: evidence summary and check details
+as stored), gallery enrolments (where and when, never the template) and the liveness sessions their
+verifications used. ``erase`` removes all of it: templates through the face gallery service (which rewrites
+its encrypted index files without them), then verifications, check results, decisions, capture
+fingerprints and linked sessions in one transaction with their audit entries. The audit log records
+``verification.erased`` per verification (reason only) and one ``subject.erased`` whose subject is a keyed
+hash of the tenant and subject id, with counts: it proves the erasure without keeping who was erased.
+openidv stores no images (only digests and perceptual hashes), so there are no image files to remove.
+
+``purge`` enforces the retention settings (``OPENIDV_RETENTION_*_DAYS``): the same erasure by age, with
+reason ``retention``; ``dry_run`` only counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from openidv.errors import InvalidInput
+from openidv.services.face_gallery import GalleryService
+from openidv.settings import Settings
+from openidv.store import privacy
+from openidv.store.repository import Store
+from openidv.tenancy import DEFAULT_TENANT
+
+PURGE_BATCH = 200
+
+
+def validate_subject_id(subject_id: str) -> str:
+    """As a verification's ``subject_id`` is validated (``openidv.evidence``): 1-200 characters, no control
+    characters; taken as given (not stripped), so it finds exactly what was stored under it."""
+    if (
+        not isinstance(subject_id, str)
+        or not subject_id.strip()
+        or len(subject_id) > 200
+        or any(ord(c) < 32 or ord(c) == 127 for c in subject_id)
+    ):
+        raise InvalidInput("subject_id: 1-200 printable characters")
+    return subject_id
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    verifications: int
+    templates: int
+    liveness_sessions: int
+    captures: int
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    dry_run: bool
+    verifications: int
+    templates: int
+    liveness_sessions: int
+    cutoffs: dict[str, str | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SubjectService:
+    """Export, erasure and retention over one store and its face galleries (``gallery`` None: no
+    galleries in this deployment)."""
+
+    def __init__(self, store: Store, gallery: GalleryService | None) -> None:
+        self.store = store
+        self.gallery = gallery
+
+    def export(self, subject_id: str, *, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
+        subject_id = validate_subject_id(subject_id)
+        verifications = privacy.export_verifications(self.store, tenant, subject_id)
+        sessions = privacy.linked_sessions(self.store, [v["id"] for v in verifications])
+        return {
+            "subject_id": subject_id,
+            "tenant": tenant,
+            "exported_at": datetime.now(UTC).isoformat(),
+            "verifications": verifications,
+            "gallery_enrolments": privacy.export_enrolments(self.store.engine, tenant, subject_id),
+            "liveness_sessions": privacy.export_sessions(self.store.engine, tenant, sessions),
+        }
+
+    def erase(self, subject_id: str, *, tenant: str = DEFAULT_TENANT, actor: str = "system") -> ErasureReport:
+        """Erase everything held on the subject; idempotent (a second call erases nothing, and says so)."""
+        subject_id = validate_subject_id(subject_id)
+        templates = 0
+        if self.gallery is not None:
+            for name in privacy.galleries_holding(self.store.engine, tenant, subject_id):
+                templates += self.gallery.delete_subject(name, subject_id, tenant=tenant)
+        ids = privacy.subject_verification_ids(self.store, tenant, subject_id)
+        subject_hash = self.store.keyring.keyed_hash("subject", f"{tenant}\x00{subject_id}")
+        erased = privacy.erase_verifications(
+            self.store,
+            ids,
+            reason="subject_erasure",
+            actor=actor,
+            subject_entry=(subject_hash, {"tenant": tenant, "templates": templates}),
+        )
+        privacy.checkpoint(self.store.engine)
+        return ErasureReport(erased.verifications, templates, erased.liveness_sessions, erased.captures)
+
+    def purge(self, settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
+        """Erase what is older than its retention period (``Settings.retention_*_days``; 0 keeps it)."""
+        now = now or datetime.now(UTC)
+        cut = {
+            "verifications": _cutoff(now, settings.retention_verifications_days),
+            "templates": _cutoff(now, settings.retention_templates_days),
+            "liveness_sessions": _cutoff(now, settings.retention_liveness_days),
+        }
+        verifications = templates = sessions = 0
+        if (before := cut["verifications"]) is not None:
+            if dry_run:
+                verifications = privacy.count_expired_verifications(self.store, before)
+            else:
+                while ids := privacy.expired_verifications(self.store, before, PURGE_BATCH):
+                    erased = privacy.erase_verifications(self.store, ids, reason="retention", actor="purge")
+                    verifications += erased.verifications
+        if (before := cut["templates"]) is not None and self.gallery is not None:
+            expired = privacy.expired_templates(self.store.engine, before)
+            templates = len(expired)
+            if not dry_run:
+                for tenant, name, face_id in expired:
+                    self.gallery.delete(name, face_id, tenant=tenant)
+        if (before := cut["liveness_sessions"]) is not None:
+            expired_sessions = privacy.expired_sessions(self.store.engine, before)
+            sessions = len(expired_sessions)
+            if not dry_run:
+                privacy.erase_sessions(self.store, expired_sessions, reason="retention", actor="purge")
+        if not dry_run:
+            privacy.checkpoint(self.store.engine)
+        return PurgeReport(
+            dry_run,
+            verifications,
+            templates,
+            sessions,
+            {k: v.isoformat() if v else None for k, v in cut.items()},
+        )
+
+
+def _cutoff(now: datetime, days: int) -> datetime | None:
+    return now - timedelta(days=days) if days > 0 else None
