@@ -124,3 +124,14 @@ def _own_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     the developer's ``~/.local/share/openidv``."""
     if "OPENIDV_DATA_DIR" not in os.environ:
         monkeypatch.setenv("OPENIDV_DATA_DIR", str(tmp_path_factory.mktemp("openidv-data")))
+
+
+#: the audit key of every test (a fixed one, so subprocesses started by tests share it)
+TEST_AUDIT_KEY = "YXVkaXQta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5YWI="
+
+
+@pytest.fixture(autouse=True)
+def _audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores MAC their audit entries with a key kept outside the database; tests use a fixed one."""
+    if "OPENIDV_AUDIT_KEY" not in os.environ:
+        monkeypatch.setenv("OPENIDV_AUDIT_KEY", TEST_AUDIT_KEY)

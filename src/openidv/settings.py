@@ -16,6 +16,10 @@
                           limits need ``OPENIDV_REDIS_URL``; without it they are off.
 ``OPENIDV_RATE_LIMIT_WINDOW_S`` the window in seconds (default 60).
 ``OPENIDV_RATE_LIMIT_OVERRIDES`` per-key limits, ``<key id>=<n>,<key id>=<n>`` (``0``: no limit for it).
+``OPENIDV_AUDIT_CHECKPOINTS`` the audit checkpoint file (default ``<data dir>/audit-checkpoints.jsonl``);
+                          keep it outside the database (see docs/audit.md).
+``OPENIDV_AUDIT_CHECKPOINT_EVERY`` write a checkpoint every n audit entries (default 1; 0: only on
+                          ``openidv audit checkpoint``). The audit key itself: ``OPENIDV_AUDIT_KEY``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class Settings:
     #: (API key id, limit) pairs that replace ``rate_limit`` for those keys
     rate_limit_overrides: tuple[tuple[str, int], ...] = ()
     rate_limit_prefix: str = "openidv:ratelimit:"
+    audit_checkpoints: Path | None = None
+    audit_checkpoint_every: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,6 +73,10 @@ class Settings:
             rate_limit=_count(env, "OPENIDV_RATE_LIMIT", 600),
             rate_limit_window_s=max(1, _count(env, "OPENIDV_RATE_LIMIT_WINDOW_S", 60)),
             rate_limit_overrides=parse_rate_limit_overrides(env.get("OPENIDV_RATE_LIMIT_OVERRIDES") or ""),
+            audit_checkpoints=(
+                Path(env["OPENIDV_AUDIT_CHECKPOINTS"]).expanduser() if env.get("OPENIDV_AUDIT_CHECKPOINTS") else None
+            ),
+            audit_checkpoint_every=_count(env, "OPENIDV_AUDIT_CHECKPOINT_EVERY", 1),
         )
 
     def resolved_database_url(self) -> str:

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session, selectinload
 from openidv.errors import Conflict, InvalidInput, NotFound
 from openidv.results import CheckResult, Decision
 from openidv.store import audit
+from openidv.store.audit_checkpoints import Checkpoint
+from openidv.store.audit_rows import rows_digest
 from openidv.store.db import make_engine, make_session_factory
 from openidv.store.migrate import upgrade
 from openidv.store.models import ApiKey, CheckResultRow, DecisionRow, Tenant, Verification
@@ -59,15 +61,20 @@ class KeyExpired(Exception):
 
 
 class Store:
-    def __init__(self, engine: Engine, *, migrate: bool = True):
+    """``audit`` says where the audit key and checkpoints come from (default: the environment's settings,
+    read on the first audited write); every session of the store carries it, so ``audit.append`` MACs with it.
+    """
+
+    def __init__(self, engine: Engine, *, migrate: bool = True, audit_log: audit.AuditLog | None = None):
         self.engine = engine
-        self._sessions = make_session_factory(engine)
+        self.audit = audit_log or audit.AuditLog()
+        self._sessions = make_session_factory(engine, info=audit.session_info(self.audit))
         if migrate:
             upgrade(engine)
 
     @classmethod
-    def from_url(cls, url: str, *, migrate: bool = True) -> Store:
-        return cls(make_engine(url), migrate=migrate)
+    def from_url(cls, url: str, *, migrate: bool = True, audit_log: audit.AuditLog | None = None) -> Store:
+        return cls(make_engine(url), migrate=migrate, audit_log=audit_log)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -125,6 +132,8 @@ class Store:
                         "checks": {
                             c.check: {"status": c.status.value, "score": c.score} for c in record.checks
                         },
+                        # the stored decision and check rows, which `openidv audit verify` recomputes
+                        "rows": rows_digest(row.decision, list(row.checks)),
                     },
                 )
                 if in_transaction is not None:
@@ -286,7 +295,17 @@ class Store:
 
     def verify_audit_chain(self, expect_head: str | None = None) -> audit.ChainReport:
         with self._sessions() as session:
-            return audit.verify_chain(session, expect_head=expect_head)
+            return audit.verify_chain(session, self.audit, expect_head=expect_head)
+
+    def checkpoint_audit(self) -> Checkpoint | None:
+        """Write a signed checkpoint of the audit log's head now (None when the log is empty)."""
+        with self._sessions() as session:
+            return audit.checkpoint(session, self.audit)
+
+    def seal_audit(self, actor: str = "cli") -> None:
+        """Append an ``audit.sealed`` entry (which, on a legacy log, first seals the legacy entries)."""
+        with self.transaction() as session:
+            audit.append(session, actor=actor, action="audit.sealed", subject=None, payload={})
 
 
 def _with_children(stmt: Any) -> Any:
