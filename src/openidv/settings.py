@@ -74,7 +74,9 @@ class Settings:
             rate_limit_window_s=max(1, _count(env, "OPENIDV_RATE_LIMIT_WINDOW_S", 60)),
             rate_limit_overrides=parse_rate_limit_overrides(env.get("OPENIDV_RATE_LIMIT_OVERRIDES") or ""),
             audit_checkpoints=(
-                Path(env["OPENIDV_AUDIT_CHECKPOINTS"]).expanduser() if env.get("OPENIDV_AUDIT_CHECKPOINTS") else None
+                Path(env["OPENIDV_AUDIT_CHECKPOINTS"]).expanduser()
+                if env.get("OPENIDV_AUDIT_CHECKPOINTS")
+                else None
             ),
             audit_checkpoint_every=_count(env, "OPENIDV_AUDIT_CHECKPOINT_EVERY", 1),
         )

@@ -27,6 +27,7 @@ from openidv.results import CheckResult, Decision
 from openidv.store import audit
 from openidv.store.audit_checkpoints import Checkpoint
 from openidv.store.audit_rows import rows_digest
+from openidv.store.audit_verify import ChainReport, verify_chain
 from openidv.store.db import make_engine, make_session_factory
 from openidv.store.migrate import upgrade
 from openidv.store.models import ApiKey, CheckResultRow, DecisionRow, Tenant, Verification
@@ -293,9 +294,9 @@ class Store:
 
     # ------------------------------------------------------------------ audit
 
-    def verify_audit_chain(self, expect_head: str | None = None) -> audit.ChainReport:
+    def verify_audit_chain(self, expect_head: str | None = None) -> ChainReport:
         with self._sessions() as session:
-            return audit.verify_chain(session, self.audit, expect_head=expect_head)
+            return verify_chain(session, self.audit, expect_head=expect_head)
 
     def checkpoint_audit(self) -> Checkpoint | None:
         """Write a signed checkpoint of the audit log's head now (None when the log is empty)."""
