@@ -32,6 +32,8 @@ from openidv.services import Services, Verifier
 from openidv.services.captures import SqlCaptureIndex
 from openidv.services.face_gallery import GalleryService
 from openidv.services.liveness import LivenessService
+from openidv.settings import Settings
+from openidv.store.audit import AuditLog
 from openidv.store.repository import Store
 from openidv.verification import VerificationRecord
 
@@ -327,7 +329,11 @@ def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy:
     """The demo's services on its own database: a gallery with a throw-away key holding three enrolled
     customers (when the shared photos are there), the capture index and liveness sessions."""
     gallery = GalleryService(
-        store.engine, out_dir / "galleries", cipher=BiometricCipher(secrets.token_bytes(32)), policy=policy
+        store.engine,
+        out_dir / "galleries",
+        cipher=BiometricCipher(secrets.token_bytes(32)),
+        policy=policy,
+        audit_log=store.audit,
     )
     if shared_data is not None:
         name = FaceDuplicateParams.model_validate(policy.params("face_duplicate")).gallery
@@ -337,7 +343,7 @@ def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy:
     return Services(
         face_gallery=gallery,
         capture_index=captures,
-        liveness_sessions=LivenessService(store.engine, index=captures, policy=policy),
+        liveness_sessions=LivenessService(store.engine, index=captures, policy=policy, audit_log=store.audit),
     )
 
 
@@ -345,11 +351,15 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     """Run the sample applicants, store them in SQLite under ``out_dir``, print and write the decisions."""
     console = console or Console(width=None if sys.stdout.isatty() else 150)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("openidv.sqlite3", "openidv.sqlite3-wal", "openidv.sqlite3-shm"):
+    for stale in ("openidv.sqlite3", "openidv.sqlite3-wal", "openidv.sqlite3-shm", "audit-checkpoints.jsonl"):
         (out_dir / stale).unlink(missing_ok=True)  # a fresh demo each run: its gallery key is throw-away
     shutil.rmtree(out_dir / "galleries", ignore_errors=True)
     shutil.rmtree(out_dir / "documents", ignore_errors=True)
-    store = Store.from_url(f"sqlite:///{out_dir / 'openidv.sqlite3'}")
+    # the demo's audit key and checkpoints live beside its database (keys/audit.key, created on first run)
+    store = Store.from_url(
+        f"sqlite:///{out_dir / 'openidv.sqlite3'}",
+        audit_log=AuditLog.from_settings(Settings(data_dir=out_dir), demo=True),
+    )
     policy = load_policy()
     applicants = sample_applicants()
     shared_data = find_shared_data()

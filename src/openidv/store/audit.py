@@ -22,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import event, func, select, text
@@ -115,6 +117,12 @@ class AuditLog:
     @classmethod
     def with_keyring(cls, keyring: AuditKeyring, settings: Settings) -> AuditLog:
         return cls(lambda: settings, keyring_override=keyring)
+
+    @classmethod
+    def ephemeral(cls, data_dir: Path) -> AuditLog:
+        """A random in-memory key, for a throw-away database (a demo, a benchmark) that nobody verifies
+        later; its checkpoints go to ``data_dir``."""
+        return cls.with_keyring(AuditKeyring(AuditKey(secrets.token_bytes(32))), Settings(data_dir=data_dir))
 
     @property
     def resolved_settings(self) -> Settings:
