@@ -303,10 +303,11 @@ class Store:
         with self._sessions() as session:
             return audit.checkpoint(session, self.audit)
 
-    def seal_audit(self, actor: str = "cli") -> None:
-        """Append an ``audit.sealed`` entry (which, on a legacy log, first seals the legacy entries)."""
+    def append_audit(self, action: str, *, actor: str = "cli", payload: dict[str, Any] | None = None) -> None:
+        """Append an operator's entry (``audit.sealed``, ``audit.key_installed``); on a legacy log the first
+        keyed append seals the legacy entries, after a key rotation it records the rotation."""
         with self.transaction() as session:
-            audit.append(session, actor=actor, action="audit.sealed", subject=None, payload={})
+            audit.append(session, actor=actor, action=action, subject=None, payload=payload or {})
 
 
 def _with_children(stmt: Any) -> Any:
