@@ -204,10 +204,10 @@ def test_a_forger_without_the_key_cannot_rewrite_history(store: Store) -> None:
         for seq, text_, prev, mac in forged:
             s.execute(
                 text(
-                    "UPDATE audit_log SET payload_text = :t, payload = :t, hash = :h, prev_hash = :p "
+                    "UPDATE audit_log SET payload_text = :t, payload = :j, hash = :h, prev_hash = :p "
                     "WHERE seq = :s"
                 ),
-                {"t": text_, "h": mac, "p": prev, "s": seq},
+                {"t": text_, "j": text_, "h": mac, "p": prev, "s": seq},
             )
     report = store.verify_audit_chain()
     assert not report.ok and report.first_bad_seq == rows[0].seq
