@@ -130,8 +130,15 @@ def _own_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 TEST_AUDIT_KEY = "YXVkaXQta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5YWI="
 
 
-@pytest.fixture(autouse=True)
-def _audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stores MAC their audit entries with a key kept outside the database; tests use a fixed one."""
-    if "OPENIDV_AUDIT_KEY" not in os.environ:
-        monkeypatch.setenv("OPENIDV_AUDIT_KEY", TEST_AUDIT_KEY)
+@pytest.fixture(autouse=True, scope="session")
+def _audit_key() -> Iterator[None]:
+    """Stores MAC their audit entries with a key kept outside the database; tests use a fixed one (set for
+    the whole session, so a test's ``monkeypatch.undo()`` does not take it away)."""
+    if "OPENIDV_AUDIT_KEY" in os.environ:
+        yield
+        return
+    os.environ["OPENIDV_AUDIT_KEY"] = TEST_AUDIT_KEY
+    try:
+        yield
+    finally:
+        os.environ.pop("OPENIDV_AUDIT_KEY", None)

@@ -184,7 +184,7 @@ class GalleryService:
             engine,
             self.index_dir,
             cipher or (lambda: load_cipher(settings, demo=demo)),
-            audit_log or (AuditLog.from_settings(settings, demo=demo) if settings else AuditLog()),
+            audit_log or (AuditLog.from_settings(settings, demo=demo) if settings else AuditLog(demo=demo)),
         )
         self.compact_fraction = compact_fraction
         self.approx_kind = approx_kind
