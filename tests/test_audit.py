@@ -486,3 +486,13 @@ def test_cli_init_key_checkpoint_and_verify(tmp_path: Path) -> None:
         f.write("not json\n")
     tampered = _cli("audit", "verify", env=env)
     assert tampered.returncode == 1 and "is not a checkpoint" in tampered.stderr
+
+
+def test_the_api_records_the_calling_key_as_actor(api_client) -> None:  # type: ignore[no-untyped-def]
+    client, store, headers = api_client
+    key_id = store.list_api_keys()[0].id
+    made = client.post("/v1/liveness/sessions", headers=headers)
+    assert made.status_code == 201, made.text
+    created = [e for e in entries(store) if e.action == "liveness.session_created"]
+    assert [(e.actor, e.subject) for e in created] == [(f"api_key:{key_id}", made.json()["id"])]
+    assert store.verify_audit_chain().ok
