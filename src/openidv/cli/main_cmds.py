@@ -128,7 +128,8 @@ def serve_command(
         fail(f"--log-format must be json or text, not {chosen!r}")
     logs = log_config(chosen, settings.log_level)
     logging.config.dictConfig(logs)
-    open_store()  # migrate and fail fast with a clear message before binding the port
+    # migrate, and fail fast with a clear message (no audit key, no database) before binding the port
+    open_store().audit.keyring.current  # noqa: B018
     # uvicorn applies the same logging in every worker; its access log is off: openidv.access writes one
     # line per request with the request id and the route template (never the raw path or the query string)
     options: dict[str, object] = {"host": host, "port": port, "log_config": logs, "access_log": False}
