@@ -33,6 +33,8 @@ from openidv.store.models import AuditEntry
 
 @dataclass(frozen=True)
 class ChainReport:
+    """What ``verify_chain`` checked, and the first problem (``ok`` False) with the entry it concerns."""
+
     ok: bool
     entries: int
     head_hash: str
@@ -173,9 +175,8 @@ def verify_chain(
         _walk_entries(session, walk, batch)
         if walk.legacy and not walk.keyed:
             raise _Tampered(
-                f"the log holds {walk.legacy} legacy entries (SHA-256 only, written before the audit key) "
-                "and "
-                "no keyed entry seals them: check them, then run `openidv audit seal`"
+                f"the log holds {walk.legacy} legacy entries (SHA-256 only, written before the audit "
+                "key) and no keyed entry seals them: check them, then run `openidv audit seal`"
             )
         report["checkpoints_checked"] = _check_checkpoints(walk, lines, checkpoints, keyring)
         if expect_head is not None and expect_head != walk.prev_mac:
