@@ -88,11 +88,14 @@ def api_latency(requests: int) -> dict[str, Any]:
 
     from openidv.api.app import create_app
     from openidv.settings import Settings
+    from openidv.store.audit import AuditLog
     from openidv.store.repository import Store
 
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.from_url(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
+        store = Store.from_url(
+            f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", audit_log=AuditLog.ephemeral(Path(tmp))
+        )
         _, key = store.create_api_key("bench")
         app = create_app(Settings(data_dir=Path(tmp)), store=store)
         headers = {"Authorization": f"Bearer {key}"}

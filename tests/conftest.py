@@ -126,3 +126,21 @@ def _own_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.setenv("OPENIDV_DATA_DIR", str(tmp_path_factory.mktemp("openidv-data")))
     if "OPENIDV_ENCRYPTION_KEY" not in os.environ:  # stores seal personal fields (on PostgreSQL too)
         monkeypatch.setenv("OPENIDV_ENCRYPTION_KEY", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0=")
+
+
+#: the audit key of every test (a fixed one, so subprocesses started by tests share it)
+TEST_AUDIT_KEY = "YXVkaXQta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5YWI="
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_key() -> Iterator[None]:
+    """Stores MAC their audit entries with a key kept outside the database; tests use a fixed one (set for
+    the whole session, so a test's ``monkeypatch.undo()`` does not take it away)."""
+    if "OPENIDV_AUDIT_KEY" in os.environ:
+        yield
+        return
+    os.environ["OPENIDV_AUDIT_KEY"] = TEST_AUDIT_KEY
+    try:
+        yield
+    finally:
+        os.environ.pop("OPENIDV_AUDIT_KEY", None)

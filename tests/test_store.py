@@ -145,10 +145,12 @@ def test_audit_chain_detects_removed_entries(store: Store) -> None:
     assert not report.ok and "does not link" in (report.problem or "")
     with store.transaction() as s:
         s.execute(text("DELETE FROM audit_log WHERE seq = 3"))
-    # Only the first entry is left: the chain is consistent, but the recorded head exposes the truncation.
-    assert store.verify_audit_chain().ok
+    # Only the first entry is left: the chain is consistent, but the signed checkpoints written outside the
+    # database (and a recorded head) expose the truncation.
+    truncated = store.verify_audit_chain()
+    assert not truncated.ok and "newest entries were deleted" in (truncated.problem or ""), truncated
     truncated = store.verify_audit_chain(expect_head=head)
-    assert not truncated.ok and "removed" in (truncated.problem or "")
+    assert not truncated.ok and "deleted" in (truncated.problem or "")
 
 
 def test_migrations_match_the_models(store: Store) -> None:

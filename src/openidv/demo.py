@@ -32,6 +32,8 @@ from openidv.services import Services, Verifier
 from openidv.services.captures import SqlCaptureIndex
 from openidv.services.face_gallery import GalleryService
 from openidv.services.liveness import LivenessService
+from openidv.settings import Settings
+from openidv.store.audit import AuditLog
 from openidv.store.repository import Store
 from openidv.verification import VerificationRecord
 
@@ -326,7 +328,9 @@ def face_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
 def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy: Policy) -> Services:
     """The demo's services on its own database: a gallery with a throw-away key holding three enrolled
     customers (when the shared photos are there), the capture index and liveness sessions."""
-    gallery = GalleryService(store.engine, out_dir / "galleries", cipher=store.keyring, policy=policy)
+    gallery = GalleryService(
+        store.engine, out_dir / "galleries", cipher=store.keyring, policy=policy, audit_log=store.audit
+    )
     if shared_data is not None:
         name = FaceDuplicateParams.model_validate(policy.params("face_duplicate")).gallery
         for subject, photo in ENROLLED:
@@ -335,7 +339,7 @@ def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy:
     return Services(
         face_gallery=gallery,
         capture_index=captures,
-        liveness_sessions=LivenessService(store.engine, index=captures, policy=policy),
+        liveness_sessions=LivenessService(store.engine, index=captures, policy=policy, audit_log=store.audit),
     )
 
 
@@ -343,13 +347,16 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     """Run the sample applicants, store them in SQLite under ``out_dir``, print and write the decisions."""
     console = console or Console(width=None if sys.stdout.isatty() else 150)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("openidv.sqlite3", "openidv.sqlite3-wal", "openidv.sqlite3-shm"):
+    for stale in ("openidv.sqlite3", "openidv.sqlite3-wal", "openidv.sqlite3-shm", "audit-checkpoints.jsonl"):
         (out_dir / stale).unlink(missing_ok=True)  # a fresh demo each run: its gallery key is throw-away
     shutil.rmtree(out_dir / "galleries", ignore_errors=True)
     shutil.rmtree(out_dir / "documents", ignore_errors=True)
-    # one throw-away key ring seals the demo's personal fields and templates alike
+    # one throw-away key ring seals the demo's personal fields and templates alike; the demo's audit key and
+    # checkpoints live beside its database (keys/audit.key, created on first run)
     store = Store.from_url(
-        f"sqlite:///{out_dir / 'openidv.sqlite3'}", keyring=KeyRing(secrets.token_bytes(32))
+        f"sqlite:///{out_dir / 'openidv.sqlite3'}",
+        keyring=KeyRing(secrets.token_bytes(32)),
+        audit_log=AuditLog.from_settings(Settings(data_dir=out_dir), demo=True),
     )
     policy = load_policy()
     applicants = sample_applicants()

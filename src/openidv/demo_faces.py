@@ -22,6 +22,7 @@ from openidv.evidence import Evidence
 from openidv.imageio import Image, load_image
 from openidv.pipeline import Pipeline
 from openidv.services.face_gallery import GalleryService
+from openidv.store.audit import AuditLog
 from openidv.store.db import make_engine
 from openidv.store.gallery_tables import create_gallery_tables
 
@@ -51,6 +52,7 @@ def face_demo_rows(data_dir: str | Path, policy: Policy | None = None) -> list[d
                 Path(tmp) / "galleries",
                 cipher=BiometricCipher(secrets.token_bytes(32)),
                 policy=policy,
+                audit_log=AuditLog.ephemeral(Path(tmp)),
             )
             gallery = FaceDuplicateParams.model_validate(policy.params("face_duplicate")).gallery
             for subject, rel in (

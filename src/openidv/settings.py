@@ -23,6 +23,10 @@
                           enrolment is a deliberate act with its own lifecycle).
 ``OPENIDV_RETENTION_LIVENESS_DAYS`` days a liveness session and its frame fingerprints are kept; default 30.
                           The audit log is never purged (it holds no personal data).
+``OPENIDV_AUDIT_CHECKPOINTS`` the audit checkpoint file (default ``<data dir>/audit-checkpoints.jsonl``);
+                          keep it outside the database (see docs/audit.md).
+``OPENIDV_AUDIT_CHECKPOINT_EVERY`` write a checkpoint every n audit entries (default 1; 0: only on
+                          ``openidv audit checkpoint``). The audit key itself: ``OPENIDV_AUDIT_KEY``.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class Settings:
     retention_verifications_days: int = 365
     retention_templates_days: int = 0
     retention_liveness_days: int = 30
+    audit_checkpoints: Path | None = None
+    audit_checkpoint_every: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +87,12 @@ class Settings:
             retention_verifications_days=_count(env, "OPENIDV_RETENTION_VERIFICATIONS_DAYS", 365),
             retention_templates_days=_count(env, "OPENIDV_RETENTION_TEMPLATES_DAYS", 0),
             retention_liveness_days=_count(env, "OPENIDV_RETENTION_LIVENESS_DAYS", 30),
+            audit_checkpoints=(
+                Path(env["OPENIDV_AUDIT_CHECKPOINTS"]).expanduser()
+                if env.get("OPENIDV_AUDIT_CHECKPOINTS")
+                else None
+            ),
+            audit_checkpoint_every=_count(env, "OPENIDV_AUDIT_CHECKPOINT_EVERY", 1),
         )
 
     def resolved_database_url(self) -> str:

@@ -35,6 +35,7 @@ from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
 from openidv.services import Services, Verifier
 from openidv.settings import Settings
+from openidv.store.audit import AuditLog
 from openidv.store.repository import Store
 from openidv.verification import request_digest
 
@@ -80,7 +81,9 @@ def create_app(
         description="Open-source identity verification: evidence in, decision with reason codes out.",
     )
     app.state.settings = settings
-    app.state.store = store or Store.from_url(settings.resolved_database_url(), settings=settings)
+    app.state.store = store or Store.from_url(
+        settings.resolved_database_url(), settings=settings, audit_log=AuditLog.from_settings(settings)
+    )
     app.state.policy = policy or load_policy(settings.policy_path)
     app.state.metrics = Metrics()
     app.state.redis = _redis_client(settings)

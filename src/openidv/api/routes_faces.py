@@ -112,7 +112,12 @@ async def enroll_face(
     try:
         result = await run_in_threadpool(
             lambda: service.enroll(
-                _gallery(name), subject_id, photo, allow_duplicate=allow_duplicate, tenant=key.tenant_id
+                _gallery(name),
+                subject_id,
+                photo,
+                allow_duplicate=allow_duplicate,
+                tenant=key.tenant_id,
+                actor=f"api_key:{key.id}",
             )
         )
     except DuplicateFace as exc:
@@ -154,7 +159,9 @@ async def search_faces(
 @router.delete("/{name}/faces/{face_id}", status_code=204, response_class=Response)
 async def delete_face(name: GalleryName, face_id: FaceId, service: ServiceDep, key: Caller) -> Response:
     """Erase one template for good (right to erasure)."""
-    await run_in_threadpool(lambda: service.delete(_gallery(name), face_id, tenant=key.tenant_id))
+    await run_in_threadpool(
+        lambda: service.delete(_gallery(name), face_id, tenant=key.tenant_id, actor=f"api_key:{key.id}")
+    )
     return Response(status_code=204)
 
 

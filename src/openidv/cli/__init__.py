@@ -14,8 +14,8 @@ app = typer.Typer(
 
 # Each sub-command group lives in its own module and registers itself here.
 # --- sub-command registration (one line each) ---
+from openidv.cli.audit_cmd import audit_app  # noqa: E402
 from openidv.cli.main_cmds import (  # noqa: E402
-    audit_app,
     demo_command,
     keys_app,
     serve_command,

@@ -143,6 +143,7 @@ def enroll_command(
             allow_duplicate=allow_duplicate,
             allow_low_quality=allow_low_quality,
             tenant=tenant,
+            actor="cli",
         )
     except DuplicateFace as exc:
         if as_json:
@@ -208,11 +209,11 @@ def delete_command(
         fail("give either a FACE_ID or --subject")
     service = _service(tenant)
     if face_id is not None:
-        service.delete(gallery, face_id, tenant=tenant)
+        service.delete(gallery, face_id, tenant=tenant, actor="cli")
         typer.echo(f"deleted face {face_id} from gallery {gallery!r}")
     else:
         assert subject is not None
-        count = service.delete_subject(gallery, subject, tenant=tenant)
+        count = service.delete_subject(gallery, subject, tenant=tenant, actor="cli")
         typer.echo(f"deleted {count} template(s) of subject {subject!r} from gallery {gallery!r}")
 
 

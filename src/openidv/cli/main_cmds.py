@@ -27,7 +27,6 @@ keys_app = typer.Typer(
 tenants_app = typer.Typer(
     help="Create and list tenants (every API key and its data belong to one).", no_args_is_help=True
 )
-audit_app = typer.Typer(help="Check the hash-chained audit log.", no_args_is_help=True)
 
 
 def open_store() -> Store:
@@ -129,7 +128,8 @@ def serve_command(
         fail(f"--log-format must be json or text, not {chosen!r}")
     logs = log_config(chosen, settings.log_level)
     logging.config.dictConfig(logs)
-    open_store()  # migrate and fail fast with a clear message before binding the port
+    # migrate, and fail fast with a clear message (no audit key, no database) before binding the port
+    open_store().audit.keyring.current  # noqa: B018
     # uvicorn applies the same logging in every worker; its access log is off: openidv.access writes one
     # line per request with the request id and the route template (never the raw path or the query string)
     options: dict[str, object] = {"host": host, "port": port, "log_config": logs, "access_log": False}
@@ -256,26 +256,6 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or its prefix.")
     """Revoke an API key; requests with it get 401 from now on."""
     info = open_store().revoke_api_key(key)
     typer.echo(f"revoked {info.id} ({info.name})")
-
-
-@audit_app.command("verify")
-@friendly_errors
-def audit_verify(
-    expect_head: Annotated[
-        str | None, typer.Option(help="Head hash recorded elsewhere, to detect truncation.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Recompute the audit log's hash chain; exit 1 when an entry was edited, removed or reordered."""
-    report = open_store().verify_audit_chain(expect_head=expect_head)
-    if as_json:
-        print_json(report.__dict__)
-    elif report.ok:
-        typer.echo(f"audit log intact: {report.entries} entries, head {report.head_hash}")
-    else:
-        typer.echo(f"audit log TAMPERED: {report.problem}", err=True)
-    if not report.ok:
-        raise typer.Exit(1)
 
 
 @friendly_errors

@@ -42,7 +42,11 @@ class Services:
 
         captures = SqlCaptureIndex(store.engine)
         return cls(
-            face_gallery=GalleryService.from_settings(settings, engine=store.engine, policy=policy),
+            face_gallery=GalleryService.from_settings(
+                settings, engine=store.engine, policy=policy, audit_log=store.audit
+            ),
             capture_index=captures,
-            liveness_sessions=LivenessService(store.engine, index=captures, policy=policy),
+            liveness_sessions=LivenessService(
+                store.engine, index=captures, policy=policy, audit_log=store.audit
+            ),
         )

@@ -58,6 +58,7 @@ from openidv.services.face_index import (
     FaceIndex,
 )
 from openidv.settings import Settings
+from openidv.store.audit import AuditLog
 from openidv.store.db import make_engine
 from openidv.store.gallery_repository import GalleryRecord, GalleryRepository, create_gallery_tables
 from openidv.tenancy import DEFAULT_TENANT
@@ -173,13 +174,17 @@ class GalleryService:
         snapshot_every: int = SNAPSHOT_EVERY,
         compact_fraction: float = HNSW_COMPACT_FRACTION,
         approx_kind: str = APPROX_KIND,
+        audit_log: AuditLog | None = None,
     ) -> None:
         if approx_kind not in APPROX_KINDS:
             raise ValueError(f"approx_kind must be one of {APPROX_KINDS}, not {approx_kind!r}")
         self.engine = engine
         self.index_dir = Path(index_dir)
         self.repository = GalleryRepository(
-            engine, self.index_dir, cipher or (lambda: load_cipher(settings, demo=demo))
+            engine,
+            self.index_dir,
+            cipher or (lambda: load_cipher(settings, demo=demo)),
+            audit_log or (AuditLog.from_settings(settings, demo=demo) if settings else AuditLog(demo=demo)),
         )
         self.compact_fraction = compact_fraction
         self.approx_kind = approx_kind
@@ -199,13 +204,21 @@ class GalleryService:
         demo: bool = False,
         ensure_schema: bool = False,
         policy: Policy | None = None,
+        audit_log: AuditLog | None = None,
     ) -> GalleryService:
         """A service on the deployment's database and ``<data dir>/galleries``; the key is read lazily."""
         settings = settings or Settings.from_env()
         engine = engine or make_engine(settings.resolved_database_url())
         if ensure_schema:
             create_gallery_tables(engine)
-        return cls(engine, settings.data_dir / "galleries", settings=settings, demo=demo, policy=policy)
+        return cls(
+            engine,
+            settings.data_dir / "galleries",
+            settings=settings,
+            demo=demo,
+            policy=policy,
+            audit_log=audit_log,
+        )
 
     # ---- configuration read lazily, so a service that never touches templates needs no key
     @property
@@ -239,12 +252,16 @@ class GalleryService:
 
     # ---- galleries
     def create_gallery(
-        self, name: str, backend: str | None = None, *, tenant: str = DEFAULT_TENANT
+        self, name: str, backend: str | None = None, *, tenant: str = DEFAULT_TENANT, actor: str = "system"
     ) -> GalleryInfo:
-        """Create a gallery (idempotent: an existing one is returned; its backend cannot change)."""
+        """Create a gallery (idempotent: an existing one is returned; its backend cannot change).
+
+        ``actor`` (e.g. ``api_key:<id>`` or ``cli``) is recorded in the audit entry of each change."""
         validate_gallery_name(name)
         embedder = get_embedder(backend or self._policy_backend())
-        row = self.repository.create(name, embedder.backend, embedder.model_id, embedder.dim, tenant)
+        row = self.repository.create(
+            name, embedder.backend, embedder.model_id, embedder.dim, tenant, actor=actor
+        )
         if row.backend != embedder.backend:
             raise Conflict(f"gallery {name!r} holds {row.backend} templates, not {embedder.backend}")
         return self.info(name, tenant=tenant)
@@ -280,6 +297,7 @@ class GalleryService:
         allow_low_quality: bool = False,
         attributes: Mapping[str, Any] | None = None,
         tenant: str = DEFAULT_TENANT,
+        actor: str = "system",
     ) -> EnrollResult:
         """Enrol the largest face of ``image`` for ``subject_id``.
 
@@ -289,7 +307,7 @@ class GalleryService:
         """
         subject_id = _subject(subject_id)
         if not self.exists(name, tenant=tenant):
-            self.create_gallery(name, tenant=tenant)
+            self.create_gallery(name, tenant=tenant, actor=actor)
         loaded = self._sync(name, tenant)
         vector, quality = self._embed(image, loaded.backend, check_quality=not allow_low_quality)
         threshold, target = self.duplicate_threshold(loaded.backend)
@@ -308,7 +326,7 @@ class GalleryService:
                     duplicates,
                 )
             face_id, generation = self.repository.insert(
-                self._record(loaded), subject_id, vector, quality, dict(attributes or {})
+                self._record(loaded), subject_id, vector, quality, dict(attributes or {}), actor=actor
             )
             loaded.index.add([face_id], vector.reshape(1, -1))
             loaded.generation = generation
@@ -367,22 +385,24 @@ class GalleryService:
         with loaded.lock:
             return self._search_loaded(loaded, vector, k)
 
-    def delete(self, name: str, face_id: int, *, tenant: str = DEFAULT_TENANT) -> None:
+    def delete(self, name: str, face_id: int, *, tenant: str = DEFAULT_TENANT, actor: str = "system") -> None:
         """Remove one template for good (right to erasure): row, index entry and index file."""
         if not 1 <= face_id <= MAX_FACE_ID:  # beyond the store's 64-bit ids: no such face, not a DB error
             raise NotFound(f"no face {face_id} in gallery {name!r}")
         loaded = self._sync(name, tenant)
         with loaded.lock:
-            generation = self.repository.delete(loaded.gallery_id, face_id)
+            generation = self.repository.delete(loaded.gallery_id, face_id, actor=actor)
             if generation is None:
                 raise NotFound(f"no face {face_id} in gallery {name!r}")
             self._after_delete(loaded, [face_id], generation)
 
-    def delete_subject(self, name: str, subject_id: str, *, tenant: str = DEFAULT_TENANT) -> int:
+    def delete_subject(
+        self, name: str, subject_id: str, *, tenant: str = DEFAULT_TENANT, actor: str = "system"
+    ) -> int:
         """Remove every template of one subject; returns how many."""
         loaded = self._sync(name, tenant)
         with loaded.lock:
-            ids, generation = self.repository.delete_subject(loaded.gallery_id, subject_id)
+            ids, generation = self.repository.delete_subject(loaded.gallery_id, subject_id, actor=actor)
             if generation is None:
                 return 0
             self._after_delete(loaded, ids, generation)

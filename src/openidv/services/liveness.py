@@ -51,6 +51,8 @@ from openidv.imageio import Image, ImageLimits, encode_jpeg, load_image
 from openidv.pipeline import run_check_safely
 from openidv.results import CheckResult
 from openidv.services.captures import CaptureIndex
+from openidv.store import audit
+from openidv.store.audit import AuditLog, session_info
 from openidv.store.db import make_session_factory
 from openidv.store.liveness_tables import LivenessSession
 from openidv.tenancy import DEFAULT_TENANT
@@ -103,6 +105,10 @@ class Submission:
         return self.outcome == "reused"
 
 
+def _actor(api_key_id: str | None) -> str:
+    return f"api_key:{api_key_id}" if api_key_id else "system"
+
+
 def _reused(session_id: str) -> Submission:
     return Submission(
         "reused",
@@ -128,9 +134,12 @@ class LivenessService:
         observer: Observer | None = None,
         embedder: Embedder | None = None,
         clock: Callable[[], datetime] | None = None,
+        audit_log: AuditLog | None = None,
     ) -> None:
         self.engine = engine
-        self._sessions = make_session_factory(engine)
+        #: session creation and completion are audited, MACed with this log's key (default: the environment's)
+        self.audit = audit_log or AuditLog()
+        self._sessions = make_session_factory(engine, info=session_info(self.audit))
         self.index = index
         self.policy = policy
         self.config = config or LivenessConfig()
@@ -156,6 +165,18 @@ class LivenessService:
         )
         with self._sessions() as session, session.begin():
             session.add(row)
+            session.flush()
+            audit.append(
+                session,
+                actor=_actor(api_key_id),
+                action="liveness.session_created",
+                subject=row.id,
+                payload={
+                    "tenant": tenant,
+                    "challenges": challenges,
+                    "expires_at": row.expires_at.isoformat(),
+                },
+            )
         return NewSession(row.id, row.nonce, challenges, now, row.expires_at)
 
     def get_session(self, session_id: str, *, tenant: str = DEFAULT_TENANT) -> LivenessSession:
@@ -238,7 +259,7 @@ class LivenessService:
             }
             if not self._claim(session_id, now):
                 return Submission("reused", {**body, "reason_codes": ["LIVENESS_SESSION_REUSED"]})
-            self._finish(session_id, "expired", body)
+            self._finish(session_id, "expired", body, tenant=row.tenant_id, actor=_actor(row.api_key_id))
             return Submission("expired", body)
         images, stamps, raws = self.decode_frames(frames)  # bad input raises here: nothing stored
         if not self._claim(session_id, now):
@@ -262,7 +283,13 @@ class LivenessService:
                 tenant=row.tenant_id,
             )
         except Exception:
-            self._finish(session_id, "error", {"error": "analysis failed"})
+            self._finish(
+                session_id,
+                "error",
+                {"error": "analysis failed"},
+                tenant=row.tenant_id,
+                actor=_actor(row.api_key_id),
+            )
             raise
         body = {"session_id": row.id, **analysis.to_dict()}
         best = analysis.best_frame
@@ -273,7 +300,9 @@ class LivenessService:
         remember = analysis.injection.fingerprints if analysis.passed else ()
         outcome: Literal["passed", "failed"] = "passed" if analysis.passed else "failed"
         stored = {k: v for k, v in body.items() if k != "best_frame_jpeg_base64"}
-        self._finish(session_id, outcome, stored, remember, tenant=row.tenant_id)
+        self._finish(
+            session_id, outcome, stored, remember, tenant=row.tenant_id, actor=_actor(row.api_key_id)
+        )
         return Submission(outcome, body)
 
     def observe(self, images: Sequence[Image], stamps: Sequence[float]) -> Track:
@@ -303,8 +332,10 @@ class LivenessService:
         remember: Sequence[Fingerprint] = (),
         *,
         tenant: str = DEFAULT_TENANT,
+        actor: str = "system",
     ) -> None:
-        """Store the verdict and, in the same transaction, the fingerprints to remember (as ``tenant``'s)."""
+        """Store the verdict and, in the same transaction, the fingerprints to remember (as ``tenant``'s)
+        and the audit entry (status and reason codes only: no frames, no scores' inputs)."""
         with self._sessions() as session, session.begin():
             session.execute(
                 update(LivenessSession)
@@ -313,6 +344,18 @@ class LivenessService:
             )
             for fp in remember:
                 self.index.add(fp, kind="frame", reference=session_id, session=session, tenant=tenant)
+            audit.append(
+                session,
+                actor=actor,
+                action="liveness.session_completed",
+                subject=session_id,
+                payload={
+                    "tenant": tenant,
+                    "status": status,
+                    "passed": bool(result.get("passed", False)),
+                    "reason_codes": [str(c) for c in result.get("reason_codes") or ()],
+                },
+            )
 
     # ------------------------------------------------------------------ policy
 

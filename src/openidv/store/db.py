@@ -76,8 +76,9 @@ def create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Any]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Any]:
+    """``info`` lands in every session's ``Session.info`` (the store's sessions carry their audit log)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -18,7 +18,8 @@ import json
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from openidv.crypto import BiometricCipher
+from openidv.store import audit
 from openidv.store.gallery_tables import FaceGallery, FaceTemplate, create_gallery_tables
 from openidv.tenancy import DEFAULT_TENANT
 
@@ -59,7 +61,10 @@ class GalleryRepository:
     """Galleries and templates on one database, index files in one folder.
 
     ``cipher`` is a ``BiometricCipher`` or a function that loads one: a repository that never touches a
-    template or an index file needs no key.
+    template or an index file needs no key. Every change (gallery created, face enrolled or deleted, subject
+    deleted) appends an audit entry in its own transaction, MACed by ``audit_log`` (default: the
+    environment's audit key); the entries name gallery, tenant and face ids, and subjects only by a keyed
+    pseudonym.
     """
 
     def __init__(
@@ -67,8 +72,10 @@ class GalleryRepository:
         engine: Engine,
         index_dir: Path,
         cipher: BiometricCipher | Callable[[], BiometricCipher],
+        audit_log: audit.AuditLog | None = None,
     ) -> None:
         self.engine = engine
+        self.audit = audit_log or audit.AuditLog()
         self.index_dir = Path(index_dir)
         self._cipher = cipher if isinstance(cipher, BiometricCipher) else None
         self._load_cipher = None if isinstance(cipher, BiometricCipher) else cipher
@@ -87,11 +94,18 @@ class GalleryRepository:
             return None if row is None else _record(row)
 
     def create(
-        self, name: str, backend: str, model_id: str, dim: int, tenant: str = DEFAULT_TENANT
+        self,
+        name: str,
+        backend: str,
+        model_id: str,
+        dim: int,
+        tenant: str = DEFAULT_TENANT,
+        *,
+        actor: str = "system",
     ) -> GalleryRecord:
         """Insert a gallery row unless the tenant has one of that name; returns the row either way."""
         now = datetime.now(UTC)
-        with Session(self.engine) as session, session.begin():
+        with self._writing() as session:
             row = session.scalar(_named(name, tenant))
             if row is None:
                 row = FaceGallery(
@@ -106,6 +120,7 @@ class GalleryRepository:
                 )
                 session.add(row)
                 session.flush()
+                self._audit(session, row, actor, "gallery.created", backend=backend, model_id=model_id)
             return _record(row)
 
     def names(self, tenant: str = DEFAULT_TENANT) -> list[str]:
@@ -160,9 +175,11 @@ class GalleryRepository:
         vector: F32Array,
         quality: Mapping[str, Any],
         attributes: Mapping[str, Any],
+        *,
+        actor: str = "system",
     ) -> tuple[int, int]:
         """Store one encrypted template; returns its id and the gallery's new generation."""
-        with Session(self.engine) as session, session.begin():
+        with self._writing() as session:
             row = FaceTemplate(
                 gallery_id=gallery.id,
                 subject_id=subject_id,
@@ -177,21 +194,35 @@ class GalleryRepository:
                 np.asarray(vector, dtype="<f4").tobytes(), _template_aad(gallery.id, row.id, gallery.backend)
             )
             generation = self._bump(session, gallery.id)
+            self._audit(
+                session,
+                session.get(FaceGallery, gallery.id),
+                actor,
+                "gallery.enrolled",
+                face_id=int(row.id),
+                subject=self.audit.pseudonym(subject_id),
+            )
             return int(row.id), generation
 
-    def delete(self, gallery_id: int, face_id: int) -> int | None:
+    def delete(self, gallery_id: int, face_id: int, *, actor: str = "system") -> int | None:
         """Delete one template; returns the new generation, or None when there is no such template."""
-        with Session(self.engine) as session, session.begin():
+        with self._writing() as session:
             result = session.execute(
                 delete(FaceTemplate).where(FaceTemplate.id == face_id, FaceTemplate.gallery_id == gallery_id)
             )
             if not getattr(result, "rowcount", 0):
                 return None
-            return self._bump(session, gallery_id)
+            generation = self._bump(session, gallery_id)
+            self._audit(
+                session, session.get(FaceGallery, gallery_id), actor, "gallery.face_deleted", face_id=face_id
+            )
+            return generation
 
-    def delete_subject(self, gallery_id: int, subject_id: str) -> tuple[list[int], int | None]:
+    def delete_subject(
+        self, gallery_id: int, subject_id: str, *, actor: str = "system"
+    ) -> tuple[list[int], int | None]:
         """Delete every template of a subject; returns their ids and the new generation (None if none)."""
-        with Session(self.engine) as session, session.begin():
+        with self._writing() as session:
             ids = list(
                 session.scalars(
                     select(FaceTemplate.id).where(
@@ -202,7 +233,16 @@ class GalleryRepository:
             if not ids:
                 return [], None
             session.execute(delete(FaceTemplate).where(FaceTemplate.id.in_(ids)))
-            return ids, self._bump(session, gallery_id)
+            generation = self._bump(session, gallery_id)
+            self._audit(
+                session,
+                session.get(FaceGallery, gallery_id),
+                actor,
+                "gallery.subject_deleted",
+                face_ids=[int(i) for i in ids],
+                subject=self.audit.pseudonym(subject_id),
+            )
+            return ids, generation
 
     def vectors(
         self, gallery_id: int, backend: str, dim: int, only: set[int] | None = None
@@ -226,6 +266,25 @@ class GalleryRepository:
         if not ids:
             return empty
         return np.asarray(ids, np.int64), np.vstack(vectors).astype(np.float32)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """A write transaction whose audit entries are MACed with this repository's audit log."""
+        with Session(self.engine, info=audit.session_info(self.audit)) as session, session.begin():
+            yield session
+
+    def _audit(
+        self, session: Session, row: FaceGallery | None, actor: str, action: str, **details: Any
+    ) -> None:
+        """An audit entry for a change to gallery ``row``, in the change's transaction."""
+        assert row is not None  # the caller changed this gallery in this transaction
+        audit.append(
+            session,
+            actor=actor,
+            action=action,
+            subject=f"gallery:{row.id}",
+            payload={"tenant": row.tenant_id, "gallery": row.name, **details},
+        )
 
     def _bump(self, session: Session, gallery_id: int) -> int:
         session.execute(

@@ -13,7 +13,7 @@ file that still holds a deleted template's id can never confuse it with a newer 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openidv.store.db import Base, UTCDateTime
+from openidv.store.models import AuditEntry
 from openidv.tenancy import DEFAULT_TENANT
 
 #: BIGINT on PostgreSQL; INTEGER on SQLite, where only an INTEGER primary key is the autoincrementing rowid
@@ -86,6 +87,8 @@ def create_gallery_tables(engine: Engine) -> None:
     """Create the gallery tables where they are missing (deployments normally get them from the
     Alembic migrations; this serves tests, the demo and the CLI on a fresh SQLite file)."""
     existing = set(inspect(engine).get_table_names())
-    missing = [t for t in GALLERY_TABLES if t.name not in existing]
+    # every gallery change is audited in its transaction, so a gallery needs the audit log too
+    audit_log = cast(Table, AuditEntry.__table__)
+    missing = [t for t in (*GALLERY_TABLES, audit_log) if t.name not in existing]
     if missing:
         Base.metadata.create_all(engine, tables=missing)

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openidv.store.db import Base, UTCDateTime
+from openidv.store.models import AuditEntry
 from openidv.tenancy import DEFAULT_TENANT
 
 
@@ -65,8 +66,10 @@ class CaptureHash(Base):
     __table_args__ = tuple(Index(f"ix_liveness_capture_hashes_band{i}", f"band{i}") for i in range(7))
 
 
-#: for ``Base.metadata.create_all(engine, tables=list(LIVENESS_TABLES))`` in tests
+#: for ``Base.metadata.create_all(engine, tables=list(LIVENESS_TABLES))`` in tests (with the audit log,
+#: since session creation and completion are audited in their transactions)
 LIVENESS_TABLES: tuple[Table, ...] = (
     cast(Table, LivenessSession.__table__),
     cast(Table, CaptureHash.__table__),
+    cast(Table, AuditEntry.__table__),
 )

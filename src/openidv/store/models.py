@@ -122,7 +122,8 @@ class DecisionRow(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained: ``hash = sha256(prev_hash || canonical(entry))``.
+    """Append-only, chained: ``hash = HMAC(audit key, prev_hash || n || canonical(entry))`` for entries with a
+    ``key_id`` (``openidv.store.audit``); legacy entries (``key_id`` NULL) carry a plain SHA-256 link.
 
     ``prev_hash`` is unique, so two writers racing to append after the same entry cannot fork the chain:
     one of them fails and retries.
@@ -139,3 +140,7 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     payload_text: Mapped[str] = mapped_column(Text)
+    #: the id of the audit key whose HMAC ``hash`` is (NULL: a legacy, unkeyed entry)
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: the entry's position in the log (1, 2, ...), covered by the MAC
+    n: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -32,6 +32,9 @@ from openidv.errors import Conflict, InvalidInput, NotFound
 from openidv.results import CheckResult, Decision
 from openidv.settings import Settings
 from openidv.store import audit
+from openidv.store.audit_checkpoints import Checkpoint
+from openidv.store.audit_rows import rows_digest
+from openidv.store.audit_verify import ChainReport, verify_chain
 from openidv.store.db import make_engine, make_session_factory
 from openidv.store.migrate import upgrade
 from openidv.store.models import ApiKey, CheckResultRow, DecisionRow, Tenant, Verification
@@ -67,6 +70,11 @@ class KeyExpired(Exception):
 
 
 class Store:
+    """``keyring`` seals personal fields (by default loaded on first use, see the module docstring);
+    ``audit_log`` says where the audit key and checkpoints come from (default: the environment's settings,
+    read on the first audited write); every session of the store carries it, so ``audit.append`` MACs with it.
+    """
+
     def __init__(
         self,
         engine: Engine,
@@ -74,10 +82,11 @@ class Store:
         migrate: bool = True,
         keyring: KeyRing | Callable[[], KeyRing] | None = None,
         settings: Settings | None = None,
+        audit_log: audit.AuditLog | None = None,
     ):
-        """``keyring`` seals personal fields; by default it is loaded on first use (module docstring)."""
         self.engine = engine
-        self._sessions = make_session_factory(engine)
+        self.audit = audit_log or audit.AuditLog()
+        self._sessions = make_session_factory(engine, info=audit.session_info(self.audit))
         self._keyring = keyring if isinstance(keyring, KeyRing) else None
         self._load_keyring: Callable[[], KeyRing] = (
             keyring
@@ -95,8 +104,9 @@ class Store:
         migrate: bool = True,
         keyring: KeyRing | Callable[[], KeyRing] | None = None,
         settings: Settings | None = None,
+        audit_log: audit.AuditLog | None = None,
     ) -> Store:
-        return cls(make_engine(url), migrate=migrate, keyring=keyring, settings=settings)
+        return cls(make_engine(url), migrate=migrate, keyring=keyring, settings=settings, audit_log=audit_log)
 
     @property
     def keyring(self) -> KeyRing:
@@ -165,6 +175,8 @@ class Store:
                         "checks": {
                             c.check: {"status": c.status.value, "score": c.score} for c in record.checks
                         },
+                        # the stored decision and check rows, which `openidv audit verify` recomputes
+                        "rows": rows_digest(row.decision, list(row.checks)),
                     },
                 )
                 if in_transaction is not None:
@@ -324,9 +336,20 @@ class Store:
 
     # ------------------------------------------------------------------ audit
 
-    def verify_audit_chain(self, expect_head: str | None = None) -> audit.ChainReport:
+    def verify_audit_chain(self, expect_head: str | None = None) -> ChainReport:
         with self._sessions() as session:
-            return audit.verify_chain(session, expect_head=expect_head)
+            return verify_chain(session, self.audit, expect_head=expect_head)
+
+    def checkpoint_audit(self) -> Checkpoint | None:
+        """Write a signed checkpoint of the audit log's head now (None when the log is empty)."""
+        with self._sessions() as session:
+            return audit.checkpoint(session, self.audit)
+
+    def append_audit(self, action: str, *, actor: str = "cli", payload: dict[str, Any] | None = None) -> None:
+        """Append an operator's entry (``audit.sealed``, ``audit.key_installed``); on a legacy log the first
+        keyed append seals the legacy entries, after a key rotation it records the rotation."""
+        with self.transaction() as session:
+            audit.append(session, actor=actor, action=action, subject=None, payload=payload or {})
 
 
 def _with_children(stmt: Any) -> Any:
