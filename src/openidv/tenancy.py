@@ -24,6 +24,7 @@ SCOPES: tuple[str, ...] = (
     "galleries:read",
     "liveness:write",
     "liveness:read",
+    "webhooks:manage",
 )
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
