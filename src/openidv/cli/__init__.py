@@ -50,6 +50,10 @@ app.add_typer(liveness_app, name="liveness")
 from openidv.cli.policy_cmd import policy_app  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
+from openidv.cli.worker_cmd import webhooks_app, worker_command  # noqa: E402
+
+app.command("worker")(worker_command)
+app.add_typer(webhooks_app, name="webhooks")
 # --- end of sub-command registration ---
 
 

@@ -58,7 +58,7 @@ class AsyncWorker:
         log.info("claimed job %s (attempt %d)", job.id, job.attempt)
         if self.options.pause_after_claim_s > 0:
             time.sleep(self.options.pause_after_claim_s)
-        self._count(self._run(job))
+        self._count(self.run_job(job))
         return True
 
     def drain(self) -> int:
@@ -77,7 +77,8 @@ class AsyncWorker:
                 log.exception("worker %s: claiming a job failed", self.name)
                 stop.wait(self.options.poll_s)
 
-    def _run(self, job: ClaimedJob) -> str:
+    def run_job(self, job: ClaimedJob) -> str:
+        """Run a claimed job to its end; returns completed, failed, retried or lease_lost."""
         try:
             evidence = unpack_evidence(job.evidence)
             self.verifier.verify(
