@@ -27,7 +27,7 @@ from openidv.api.observability import Metrics, ObservabilityMiddleware
 from openidv.api.problems import problem, validation_problem
 from openidv.api.ratelimit import RateLimiter
 from openidv.api.readiness import readiness
-from openidv.api.routes_async import enqueue_verification, get_async_status, wants_async
+from openidv.api.routes_async import JobStatusOut, enqueue_verification, get_async_status, wants_async
 from openidv.api.routes_async import router as async_router
 from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_liveness import router as liveness_router
@@ -190,22 +190,26 @@ def _register_routes(app: FastAPI) -> None:
             record.to_api(), status_code=201, headers={"Location": f"/v1/verifications/{record.id}"}
         )
 
-    @app.get("/v1/verifications/{verification_id}", tags=["verifications"], response_model=VerificationOut)
+    @app.get(
+        "/v1/verifications/{verification_id}",
+        tags=["verifications"],
+        response_model=VerificationOut | JobStatusOut,
+    )
     def get_verification(
         verification_id: str,
         key: Caller,
         request: Request,
         store: Annotated[Store, Depends(get_store)],
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """A stored verification; for an async one, its job's ``status`` (``queued``, ``running``,
         ``failed``) until it completes, then the verification with ``status: completed``."""
         job = get_async_status(request, verification_id, key.tenant_id)
         if job is not None and job["status"] != "completed":
-            return job
+            return JSONResponse(job)
         body = store.get_verification(verification_id, key.tenant_id).to_api()
         if job is not None:
             body["status"] = "completed"
-        return body
+        return JSONResponse(body)
 
     _add_schema(app)
 

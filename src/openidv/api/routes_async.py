@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from openidv.api.auth import Caller, get_store
 from openidv.crypto import load_cipher
@@ -23,8 +24,18 @@ from openidv.store.repository import Store
 from openidv.store.verification_list import list_verifications
 from openidv.store.webhook_store import WebhookStore
 
-Mode = Literal["sync", "async"]
 router = APIRouter()
+
+
+class JobStatusOut(BaseModel):
+    """An async verification until it completes (then ``GET`` answers the verification itself, with
+    ``status: completed``)."""
+
+    id: str
+    status: Literal["queued", "running", "completed", "failed"]
+    status_url: str
+    created_at: str
+    error: str | None = Field(default=None, description="Why it failed (no personal data)")
 
 
 def job_queue(request: Request) -> JobQueue:
