@@ -224,7 +224,9 @@ def test_prefer_header_and_multipart_mode_queue_too(world: World) -> None:
         "/v1/verifications", json=BODY, headers={**world.a, "Prefer": "respond-async, wait=5"}
     )
     assert preferred.status_code == 202 and preferred.headers["Preference-Applied"] == "respond-async"
-    form = world.client.post("/v1/verifications", files={"mrz": (None, TD3), "mode": (None, "async")}, headers=world.a)
+    form = world.client.post(
+        "/v1/verifications", files={"mrz": (None, TD3), "mode": (None, "async")}, headers=world.a
+    )
     assert form.status_code == 202, form.text
     explicit_sync = world.client.post(
         "/v1/verifications", json={**BODY, "mode": "sync"}, headers={**world.a, "Prefer": "respond-async"}
