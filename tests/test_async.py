@@ -247,6 +247,10 @@ def test_idempotency_key_returns_the_same_job(world: World) -> None:
         "/v1/verifications", json={"mrz": TD3, "mode": "async"}, headers={**world.a, **key}
     )
     assert other.status_code == 409 and other.headers["content-type"].startswith("application/problem+json")
+    sync_same = world.client.post("/v1/verifications", json=BODY, headers={**world.a, **key})
+    assert (
+        sync_same.status_code == 202 and sync_same.json()["id"] == first.json()["id"]
+    )  # same key, same work
     assert world.worker.drain() == 1
     with world.store.transaction() as s:
         assert s.execute(select(func.count()).select_from(Job)).scalar_one() == 1

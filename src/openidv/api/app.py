@@ -27,7 +27,13 @@ from openidv.api.observability import Metrics, ObservabilityMiddleware
 from openidv.api.problems import problem, validation_problem
 from openidv.api.ratelimit import RateLimiter
 from openidv.api.readiness import readiness
-from openidv.api.routes_async import JobStatusOut, enqueue_verification, get_async_status, wants_async
+from openidv.api.routes_async import (
+    JobStatusOut,
+    enqueue_verification,
+    get_async_status,
+    replay_job,
+    wants_async,
+)
 from openidv.api.routes_async import router as async_router
 from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_liveness import router as liveness_router
@@ -173,6 +179,9 @@ def _register_routes(app: FastAPI) -> None:
                 return JSONResponse(
                     earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"}
                 )
+            queued = await replay_job(request, key, idempotency_key, digest)
+            if queued is not None:
+                return queued
         record = await run_in_threadpool(
             lambda: verifier.verify(
                 evidence,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from openidv.api.auth import Caller, get_store
 from openidv.crypto import load_cipher
+from openidv.errors import ConfigurationError
 from openidv.evidence import Evidence
 from openidv.store.job_evidence import pack_evidence
 from openidv.store.job_queue import JobQueue, JobStatus
@@ -107,6 +108,20 @@ async def enqueue_verification(
     return JSONResponse(job_body(job), status_code=202, headers=headers)
 
 
+async def replay_job(request: Request, key: Any, idempotency_key: str, digest: str) -> JSONResponse | None:
+    """For a synchronous request: the async job already queued under this Idempotency-Key (the same key
+    names the same work whichever mode asked for it), or None."""
+    try:
+        queue = job_queue(request)
+    except ConfigurationError:  # no key configured: no job can exist
+        return None
+    job = await run_in_threadpool(queue.find_idempotent, key.id, idempotency_key, digest)
+    if job is None:
+        return None
+    headers = {"Location": status_url(job.id), "Idempotent-Replayed": "true"}
+    return JSONResponse(job_body(job), status_code=202, headers=headers)
+
+
 def get_async_status(request: Request, verification_id: str, tenant_id: str) -> dict[str, Any] | None:
     """A job's status body while it is not completed; None when there is no such job (a synchronous
     verification, or a completed job: then the stored verification answers, with ``status``)."""
@@ -114,7 +129,7 @@ def get_async_status(request: Request, verification_id: str, tenant_id: str) -> 
     if getattr(state, "job_queue", None) is None:
         try:
             job_queue(request)
-        except Exception:  # no key configured: no job can exist
+        except ConfigurationError:  # no key configured: no job can exist
             return None
     job = state.job_queue.status(verification_id, tenant_id)
     if job is None:
