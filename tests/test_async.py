@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -347,6 +349,12 @@ def _worker_process(
     )
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_a_worker_killed_mid_job_does_not_lose_it(world: World, database_url: str, tmp_path: Path) -> None:
     job_id = submit(world, world.a)
     doomed = _worker_process(database_url, tmp_path, pause=600)  # claims the job, then hangs
@@ -357,9 +365,13 @@ def test_a_worker_killed_mid_job_does_not_lose_it(world: World, database_url: st
     finally:
         if doomed.poll() is None:
             doomed.kill()
-    rescuer = _worker_process(database_url, tmp_path)
+    port = _free_port()
+    rescuer = _worker_process(database_url, tmp_path, "--metrics-port", str(port))
     try:
         until(lambda: world.job_row(job_id).status == "completed", lambda: time.sleep(0.2), tries=600)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text  # the worker's own counters
+        assert 'openidv_jobs_total{result="completed"} 1.0' in metrics
+        assert 'openidv_decisions_total{outcome="reject"} 1.0' in metrics
     finally:
         rescuer.send_signal(signal.SIGTERM)
         rescuer.wait(60)

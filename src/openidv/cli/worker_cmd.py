@@ -82,7 +82,14 @@ def worker_command(
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
     options = WorkerOptions(lease_s=lease_s, retry_s=retry_s, poll_s=poll_s, pause_after_claim_s=pause)
     workers = [
-        AsyncWorker(verifier, queue, webhooks, options, on_job=lambda r: metrics.jobs.labels(r).inc())
+        AsyncWorker(
+            verifier,
+            queue,
+            webhooks,
+            options,
+            on_job=lambda r: metrics.jobs.labels(r).inc(),
+            on_verification=metrics.observe_verification,
+        )
         for _ in range(concurrency)
     ]
     dispatcher = WebhookDispatcher(

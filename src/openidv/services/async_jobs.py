@@ -48,6 +48,8 @@ class AsyncWorker:
     options: WorkerOptions = field(default_factory=WorkerOptions)
     #: called with each finished job's result: ``completed``, ``failed``, ``retried`` or ``lease_lost``
     on_job: Callable[[str], None] | None = None
+    #: called with each verification the worker stored (for metrics: checks, outcomes, reason codes)
+    on_verification: Callable[[VerificationRecord], None] | None = None
     name: str = field(default_factory=worker_name)
 
     def run_once(self) -> bool:
@@ -81,14 +83,17 @@ class AsyncWorker:
         """Run a claimed job to its end; returns completed, failed, retried or lease_lost."""
         try:
             evidence = unpack_evidence(job.evidence)
-            self.verifier.verify(
+            record = self.verifier.verify(
                 evidence,
                 request_hash=job.request_hash,
                 api_key_id=job.api_key_id,
-                actor=f"worker:{self.name}",
+                # the key that asked, as for a synchronous verification; the worker only runs it
+                actor=f"api_key:{job.api_key_id}" if job.api_key_id else f"worker:{self.name}",
                 record_id=job.id,
                 then=lambda session, record: self._completed(session, job, record),
             )
+            if self.on_verification is not None:
+                self.on_verification(record)
             return COMPLETED
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; its result was not stored", job.id)
