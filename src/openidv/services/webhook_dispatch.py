@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DispatchOptions:
-    max_attempts: int = 8
-    backoff_base_s: float = 5.0
+    max_attempts: int = 10
+    backoff_base_s: float = 30.0
     backoff_cap_s: float = 3600.0
     timeout_s: float = 10.0
     #: how long a claimed delivery is hidden from other dispatchers while it is being sent
