@@ -47,7 +47,7 @@ def worker_command(
     metrics_port: Annotated[
         int, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off).", min=0, max=65535)
     ] = 0,
-    webhook_max_attempts: Annotated[int, typer.Option(help="Delivery attempts before an event is dead.")] = 10,
+    webhook_max_attempts: Annotated[int, typer.Option(help="Attempts before an event is dead.")] = 10,
     webhook_backoff_s: Annotated[float, typer.Option(help="Base of the exponential retry delay.")] = 30.0,
     webhook_backoff_cap_s: Annotated[float, typer.Option(help="Longest retry delay.")] = 3600.0,
     webhook_timeout_s: Annotated[float, typer.Option(help="Timeout of one delivery.")] = 10.0,
