@@ -31,8 +31,10 @@ from typer.testing import CliRunner
 from openidv.api.app import create_app
 from openidv.cli import app as cli_app
 from openidv.crypto import MAGIC, load_cipher
+from openidv.errors import ConfigurationError
 from openidv.evidence import Evidence
 from openidv.imageio import load_image
+from openidv.services import Verifier
 from openidv.services.async_jobs import AsyncWorker, WorkerOptions
 from openidv.services.webhook_dispatch import DispatchOptions, WebhookDispatcher
 from openidv.settings import Settings
@@ -311,6 +313,71 @@ def test_a_lost_lease_stores_nothing_and_the_new_owner_completes(world: World) -
         assert s.execute(select(func.count()).select_from(Verification)).scalar_one() == 0
     assert world.worker.run_job(current) == "completed"
     assert world.client.get(f"/v1/verifications/{job_id}", headers=world.a).json()["status"] == "completed"
+
+
+def test_renewing_a_lease_is_for_its_owner_only(world: World) -> None:
+    submit(world, world.a)
+    stale = world.queue.claim("worker-a", lease_s=0)
+    assert stale is not None
+    current = world.queue.claim("worker-b", lease_s=0)
+    assert current is not None
+    assert not world.queue.renew(stale, 60)  # taken over: no renewing it back
+    assert world.queue.renew(current, 60)
+    assert world.queue.claim("worker-c", lease_s=60) is None  # renewed: hidden again
+
+
+class SlowVerifier(Verifier):
+    """The real verifier, slower than the lease it runs under."""
+
+    def verify(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(4)
+        return super().verify(*args, **kwargs)
+
+
+def test_a_job_slower_than_its_lease_is_not_taken_over(world: World) -> None:
+    job_id = submit(world, world.a)
+    base = world.app.state.verifier
+    slow = AsyncWorker(
+        SlowVerifier(base.policy, base.services, world.store),
+        world.queue,
+        world.webhooks,
+        WorkerOptions(lease_s=3),  # heartbeats every second
+    )
+    job = world.queue.claim(slow.name, lease_s=3)
+    assert job is not None and job.id == job_id
+    runner = threading.Thread(target=slow.run_job, args=(job,))
+    runner.start()
+    stolen = []
+    while runner.is_alive():
+        stolen.append(world.queue.claim("thief", lease_s=60))
+        time.sleep(0.2)
+    runner.join()
+    assert [s for s in stolen if s is not None] == []
+    row = world.job_row(job_id)
+    assert row.status == "completed" and row.attempts == 1
+
+
+def test_a_dispatcher_that_dies_mid_send_loses_no_event(world: World, receiver: Receiver) -> None:
+    add_hook(world, world.a, receiver.url)
+    submit(world, world.a)
+    world.worker.drain()
+    (claimed,) = world.webhooks.claim_due(lease_s=0)  # a dispatcher takes the event, then dies
+    assert receiver.received == []
+    assert world.dispatcher.run_once() == 1  # the next one finds it once the lease is over
+    ((headers, _),) = receiver.received
+    assert headers[EVENT_ID_HEADER] == claimed.event_id
+    (event,) = world.webhooks.events("a")
+    assert event["status"] == "delivered" and event["attempts"] == 2
+
+
+def test_queued_evidence_is_bound_to_its_job(world: World) -> None:
+    first, second = submit(world, world.a), submit(world, world.a, {"mrz": TD3})
+    with world.store.transaction() as s:  # swap the two encrypted blobs
+        a, b = s.get(Job, first), s.get(Job, second)
+        assert a is not None and b is not None
+        a.evidence, b.evidence = b.evidence, a.evidence
+    with pytest.raises(ConfigurationError, match="failed authentication"):
+        world.queue.claim("w", lease_s=60)
 
 
 def test_a_job_whose_leases_all_run_out_fails_with_a_reason(world: World, receiver: Receiver) -> None:

@@ -38,7 +38,7 @@ def worker_command(
     lease_s: Annotated[
         float,
         typer.Option(help="Seconds a claimed job stays hidden; a dead worker's job is retried after it."),
-    ] = 300.0,
+    ] = 60.0,
     poll_s: Annotated[float, typer.Option(help="Seconds between looks at an empty queue.")] = 1.0,
     retry_s: Annotated[float, typer.Option(help="Delay before retrying a job that raised.")] = 5.0,
     burst: Annotated[

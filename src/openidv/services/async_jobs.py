@@ -32,7 +32,7 @@ FAILED_EVENT = "verification.failed"
 
 @dataclass
 class WorkerOptions:
-    lease_s: float = 300.0
+    lease_s: float = 60.0
     #: delay before retrying a job that raised
     retry_s: float = 5.0
     poll_s: float = 1.0
@@ -80,7 +80,28 @@ class AsyncWorker:
                 stop.wait(self.options.poll_s)
 
     def run_job(self, job: ClaimedJob) -> str:
-        """Run a claimed job to its end; returns completed, failed, retried or lease_lost."""
+        """Run a claimed job to its end; returns completed, failed, retried or lease_lost. While it runs, a
+        heartbeat renews the lease every third of it, so a slow verification is not taken over; a worker
+        that dies stops renewing, and its lease runs out."""
+        done = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(job, done), name=f"lease-{job.id[:8]}")
+        heartbeat.daemon = True
+        heartbeat.start()
+        try:
+            return self._run(job)
+        finally:
+            done.set()
+            heartbeat.join()
+
+    def _heartbeat(self, job: ClaimedJob, done: threading.Event) -> None:
+        while not done.wait(self.options.lease_s / 3):
+            try:
+                if not self.queue.renew(job, self.options.lease_s):
+                    return  # taken over: the conditional complete will refuse our result
+            except Exception:  # the database is briefly away: try again at the next beat
+                log.warning("job %s: renewing the lease failed", job.id, exc_info=True)
+
+    def _run(self, job: ClaimedJob) -> str:
         try:
             evidence = unpack_evidence(job.evidence)
             record = self.verifier.verify(

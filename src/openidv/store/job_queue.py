@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -59,7 +59,8 @@ class ClaimedJob:
     attempt: int
     max_attempts: int
     worker: str
-    evidence: bytes  # decrypted, packed (``openidv.store.job_evidence``)
+    #: decrypted, packed (``openidv.store.job_evidence``); personal data, so never in a repr or a log line
+    evidence: bytes = field(repr=False)
 
 
 def worker_name() -> str:
@@ -224,6 +225,17 @@ class JobQueue:
     def give_up(self, session: Session, job: ClaimedJob, reason: str) -> None:
         """Mark the job failed for good and erase its evidence (``LeaseLost`` as for ``complete``)."""
         self._finish(session, job, status=FAILED, error=reason[:500])
+
+    def renew(self, job: ClaimedJob, lease_s: float) -> bool:
+        """Extend this worker's lease (a heartbeat while the job runs); False when it is no longer ours."""
+        with self.store.transaction() as session:
+            now = _now()
+            done = session.execute(
+                update(Job)
+                .where(*_owned(job))
+                .values(available_at=now + timedelta(seconds=lease_s), updated_at=now)
+            )
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
     def retry_later(self, job: ClaimedJob, reason: str, delay_s: float) -> bool:
         """Put the job back for another attempt after ``delay_s``; False when it was no longer ours."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +48,7 @@ class Delivery:
     event_id: str
     type: str
     url: str
-    secret: str
+    secret: str = field(repr=False)  # never in a repr or a log line
     body: bytes
     attempt: int
 
