@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 from openidv.api.app import create_app
 from openidv.cli import app as cli_app
 from openidv.crypto import MAGIC, load_cipher
-from openidv.errors import ConfigurationError
+from openidv.errors import ConfigurationError, NotFound
 from openidv.evidence import Evidence
 from openidv.imageio import load_image
 from openidv.services import Verifier
@@ -298,6 +298,12 @@ def test_a_receiver_that_always_fails_ends_dead(world: World, receiver: Receiver
     assert len(receiver.received) == 3  # max_attempts
     (event,) = world.webhooks.events("a")
     assert event["last_error"] == "HTTP 500"
+    with pytest.raises(NotFound):
+        world.webhooks.redeliver("b", event["event_id"])  # not B's event
+    receiver.fail_first = 0  # the receiver is fixed
+    assert world.webhooks.redeliver("a", event["event_id"]) == 1
+    world.dispatcher.run_once()
+    assert world.webhooks.events("a")[0]["status"] == "delivered" and len(receiver.received) == 4
 
 
 # ---------------------------------------------------------------------------------------- leases

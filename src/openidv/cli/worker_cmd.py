@@ -235,3 +235,15 @@ def webhooks_events(tenant: Tenant = DEFAULT_TENANT) -> None:
     """The tenant's webhook events and their delivery state (pending, delivered, dead), newest first."""
     validate_tenant(tenant)
     print_json(_webhook_store().events(tenant))
+
+
+@webhooks_app.command("redeliver")
+@friendly_errors
+def webhooks_redeliver(
+    event_id: Annotated[str, typer.Argument(help="A dead event's id (from `openidv webhooks events`).")],
+    tenant: Tenant = DEFAULT_TENANT,
+) -> None:
+    """Send a dead event again (after its receiver is fixed); a running worker delivers it."""
+    validate_tenant(tenant)
+    n = _webhook_store().redeliver(tenant, event_id)
+    typer.echo(f"queued {n} delivery(ies) of event {event_id} again")

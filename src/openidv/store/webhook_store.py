@@ -247,6 +247,24 @@ class WebhookStore:
                 .values(**values)
             )
 
+    def redeliver(self, tenant_id: str, event_id: str) -> int:
+        """Send the tenant's dead deliveries of ``event_id`` again, with a fresh attempt count (after the
+        receiver is fixed); returns how many; none is ``NotFound``."""
+        with self.store.transaction() as session:
+            done = session.execute(
+                update(OutboxEvent)
+                .where(
+                    OutboxEvent.tenant_id == tenant_id,
+                    OutboxEvent.event_id == event_id,
+                    OutboxEvent.status == DEAD,
+                )
+                .values(status=PENDING, attempts=0, next_attempt_at=_now())
+            )
+            count = int(done.rowcount)  # type: ignore[attr-defined]
+        if count == 0:
+            raise NotFound(f"no dead delivery of event {event_id} for tenant {tenant_id}")
+        return count
+
     def counts(self) -> dict[str, int]:
         """Outbox rows by status (pending, delivered, dead)."""
         with self.store.transaction() as session:
