@@ -406,7 +406,16 @@ def test_a_job_whose_leases_all_run_out_fails_with_a_reason(world: World, receiv
 def _worker_process(
     database_url: str, data_dir: Path, *args: str, pause: float = 0
 ) -> subprocess.Popen[bytes]:
-    env = {
+    return subprocess.Popen(
+        [sys.executable, "-m", "openidv", "worker", "--lease-s", "2", "--poll-s", "0.2", *args],
+        env=_worker_env(database_url, data_dir, pause),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _worker_env(database_url: str, data_dir: Path, pause: float = 0) -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": str(REPO / "src"),
         "OPENIDV_DATABASE_URL": database_url,
@@ -414,12 +423,6 @@ def _worker_process(
         "OPENIDV_ENCRYPTION_KEY": KEY_B64,
         "OPENIDV_WORKER_PAUSE_AFTER_CLAIM_S": str(pause),
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "openidv", "worker", "--lease-s", "2", "--poll-s", "0.2", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def _free_port() -> int:
@@ -454,6 +457,30 @@ def test_a_worker_killed_mid_job_does_not_lose_it(world: World, database_url: st
     with world.store.transaction() as s:
         assert s.execute(select(func.count()).select_from(Verification)).scalar_one() == 1
     assert world.client.get(f"/v1/verifications/{job_id}", headers=world.a).json()["decision"] == "reject"
+
+
+def test_concurrent_workers_run_each_job_exactly_once(
+    world: World, database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    add_hook(world, world.a, receiver.url)
+    jobs = {submit(world, world.a, {"mrz": TD3, "declared": {"surname": f"N{i}"}}) for i in range(12)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "openidv", "worker", "--burst", "--concurrency", "2"],
+            env=_worker_env(database_url, tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    assert [w.wait(300) for w in workers] == [0, 0]
+    world.dispatcher.run_once()  # whatever the burst workers left due
+    with world.store.transaction() as s:
+        stored = set(s.execute(select(Verification.id)).scalars())
+        attempts = set(s.execute(select(Job.attempts)).scalars())
+    assert stored == jobs and attempts == {1}  # every job once, by one worker, at the first attempt
+    delivered = [json.loads(body)["data"]["id"] for _, body in receiver.received]
+    assert sorted(delivered) == sorted(jobs)  # one event per job
 
 
 # ---------------------------------------------------------------------------------------- tenants, list
