@@ -162,7 +162,7 @@ def _register_routes(app: FastAPI) -> None:
                 mrz_text=body.mrz, declared=body.declared, liveness_session_id=body.liveness_session_id
             )
             digest = request_digest(body.model_dump(mode="json", exclude={"mode"}))
-            mode = body.mode
+            mode: str | None = body.mode
         elif media_type == "multipart/form-data":
             evidence, digest = await evidence_from_multipart(request)
             mode = _form_mode((await request.form()).get("mode"))
@@ -223,13 +223,13 @@ def _register_routes(app: FastAPI) -> None:
     _add_schema(app)
 
 
-def _form_mode(value: object) -> Any:
+def _form_mode(value: object) -> str | None:
     """The multipart ``mode`` field: ``sync``, ``async`` or absent."""
     if value is None:
         return None
     if value not in ("sync", "async"):
         raise InvalidInput("mode: must be 'sync' or 'async'")
-    return value
+    return str(value)
 
 
 @asynccontextmanager

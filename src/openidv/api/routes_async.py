@@ -21,7 +21,7 @@ from openidv.errors import ConfigurationError
 from openidv.evidence import Evidence
 from openidv.store.job_evidence import pack_evidence
 from openidv.store.job_queue import JobQueue, JobStatus
-from openidv.store.repository import Store
+from openidv.store.repository import ApiKeyInfo, Store
 from openidv.store.verification_list import list_verifications
 from openidv.store.webhook_store import WebhookStore
 
@@ -80,7 +80,7 @@ def job_body(job: JobStatus) -> dict[str, Any]:
 
 
 async def enqueue_verification(
-    request: Request, evidence: Evidence, digest: str, key: Any, idempotency_key: str | None
+    request: Request, evidence: Evidence, digest: str, key: ApiKeyInfo, idempotency_key: str | None
 ) -> JSONResponse:
     """202 with the job's status URL; a repeated Idempotency-Key with the same body answers the same job
     (or the synchronous verification stored under that key)."""
@@ -108,7 +108,9 @@ async def enqueue_verification(
     return JSONResponse(job_body(job), status_code=202, headers=headers)
 
 
-async def replay_job(request: Request, key: Any, idempotency_key: str, digest: str) -> JSONResponse | None:
+async def replay_job(
+    request: Request, key: ApiKeyInfo, idempotency_key: str, digest: str
+) -> JSONResponse | None:
     """For a synchronous request: the async job already queued under this Idempotency-Key (the same key
     names the same work whichever mode asked for it), or None."""
     try:
