@@ -50,6 +50,7 @@ class World:
     face_id: int
     session_id: str
     session_nonce: str
+    webhook_id: str = ""
 
     def key(self, tenant: str, scopes: tuple[str, ...] = SCOPES, expires_in: timedelta | None = None) -> str:
         _, key = self.store.create_api_key(
@@ -88,6 +89,9 @@ def world(
         assert session.status_code == 201, session.text
         w.verification_id, w.face_id = made.json()["id"], enrolled.json()["face_id"]
         w.session_id, w.session_nonce = session.json()["id"], session.json()["nonce"]
+        hook = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=a)
+        assert hook.status_code == 201, hook.text
+        w.webhook_id = hook.json()["id"]
         yield w
     store.engine.dispose()
 
@@ -127,6 +131,10 @@ ROUTES: dict[str, Callable[[World], Request]] = {
     "export subject": lambda w: ("GET", "/v1/subjects/a-1", {}, 200, 404),
     # idempotent: B erases nothing of A's (a 204 all the same); A's own erasure removes a-1
     "erase subject": lambda w: ("DELETE", "/v1/subjects/a-1", {}, 204, 204),
+    "list verifications": lambda w: ("GET", "/v1/verifications", {}, 200, 200),  # B sees its own only
+    "add webhook": lambda w: ("POST", "/v1/webhooks", {"json": {"url": "https://example.org/h"}}, 201, 201),
+    "list webhooks": lambda w: ("GET", "/v1/webhooks", {}, 200, 200),
+    "remove webhook": lambda w: ("DELETE", f"/v1/webhooks/{w.webhook_id}", {}, 204, 404),
 }
 
 

@@ -26,6 +26,7 @@ SCOPES: tuple[str, ...] = (
     "liveness:read",
     "subjects:read",
     "subjects:erase",
+    "webhooks:manage",
 )
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

@@ -27,15 +27,26 @@ from openidv.api.observability import Metrics, ObservabilityMiddleware
 from openidv.api.problems import problem, validation_problem
 from openidv.api.ratelimit import RateLimiter
 from openidv.api.readiness import readiness
+from openidv.api.routes_async import (
+    JobStatusOut,
+    enqueue_verification,
+    get_async_status,
+    replay_job,
+    wants_async,
+)
+from openidv.api.routes_async import router as async_router
 from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_liveness import router as liveness_router
 from openidv.api.routes_subjects import router as subjects_router
+from openidv.api.routes_webhooks import router as webhooks_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
 from openidv.decision.policy import Policy, load_policy
+from openidv.errors import InvalidInput
 from openidv.evidence import Evidence
 from openidv.services import Services, Verifier
 from openidv.settings import Settings
 from openidv.store.audit import AuditLog
+from openidv.store.job_queue import queue_depth
 from openidv.store.repository import Store
 from openidv.verification import request_digest
 
@@ -86,6 +97,7 @@ def create_app(
     )
     app.state.policy = policy or load_policy(settings.policy_path)
     app.state.metrics = Metrics()
+    app.state.metrics.watch_queue(lambda: queue_depth(app.state.store))
     app.state.redis = _redis_client(settings)
     app.state.rate_limiter = (
         RateLimiter(
@@ -112,6 +124,8 @@ def create_app(
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
     app.include_router(subjects_router, dependencies=[Depends(require_api_key)])
+    app.include_router(async_router, dependencies=[Depends(require_api_key)])
+    app.include_router(webhooks_router, dependencies=[Depends(require_api_key)])
     return app
 
 
@@ -127,7 +141,10 @@ def _register_routes(app: FastAPI) -> None:
         status_code=201,
         response_model=VerificationOut,
         openapi_extra=_REQUEST_BODY_DOC,
-        responses={200: {"description": "Idempotent replay of an earlier verification"}},
+        responses={
+            200: {"description": "Idempotent replay of an earlier verification"},
+            202: {"description": "Queued (`mode: async` or `Prefer: respond-async`): poll `status_url`"},
+        },
     )
     async def create_verification(
         request: Request,
@@ -135,6 +152,7 @@ def _register_routes(app: FastAPI) -> None:
         store: Annotated[Store, Depends(get_store)],
         verifier: Annotated[Verifier, Depends(get_verifier)],
         idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+        prefer: Annotated[str | None, Header(max_length=1000)] = None,
     ) -> JSONResponse:
         media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if media_type == "application/json":
@@ -151,20 +169,27 @@ def _register_routes(app: FastAPI) -> None:
                 liveness_session_id=body.liveness_session_id,
                 subject_id=body.subject_id,
             )
-            digest = request_digest(body.model_dump(mode="json"))
+            digest = request_digest(body.model_dump(mode="json", exclude={"mode"}))
+            mode: str | None = body.mode
         elif media_type == "multipart/form-data":
             evidence, digest = await evidence_from_multipart(request)
+            mode = _form_mode((await request.form()).get("mode"))
         else:
             return problem(
                 415, f"unsupported content type {media_type!r}; send application/json or multipart/form-data"
             )
         evidence = evidence.model_copy(update={"tenant_id": key.tenant_id})
+        if wants_async(mode, prefer):
+            return await enqueue_verification(request, evidence, digest, key, idempotency_key)
         if idempotency_key:
             earlier = await run_in_threadpool(store.find_idempotent, key.id, idempotency_key, digest)
             if earlier is not None:
                 return JSONResponse(
                     earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"}
                 )
+            queued = await replay_job(request, key, idempotency_key, digest)
+            if queued is not None:
+                return queued
         record = await run_in_threadpool(
             lambda: verifier.verify(
                 evidence,
@@ -182,15 +207,37 @@ def _register_routes(app: FastAPI) -> None:
             record.to_api(), status_code=201, headers={"Location": f"/v1/verifications/{record.id}"}
         )
 
-    @app.get("/v1/verifications/{verification_id}", tags=["verifications"], response_model=VerificationOut)
+    @app.get(
+        "/v1/verifications/{verification_id}",
+        tags=["verifications"],
+        response_model=VerificationOut | JobStatusOut,
+    )
     def get_verification(
         verification_id: str,
         key: Caller,
+        request: Request,
         store: Annotated[Store, Depends(get_store)],
-    ) -> dict[str, Any]:
-        return store.get_verification(verification_id, key.tenant_id).to_api()
+    ) -> JSONResponse:
+        """A stored verification; for an async one, its job's ``status`` (``queued``, ``running``,
+        ``failed``) until it completes, then the verification with ``status: completed``."""
+        job = get_async_status(request, verification_id, key.tenant_id)
+        if job is not None and job["status"] != "completed":
+            return JSONResponse(job)
+        body = store.get_verification(verification_id, key.tenant_id).to_api()
+        if job is not None:
+            body["status"] = "completed"
+        return JSONResponse(body)
 
     _add_schema(app)
+
+
+def _form_mode(value: object) -> str | None:
+    """The multipart ``mode`` field: ``sync``, ``async`` or absent."""
+    if value is None:
+        return None
+    if value not in ("sync", "async"):
+        raise InvalidInput("mode: must be 'sync' or 'async'")
+    return str(value)
 
 
 @asynccontextmanager

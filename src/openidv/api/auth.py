@@ -28,6 +28,10 @@ from openidv.store.repository import ApiKeyInfo, KeyExpired, Store
 ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/v1/verifications"): "verifications:write",
     ("GET", "/v1/verifications/{verification_id}"): "verifications:read",
+    ("GET", "/v1/verifications"): "verifications:read",
+    ("POST", "/v1/webhooks"): "webhooks:manage",
+    ("GET", "/v1/webhooks"): "webhooks:manage",
+    ("DELETE", "/v1/webhooks/{endpoint_id}"): "webhooks:manage",
     ("POST", "/v1/galleries/{name}/faces"): "galleries:write",
     ("DELETE", "/v1/galleries/{name}/faces/{face_id}"): "galleries:write",
     ("POST", "/v1/galleries/{name}/search"): "galleries:read",

@@ -24,7 +24,7 @@ from openidv.imageio import DEFAULT_LIMITS, DOCUMENT_LIMITS, SELFIE_LIMITS, Imag
 from openidv.verification import request_digest
 
 IMAGE_FIELDS = {"selfie": "selfie", "document": "document_image", "document_back": "document_back"}
-TEXT_FIELDS = {"mrz", "declared", "subject_id", "liveness_session_id"}
+TEXT_FIELDS = {"mrz", "declared", "subject_id", "liveness_session_id", "mode"}  # mode: read by the route
 #: each image field is decoded within the pixel cap of what reads it (see ``openidv.imageio``)
 FIELD_LIMITS: dict[str, ImageLimits] = {
     "selfie": SELFIE_LIMITS,
@@ -49,6 +49,7 @@ MULTIPART_SCHEMA: dict[str, Any] = {
             "type": "string",
             "description": "A completed challenge-response session; send its best frame as the selfie.",
         },
+        "mode": {"type": "string", "enum": ["sync", "async"], "description": "`async`: answer 202"},
     },
 }
 

@@ -11,6 +11,9 @@ Metrics (``GET /metrics``, Prometheus text format):
 - ``openidv_http_request_duration_seconds{route,method}`` (histogram)
 - ``openidv_check_duration_seconds{check}`` (histogram) and ``openidv_check_results_total{check,status}``
 - ``openidv_decisions_total{outcome}`` and ``openidv_decision_reasons_total{reason_code}``
+- ``openidv_jobs_enqueued_total`` (async verifications queued), ``openidv_jobs_total{result}`` (jobs finished
+  by a worker: completed, failed, retried, lease_lost), ``openidv_queue_depth{status}`` (jobs by status, read
+  from the database at scrape time), ``openidv_webhook_deliveries_total{result}`` (delivered, retry, dead)
 - ``openidv_rate_limited_total`` (429s) and ``openidv_rate_limit_errors_total`` (Redis unreachable while
   counting: the request is let through)
 """
@@ -19,9 +22,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 
 from openidv.errors import REQUEST_ID
 from openidv.verification import VerificationRecord
@@ -29,6 +34,7 @@ from openidv.verification import VerificationRecord
 Scope = dict[str, Any]
 Message = dict[str, Any]
 access_log = logging.getLogger("openidv.access")
+log = logging.getLogger(__name__)
 
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _CHECK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -70,6 +76,20 @@ class Metrics:
             "Rate-limit lookups that failed (Redis unreachable); the request was let through",
             registry=r,
         )
+        self.jobs_enqueued = Counter("openidv_jobs_enqueued", "Async verifications queued", registry=r)
+        self.jobs = Counter(
+            "openidv_jobs", "Async jobs finished by a worker, by result", ("result",), registry=r
+        )
+        self.webhook_deliveries = Counter(
+            "openidv_webhook_deliveries",
+            "Webhook delivery attempts by result (delivered, retry, dead)",
+            ("result",),
+            registry=r,
+        )
+
+    def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
+        """Report ``depth()`` (jobs by status) as ``openidv_queue_depth`` whenever metrics are scraped."""
+        self.registry.register(_QueueDepth(depth))
 
     def observe_verification(self, record: VerificationRecord) -> None:
         """Count a new (not replayed) verification: its checks, its outcome, its reason codes."""
@@ -82,6 +102,27 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _QueueDepth:
+    """A collector that asks the database for the queue's depth at scrape time (nothing cached)."""
+
+    def __init__(self, depth: Callable[[], dict[str, int]]) -> None:
+        self.depth = depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("openidv_queue_depth", "Async jobs by status", labels=["status"])
+        try:
+            counts = self.depth()
+        except Exception:  # the database is down: report nothing rather than fail the scrape
+            log.warning("queue depth unavailable", exc_info=True)
+            counts = {}
+        for status, n in sorted(counts.items()):
+            family.add_metric([status], n)
+        yield family
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

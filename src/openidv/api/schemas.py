@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -62,6 +62,10 @@ class VerificationRequest(BaseModel):
     declared: DeclaredData | None = Field(default=None, description="What the applicant declared.")
     liveness_session_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="A completed challenge-response session."
+    )
+    mode: Literal["sync", "async"] | None = Field(
+        default=None,
+        description="`async`: answer 202 at once and run on a worker (docs/async.md); default `sync`.",
     )
 
     subject_id: str | None = Field(

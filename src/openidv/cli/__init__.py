@@ -55,6 +55,10 @@ from openidv.cli.subjects_cmd import crypto_app, purge_command, subjects_app  # 
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(crypto_app, name="crypto")
 app.command("purge")(purge_command)
+from openidv.cli.worker_cmd import webhooks_app, worker_command  # noqa: E402
+
+app.command("worker")(worker_command)
+app.add_typer(webhooks_app, name="webhooks")
 # --- end of sub-command registration ---
 
 

@@ -9,6 +9,7 @@ trace: the same selfie submitted again is not a replay of it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -56,7 +57,7 @@ class Verifier:
         """The deployment's verifier: its database (default the embedded SQLite), policy and services."""
         settings = settings or Settings.from_env()
         store = store or Store.from_url(
-            settings.resolved_database_url(), audit_log=AuditLog.from_settings(settings)
+            settings.resolved_database_url(), settings=settings, audit_log=AuditLog.from_settings(settings)
         )
         policy = policy or load_policy(settings.policy_path)
         return cls(policy, Services.open(settings, store, policy), store)
@@ -70,12 +71,20 @@ class Verifier:
         api_key_id: str | None = None,
         idempotency_key: str | None = None,
         actor: str = "library",
+        record_id: str | None = None,
+        then: Callable[[Session, VerificationRecord], None] | None = None,
     ) -> VerificationRecord:
         """Decide on one applicant; with a store (and ``save``), store the decision, audit entry and
-        follow-ups atomically and return the stored record (the earlier one for an idempotent replay)."""
+        follow-ups atomically and return the stored record (the earlier one for an idempotent replay).
+
+        ``record_id`` fixes the verification's id (an async job's id); ``then`` writes more in the same
+        transaction (an async worker marks its job done and queues webhook events there)."""
         run = run_verification(evidence, self.pipeline)
+        if record_id is not None:
+            run = replace(run, record=run.record.model_copy(update={"id": record_id}))
         if self.store is None or not save:
             return run.record
+        in_transaction = _then(self._follow_ups(run, evidence.tenant_id), then, run.record)
         return self.store.save_verification(
             run.record,
             request_hash=request_hash or evidence_digest(evidence),
@@ -85,7 +94,7 @@ class Verifier:
             actor=actor,
             tenant_id=evidence.tenant_id,
             subject_id=evidence.subject_id,
-            in_transaction=self._follow_ups(run, evidence.tenant_id),
+            in_transaction=in_transaction,
         )
 
     def _follow_ups(self, run: VerificationRun, tenant: str) -> Callable[[Session], None] | None:
@@ -99,3 +108,20 @@ class Verifier:
                 service.apply_follow_up(follow_up, reference=run.record.id, session=session, tenant=tenant)
 
         return apply
+
+
+def _then(
+    first: Callable[[Session], None] | None,
+    then: Callable[[Session, VerificationRecord], None] | None,
+    record: VerificationRecord,
+) -> Callable[[Session], None] | None:
+    """``first`` then ``then``, as one in-transaction step."""
+    if then is None:
+        return first
+
+    def both(session: Session) -> None:
+        if first is not None:
+            first(session)
+        then(session, record)
+
+    return both
