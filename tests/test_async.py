@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from openidv.api.app import create_app
 from openidv.cli import app as cli_app
-from openidv.crypto import MAGIC, load_cipher
+from openidv.crypto import ENVELOPE_MAGIC, MAGIC, load_cipher
 from openidv.errors import ConfigurationError, NotFound
 from openidv.evidence import Evidence
 from openidv.imageio import load_image
@@ -192,7 +192,7 @@ def test_async_verification_reaches_a_real_receiver_signed(world: World, receive
     assert job["status_url"] == f"/v1/verifications/{job['id']}"
     assert world.client.get(job["status_url"], headers=world.a).json()["status"] == "queued"
     queued = world.job_row(job["id"])  # the evidence waits encrypted, never in clear
-    assert queued.evidence is not None and queued.evidence.startswith(MAGIC)
+    assert queued.evidence is not None and queued.evidence.startswith((MAGIC, ENVELOPE_MAGIC))
     assert b"ERIKSSON" not in queued.evidence and b"Eriksson" not in queued.evidence
 
     assert world.worker.drain() == 1
