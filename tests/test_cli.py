@@ -176,11 +176,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker pids from /proc (Linux)")
-def test_killing_the_master_stops_its_workers_and_frees_the_port(tmp_path: Path) -> None:
-    """issue 12: after kill -9 of `openidv serve --workers 2`, no worker lives on and the port is free."""
-    import contextlib
-    import signal
+def _serve_two_workers(
+    tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int, set[int]]:
+    """`openidv serve --workers 2` on a free port of its own data directory, once both workers are up."""
     import socket
     import time
 
@@ -189,23 +188,72 @@ def test_killing_the_master_stops_its_workers_and_frees_the_port(tmp_path: Path)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "OPENIDV_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "OPENIDV_DATA_DIR": str(tmp_path), **(extra_env or {})}
     env.pop("OPENIDV_DATABASE_URL", None)
     command = [sys.executable, "-m", "openidv", "serve", "--port", str(port), "--workers", "2"]
     master = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: set[int] = set()
+    deadline = time.monotonic() + 180  # a loaded CI machine may take a while to import two workers
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                workers = {p for p in _children(master.pid) if _alive(p)}
+                if len(workers) >= 2:
+                    break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    if len(workers) < 2:
+        master.kill()
+        pytest.fail("the server did not start two workers")
+    return master, port, workers
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker pids from /proc (Linux)")
+def test_metrics_of_every_worker_are_summed(tmp_path: Path) -> None:
+    """issue 12: under `serve --workers 2`, /metrics counts both workers' requests, whichever answers."""
+    import contextlib
+    import re
+
+    import httpx
+
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    master, port, workers = _serve_two_workers(tmp_path / "data", {"PROMETHEUS_MULTIPROC_DIR": str(shared)})
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    workers = {p for p in _children(master.pid) if _alive(p)}
-                    if len(workers) >= 2:
-                        break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        assert len(workers) >= 2, "the server did not start two workers"
+        before = _healthz_count(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+        for _ in range(30):  # a new connection each: the kernel spreads them over the workers
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        for _ in range(5):  # every scrape, whichever worker answers, sees all 30
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            assert _healthz_count(text) == before + 30
+        served_by = {m.group(1) for m in (re.search(r"_(\d+)\.db$", f.name) for f in shared.iterdir()) if m}
+        assert served_by <= {str(p) for p in workers} and served_by
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            master.kill()
+        master.wait(timeout=10)
+
+
+def _healthz_count(text: str) -> float:
+    import re
+
+    return sum(
+        float(m.group(1))
+        for m in re.finditer(r'^openidv_http_requests_total\{[^}]*route="/healthz"[^}]*\} (\S+)$', text, re.M)
+    )
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker pids from /proc (Linux)")
+def test_killing_the_master_stops_its_workers_and_frees_the_port(tmp_path: Path) -> None:
+    """issue 12: after kill -9 of `openidv serve --workers 2`, no worker lives on and the port is free."""
+    import contextlib
+    import signal
+    import socket
+    import time
+
+    master, port, workers = _serve_two_workers(tmp_path)
+    try:
         master.send_signal(signal.SIGKILL)
         master.wait(timeout=10)
         deadline = time.monotonic() + 20

@@ -1,5 +1,11 @@
 """Prometheus metrics (one registry per app) and the access log, as plain ASGI middleware.
 
+Under ``openidv serve --workers N`` each worker is its own process with its own counters, and a scrape
+reaches one of them. The serve command therefore sets ``PROMETHEUS_MULTIPROC_DIR`` (a fresh directory per
+master) before the workers start: every worker then writes its counts to memory-mapped files there, and
+``/metrics``, whichever worker answers, sums all of them (``prometheus_client``'s multiprocess mode).
+Database-backed gauges (queue depth) are read at scrape time by the answering worker, as before.
+
 Labels are bounded: the route *template* (``/v1/verifications/{verification_id}``, never the raw path, so no
 id reaches a label; an unmatched path is ``unmatched``), the method (``OTHER`` beyond the standard ones),
 the status, a check's name and status, a decision's outcome and reason code. Nothing about an applicant
@@ -21,12 +27,14 @@ Metrics (``GET /metrics``, Prometheus text format):
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from openidv.errors import REQUEST_ID
 from openidv.verification import VerificationRecord
@@ -34,6 +42,8 @@ from openidv.verification import VerificationRecord
 Scope = dict[str, Any]
 Message = dict[str, Any]
 access_log = logging.getLogger("openidv.access")
+#: set by ``openidv serve --workers N`` (or by the operator) before any worker imports prometheus_client
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 log = logging.getLogger(__name__)
 
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -45,6 +55,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        #: collectors read at scrape time by the answering process (not summed across workers)
+        self._live: list[Any] = []
         r = self.registry
         self.requests = Counter(
             "openidv_http_requests", "HTTP requests served", ("route", "method", "status"), registry=r
@@ -89,7 +101,9 @@ class Metrics:
 
     def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
         """Report ``depth()`` (jobs by status) as ``openidv_queue_depth`` whenever metrics are scraped."""
-        self.registry.register(_QueueDepth(depth))
+        collector = _QueueDepth(depth)
+        self.registry.register(collector)
+        self._live.append(collector)
 
     def observe_verification(self, record: VerificationRecord) -> None:
         """Count a new (not replayed) verification: its checks, its outcome, its reason codes."""
@@ -101,7 +115,15 @@ class Metrics:
             self.decision_reasons.labels(code).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """This app's metrics; in multiprocess mode, every worker's counts summed, plus the live gauges."""
+        directory = os.environ.get(MULTIPROC_ENV)
+        if not directory:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        for collector in self._live:
+            registry.register(collector)
+        return generate_latest(registry)
 
 
 class _QueueDepth:

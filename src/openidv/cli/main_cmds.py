@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -135,10 +136,28 @@ def serve_command(
     options: dict[str, object] = {"host": host, "port": port, "log_config": logs, "access_log": False}
     if workers > 1:
         # each worker dies with the master (openidv.api.worker), so a killed master leaves no orphans
+        if settings.metrics_enabled:
+            _share_metrics_between_workers()
         factory = "openidv.api.worker:create_worker_app"
         uvicorn.run(factory, factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+
+
+def _share_metrics_between_workers() -> None:
+    """Give the workers a fresh, private directory for multiprocess metrics (``openidv.api.observability``),
+    removed when the master exits; an operator's own ``PROMETHEUS_MULTIPROC_DIR`` is kept as it is."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from openidv.api.observability import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    directory = tempfile.mkdtemp(prefix="openidv-metrics-")  # 0700, new for every master
+    os.environ[MULTIPROC_ENV] = directory
+    atexit.register(shutil.rmtree, directory, True)
 
 
 @tenants_app.command("create")
