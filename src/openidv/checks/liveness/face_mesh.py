@@ -8,8 +8,8 @@ the active-liveness thresholds were tuned on its outputs:
    sigmoid scores >= 0.5, weighted non-maximum suppression (IoU 0.3), the best face kept;
 2. region of interest: the detector box scaled 1.5x (not squared), rotated so the eyes (keypoints 0, 1) lie
    level, stretched onto 256x256 with replicated borders, pixels in [0, 1];
-3. face mesh: 478 (x, y, z) points projected back as MediaPipe's LandmarkProjection does, a face-presence
-   logit (sigmoid >= 0.5);
+3. face mesh: 478 (x, y, z) points projected back as MediaPipe's LandmarkProjection does (z on the scale of
+   x), a face-presence logit (sigmoid >= 0.5);
 4. blendshapes: the 146-landmark subset in pixels into the blendshapes model, 52 scores;
 5. pose: the facial transformation matrix by MediaPipe's geometry pipeline (``face_geometry.py``).
 """
@@ -193,13 +193,15 @@ class FaceMesh:
         presence_logit = float(next(o for o in outputs if o.size == 1 and o.ndim == 4).ravel()[0])
         if 1.0 / (1.0 + math.exp(-presence_logit)) < _MIN_SCORE:
             return None
-        # LandmarkProjection, in normalised coordinates as MediaPipe does it
-        x, y = points[:, 0] - 0.5, points[:, 1] - 0.5
+        # LandmarkProjection with the image size: the crop's geometry mapped back exactly, and z scaled by the
+        # length, in normalised image units, of the crop's unit x vector (MediaPipe's CalculateZScale)
+        x, y = (points[:, 0] - 0.5) * rw, (points[:, 1] - 0.5) * rh
+        z_scale = math.hypot(rw * cos / w, rw * sin / h)
         landmarks = np.stack(
             [
-                (cos * x - sin * y) * w_n + cx_n,
-                (sin * x + cos * y) * h_n + cy_n,
-                points[:, 2] * w_n,
+                (cos * x - sin * y + cx_n * w) / w,
+                (sin * x + cos * y + cy_n * h) / h,
+                points[:, 2] * z_scale,
             ],
             axis=1,
         )
