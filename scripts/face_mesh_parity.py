@@ -51,7 +51,9 @@ def frames(shared: Path, every: int) -> list[tuple[str, np.ndarray]]:
     for path in sorted((shared / "faces").rglob("*.jp*g")):
         image = cv2.imread(str(path))
         if image is not None:
-            out.append((f"faces:{path.relative_to(shared / 'faces')}", cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+            out.append(
+                (f"faces:{path.relative_to(shared / 'faces')}", cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            )
     return out
 
 
@@ -63,7 +65,11 @@ def compare(shared: Path, every: int) -> list[dict[str, object]]:
         h, w = rgb.shape[:2]
         ref = reference.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))  # type: ignore[attr-defined]
         got = ours.process(rgb)
-        row: dict[str, object] = {"frame": name, "mp_face": bool(ref.face_landmarks), "our_face": got is not None}
+        row: dict[str, object] = {
+            "frame": name,
+            "mp_face": bool(ref.face_landmarks),
+            "our_face": got is not None,
+        }
         if ref.face_landmarks and got is not None:
             pts = np.array([[p.x * w, p.y * h] for p in ref.face_landmarks[0]])
             mine = got.landmarks[:, :2] * np.array([w, h])
@@ -92,20 +98,25 @@ def summary(rows: list[dict[str, object]]) -> None:
         sel = [r for r in rows if str(r["frame"]).startswith(source)]
         both = [r for r in sel if "lm_mean_rel" in r]
         agree = sum(r["mp_face"] == r["our_face"] for r in sel)
-        print(f"{source}: {len(sel)} images, face found by both {len(both)}, detection agrees {agree}/{len(sel)}")
+        print(f"{source}: {len(sel)} images, face in both {len(both)}, detection agrees {agree}/{len(sel)}")
         if not both:
             continue
         rel = np.array([r["lm_mean_rel"] for r in both], dtype=float)
         px = np.array([r["lm_mean_px"] for r in both], dtype=float)
-        print(f"  landmarks mean err: {px.mean():.2f} px, /eye dist median {np.median(rel):.4f} p95 {np.percentile(rel, 95):.4f} max {rel.max():.4f}")
+        print(f"  landmarks mean error {px.mean():.2f} px; over the eye distance:", end=" ")
+        print(f"median {np.median(rel):.4f} p95 {np.percentile(rel, 95):.4f} max {rel.max():.4f}")
         for k in USED:
             d = np.array([abs(r["shapes"][k][0] - r["shapes"][k][1]) for r in both])  # type: ignore[index]
             print(f"  {k:16s} |diff| mean {d.mean():.4f} p95 {np.percentile(d, 95):.4f} max {d.max():.4f}")
         allmax = np.array([r["shape_max_all"] for r in both], dtype=float)
-        print(f"  any blendshape   |diff| max per image: median {np.median(allmax):.4f} max {allmax.max():.4f}")
+        print(
+            f"  any blendshape   |diff| max per image: median {np.median(allmax):.4f} max {allmax.max():.4f}"
+        )
         for i, axis in enumerate(("yaw", "pitch", "roll")):
             d = np.array([abs(r["pose_mp"][i] - r["pose_ours"][i]) for r in both])  # type: ignore[index]
-            print(f"  {axis:5s} |diff| deg mean {d.mean():.3f} p95 {np.percentile(d, 95):.3f} max {d.max():.3f}")
+            print(
+                f"  {axis:5s} |diff| deg mean {d.mean():.3f} p95 {np.percentile(d, 95):.3f} max {d.max():.3f}"
+            )
 
 
 def main() -> int:

@@ -1,10 +1,11 @@
 """MediaPipe's face pose matrix, recomputed: weighted Procrustes of the 478 landmarks on the canonical face.
 
-Active liveness's turn and look-up thresholds were tuned on the matrix MediaPipe's geometry pipeline outputs, so
-this follows that pipeline step for step (perspective camera with a 63 degree vertical field of view, origin at
-the top-left corner, two scale-estimation passes, then the final weighted orthogonal Procrustes fit) rather
-than a generic solvePnP, whose angles would sit on a different scale. The canonical face and the per-landmark
-weights come from ``geometry_pipeline_metadata_landmarks.binarypb`` inside the same ``face_landmarker.task``.
+Active liveness's turn and look-up thresholds were tuned on the matrix MediaPipe's geometry pipeline
+outputs, so this follows that pipeline step for step (perspective camera with a 63 degree vertical field of
+view, origin at the top-left corner, two scale-estimation passes, then the final weighted orthogonal
+Procrustes fit) rather than a generic solvePnP, whose angles would sit on a different scale. The canonical
+face and the per-landmark weights come from ``geometry_pipeline_metadata_landmarks.binarypb`` inside the
+same ``face_landmarker.task``.
 """
 
 from __future__ import annotations
@@ -67,15 +68,15 @@ def _float(bits: int) -> float:
 
 
 def parse_metadata(blob: bytes) -> CanonicalFace:
-    """Canonical face from MediaPipe's GeometryPipelineMetadata (1: canonical mesh, 2: weighted landmark refs)."""
+    """Canonical face from MediaPipe's GeometryPipelineMetadata (1: mesh, 2: weighted landmark refs)."""
     weights: dict[int, float] = {}
     vertices: list[float] = []
     for number, _, value in _fields(blob):
         if number == 2 and isinstance(value, bytes):
             ref = {n: v for n, _, v in _fields(value)}
-            landmark, weight = ref.get(1, 0), ref.get(2, 0)
-            assert isinstance(landmark, int) and isinstance(weight, int)
-            weights[landmark] = _float(weight)
+            landmark, bits = ref.get(1, 0), ref.get(2, 0)
+            assert isinstance(landmark, int) and isinstance(bits, int)
+            weights[landmark] = _float(bits)
         elif number == 1 and isinstance(value, bytes):
             for n, wire, v in _fields(value):
                 if n == 3 and wire == 2 and isinstance(v, bytes):  # packed floats

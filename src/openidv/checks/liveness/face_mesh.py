@@ -1,8 +1,8 @@
 """MediaPipe's FaceLandmarker graph rebuilt on ``ai-edge-litert``: the same three TFLite models, no mediapipe.
 
-Every mediapipe release asks for the non-headless ``opencv-contrib-python`` (docs/packaging.md), so the graph
-around the models in ``face_landmarker.task`` is reproduced here step for step from MediaPipe's source, because
-the active-liveness thresholds were tuned on its outputs:
+Every mediapipe release asks for the non-headless ``opencv-contrib-python`` (docs/packaging.md), so the
+graph around the models in ``face_landmarker.task`` is reproduced here step for step from MediaPipe's
+source, because the active-liveness thresholds were tuned on its outputs:
 
 1. face detector (BlazeFace short range, 128x128, whole image letterboxed, linear resampling), SSD anchors,
    sigmoid scores >= 0.5, weighted non-maximum suppression (IoU 0.3), the best face kept;
@@ -41,13 +41,14 @@ BLENDSHAPE_LANDMARKS = (
 BLENDSHAPE_NAMES = (
     "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
     "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
-    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
-    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
-    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
-    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft",
-    "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower",
-    "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
-    "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight",
+    "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight",
+    "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight",
+    "mouthFrownLeft", "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft",
+    "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthPucker", "mouthRight",
+    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft",
+    "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
 )  # fmt: skip
 
 _DETECTOR_SIZE = 128
@@ -115,14 +116,16 @@ def _weighted_nms(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray | None:
 
 
 class FaceMesh:
-    """The three models of one ``face_landmarker.task``; not thread-safe (one per worker, as interpreters are)."""
+    """The three models of one ``face_landmarker.task``; not thread-safe: one per worker, from a pool."""
 
     def __init__(self, task: Path) -> None:
         with zipfile.ZipFile(task) as bundle:
             self._detector = _interpreter(bundle.read("face_detector.tflite"))
             self._mesh = _interpreter(bundle.read("face_landmarks_detector.tflite"))
             self._shapes = _interpreter(bundle.read("face_blendshapes.tflite"))
-            self._face: CanonicalFace = parse_metadata(bundle.read("geometry_pipeline_metadata_landmarks.binarypb"))
+            self._face: CanonicalFace = parse_metadata(
+                bundle.read("geometry_pipeline_metadata_landmarks.binarypb")
+            )
 
     def _detect(self, rgb: np.ndarray) -> np.ndarray | None:
         """Best face as (xmin, ymin, xmax, ymax, 6 keypoints x/y) in pixels, or None."""
@@ -154,14 +157,17 @@ class FaceMesh:
         kx = raw[:, 4::2] / _DETECTOR_SIZE + anchors[:, :1]
         ky = raw[:, 5::2] / _DETECTOR_SIZE + anchors[:, 1:]
         boxes = np.concatenate(
-            [np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1), np.stack([kx, ky], 2).reshape(len(raw), -1)],
+            [
+                np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1),
+                np.stack([kx, ky], 2).reshape(len(raw), -1),
+            ],
             axis=1,
         )
         best = _weighted_nms(boxes, scores)
         if best is None:
             return None
         # letterbox removal: tensor [0, 1] -> image pixels
-        return best * side + np.tile([w / 2 - side / 2, h / 2 - side / 2], len(best) // 2)
+        return np.asarray(best * side + np.tile([w / 2 - side / 2, h / 2 - side / 2], len(best) // 2))
 
     def process(self, rgb: np.ndarray) -> MeshResult | None:
         """Landmarks, blendshapes and pose of the most confident face in an RGB uint8 image, or None."""
@@ -180,7 +186,9 @@ class FaceMesh:
         cos, sin = math.cos(angle), math.sin(angle)
         rw, rh = w_n * w, h_n * h
         linear = np.array([[cos, -sin], [sin, cos]]) @ np.diag([rw / _MESH_SIZE, rh / _MESH_SIZE])
-        offset = np.array([cx_n * w, cy_n * h]) - np.array([[cos, -sin], [sin, cos]]) @ np.array([rw / 2, rh / 2])
+        offset = np.array([cx_n * w, cy_n * h]) - np.array([[cos, -sin], [sin, cos]]) @ np.array(
+            [rw / 2, rh / 2]
+        )
         crop = cv2.warpAffine(
             rgb,
             np.hstack([linear, offset[:, None]]),
@@ -208,4 +216,6 @@ class FaceMesh:
         subset = landmarks[list(BLENDSHAPE_LANDMARKS), :2] * np.array([w, h])
         scores = _run(self._shapes, subset.astype(np.float32)[None])[0].ravel()
         shapes = {name: float(s) for name, s in zip(BLENDSHAPE_NAMES, scores, strict=True)}
-        return MeshResult(landmarks=landmarks, blendshapes=shapes, matrix=pose_matrix(landmarks, w, h, self._face))
+        return MeshResult(
+            landmarks=landmarks, blendshapes=shapes, matrix=pose_matrix(landmarks, w, h, self._face)
+        )
