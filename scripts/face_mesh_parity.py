@@ -3,6 +3,10 @@
 Needs mediapipe (installed --no-deps) beside ai-edge-litert; prints per-source summaries and writes JSON.
 
     PYTHONPATH=src python scripts/face_mesh_parity.py [--every 3] [--out parity.json]
+    PYTHONPATH=src python scripts/face_mesh_parity.py --record tests/data/face_mesh_reference.json
+
+``--record`` stores mediapipe's outputs on a few images (RECORDED) for tests/test_face_mesh.py, which then
+checks parity without mediapipe installed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,16 @@ from openidv.checks.liveness.face_mesh import FaceMesh
 from openidv.checks.liveness.landmarker import LANDMARKER, pose_degrees
 from openidv.models import model_path
 
+#: images whose mediapipe outputs tests/test_face_mesh.py keeps: clip frames (small, turning faces), photos
+RECORDED = (
+    "video:112",  # jaw open
+    "video:165",
+    "video:210",  # turned 29 degrees
+    "faces:alex_lacamoire/alex1.jpg",  # smiling
+    "faces:group/two_people.jpg",  # eyes half closed
+    "faces:group/kit_with_rose.jpg",  # small face
+    "faces:obama/obama2.jpg",
+)
 USED = ("eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight", "jawOpen")
 
 
@@ -55,6 +69,30 @@ def frames(shared: Path, every: int) -> list[tuple[str, np.ndarray]]:
                 (f"faces:{path.relative_to(shared / 'faces')}", cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
             )
     return out
+
+
+def record(shared: Path, out: Path) -> None:
+    """mediapipe's landmarks (pixels), blendshapes and pose on the RECORDED images, as JSON."""
+    mp, reference = _mediapipe()
+    found = dict(frames(shared, 1))
+    rows = []
+    for name in RECORDED:
+        rgb = found[name]
+        h, w = rgb.shape[:2]
+        ref = reference.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))  # type: ignore[attr-defined]
+        rows.append(
+            {
+                "image": name,
+                "landmarks": [[round(p.x * w, 2), round(p.y * h, 2)] for p in ref.face_landmarks[0]],
+                "blendshapes": {c.category_name: round(c.score, 5) for c in ref.face_blendshapes[0]},
+                "pose": [
+                    round(v, 3) for v in pose_degrees(np.asarray(ref.facial_transformation_matrixes[0]))
+                ],
+            }
+        )
+    reference.close()  # type: ignore[attr-defined]
+    note = "mediapipe==1.2.2 FaceLandmarker (IMAGE mode, one face), shared/data: scripts/face_mesh_parity.py"
+    out.write_text(json.dumps({"source": note, "images": rows}, separators=(",", ":")) + "\n")
 
 
 def compare(shared: Path, every: int) -> list[dict[str, object]]:
@@ -124,7 +162,11 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data")
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--record", type=Path, help="write mediapipe's outputs on RECORDED images here")
     args = parser.parse_args()
+    if args.record:
+        record(args.shared, args.record)
+        return 0
     rows = compare(args.shared, args.every)
     summary(rows)
     if args.out:
