@@ -37,9 +37,10 @@ def _image(shared_data: Path, name: str) -> np.ndarray:
         ok, bgr = capture.read()
         capture.release()
         assert ok
-    else:
-        bgr = cv2.imread(str(shared_data / "faces" / rest))
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    photo = cv2.imread(str(shared_data / "faces" / rest))
+    assert photo is not None
+    return cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)
 
 
 @pytest.mark.parametrize("ref", REFERENCE, ids=[r["image"] for r in REFERENCE])
