@@ -1,4 +1,4 @@
-"""MediaPipe's face pose matrix, recomputed: weighted Procrustes of the 478 landmarks on the canonical face.
+"""MediaPipe's face pose matrix, recomputed: weighted Procrustes of the landmarks on the canonical face.
 
 Active liveness's turn and look-up thresholds were tuned on the matrix MediaPipe's geometry pipeline
 outputs, so this follows that pipeline step for step (perspective camera with a 63 degree vertical field of

@@ -199,7 +199,7 @@ class FaceMesh:
         outputs = _run(self._mesh, (crop.astype(np.float32) / 255.0)[None])
         points = next(o for o in outputs if o.size == 478 * 3).reshape(478, 3).astype(np.float64) / _MESH_SIZE
         presence_logit = float(next(o for o in outputs if o.size == 1 and o.ndim == 4).ravel()[0])
-        if 1.0 / (1.0 + math.exp(-presence_logit)) < _MIN_SCORE:
+        if presence_logit < math.log(_MIN_SCORE / (1.0 - _MIN_SCORE)):  # sigmoid(logit) < 0.5, no overflow
             return None
         # LandmarkProjection with the image size: the crop's geometry mapped back exactly, and z scaled by the
         # length, in normalised image units, of the crop's unit x vector (MediaPipe's CalculateZScale)
