@@ -5,7 +5,8 @@ graph around the models in ``face_landmarker.task`` is reproduced here step for 
 source, because the active-liveness thresholds were tuned on its outputs:
 
 1. face detector (BlazeFace short range, 128x128, whole image letterboxed, linear resampling), SSD anchors,
-   sigmoid scores >= 0.5, weighted non-maximum suppression (IoU 0.3), the best face kept;
+   sigmoid scores >= 0.5, weighted non-maximum suppression (IoU 0.5: FaceDetectorGraphOptions' default, which
+   the FaceLandmarker keeps; the FaceDetector task sets 0.3), the best face kept;
 2. region of interest: the detector box scaled 1.5x (not squared), rotated so the eyes (keypoints 0, 1) lie
    level, stretched onto 256x256 with replicated borders, pixels in [0, 1];
 3. face mesh: 478 (x, y, z) points projected back as MediaPipe's LandmarkProjection does (z on the scale of
@@ -54,7 +55,7 @@ BLENDSHAPE_NAMES = (
 _DETECTOR_SIZE = 128
 _MESH_SIZE = 256
 _MIN_SCORE = 0.5
-_NMS_IOU = 0.3
+_NMS_IOU = 0.5
 _ROI_SCALE = 1.5
 
 
@@ -96,7 +97,7 @@ def _run(interpreter: Any, tensor: np.ndarray) -> list[np.ndarray]:
 
 
 def _weighted_nms(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray | None:
-    """The best face after MediaPipe's weighted NMS: the top box averaged with its IoU > 0.3 neighbours."""
+    """The best face after MediaPipe's weighted NMS: the top box averaged with its IoU > 0.5 neighbours."""
     if not len(scores):
         return None
     order = np.argsort(-scores, kind="stable")
