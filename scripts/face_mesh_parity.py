@@ -32,6 +32,7 @@ RECORDED = (
     "faces:group/two_people.jpg",  # eyes half closed
     "faces:group/kit_with_rose.jpg",  # small face
     "faces:obama/obama2.jpg",
+    "turned:obama/obama4.jpg",  # two detections, rotated crop
 )
 USED = ("eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight", "jawOpen")
 
@@ -65,9 +66,14 @@ def frames(shared: Path, every: int) -> list[tuple[str, np.ndarray]]:
     for path in sorted((shared / "faces").rglob("*.jp*g")):
         image = cv2.imread(str(path))
         if image is not None:
-            out.append(
-                (f"faces:{path.relative_to(shared / 'faces')}", cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-            )
+            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            out.append((f"faces:{path.relative_to(shared / 'faces')}", rgb))
+    # the same photos turned a quarter (np.rot90, counter-clockwise): the rotated crop's hardest case
+    out += [
+        (f"turned:{name[6:]}", np.ascontiguousarray(np.rot90(rgb)))
+        for name, rgb in out
+        if name[:6] == "faces:"
+    ]
     return out
 
 
@@ -132,7 +138,7 @@ def compare(shared: Path, every: int) -> list[dict[str, object]]:
 
 
 def summary(rows: list[dict[str, object]]) -> None:
-    for source in ("video", "faces"):
+    for source in ("video", "faces", "turned"):
         sel = [r for r in rows if str(r["frame"]).startswith(source)]
         both = [r for r in sel if "lm_mean_rel" in r]
         agree = sum(r["mp_face"] == r["our_face"] for r in sel)
