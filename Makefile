@@ -4,21 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip --quiet --disable-pip-version-check
-# mediapipe (active liveness's FaceLandmarker) is the one package pip cannot install as a declared dependency:
-# every published mediapipe asks for opencv-contrib-python, a second cv2 beside our opencv-python-headless that
-# needs libGL. It goes in with --no-deps; its real requirements are pinned in pyproject.toml. The pin lives in
-# landmarker.py (MEDIAPIPE_REQUIREMENT), whose error message tells a plain `pip install openidv` the same.
-MEDIAPIPE := $(shell sed -n 's/^MEDIAPIPE_REQUIREMENT = "\(.*\)"$$/\1/p' src/openidv/checks/liveness/landmarker.py)
 
 .PHONY: demo test lint typecheck audit wheel-check bench clean venv
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 2; }
-	@test -n "$(MEDIAPIPE)" || { echo "MEDIAPIPE_REQUIREMENT not found in landmarker.py"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip==26.3
 	$(PIP) install -e '.[dev]'
-	$(PIP) install --no-deps '$(MEDIAPIPE)'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -32,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/audit_deps.py
-	PYTHON=$(PYTHON) MEDIAPIPE='$(MEDIAPIPE)' bash scripts/wheel_check.sh
+	PYTHON=$(PYTHON) bash scripts/wheel_check.sh
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -48,7 +41,7 @@ audit: $(STAMP)
 
 # Build the wheel, install it in a clean venv with plain pip, pip check, smoke-test it (docs/packaging.md).
 wheel-check:
-	PYTHON=$(PYTHON) MEDIAPIPE='$(MEDIAPIPE)' bash scripts/wheel_check.sh
+	PYTHON=$(PYTHON) bash scripts/wheel_check.sh
 
 # Peers are installed for benchmarks only (the `bench` extra); none of them is a dependency of openidv.
 # face_recognition asks for dlib, which pip would build from source: it goes in with --no-deps over dlib-bin.

@@ -46,7 +46,8 @@ def test_import_contracts_hold() -> None:
 def test_loading_a_policy_loads_no_model_faiss_or_database_driver() -> None:
     code = (
         "import sys, json; from openidv.decision.policy import load_policy; load_policy(); "
-        "heavy = ('faiss', 'sqlalchemy', 'cv2', 'onnxruntime', 'dlib', 'mediapipe', 'rapidocr', 'sklearn'); "
+        "heavy = ('faiss', 'sqlalchemy', 'cv2', 'onnxruntime', 'dlib', 'ai_edge_litert', 'rapidocr', "
+        "'sklearn'); "
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))"
     )
     out = subprocess.run(

