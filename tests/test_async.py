@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 from openidv.api.app import create_app
 from openidv.cli import app as cli_app
 from openidv.crypto import ENVELOPE_MAGIC, MAGIC, load_cipher
-from openidv.errors import ConfigurationError, NotFound
+from openidv.errors import ConfigurationError, InvalidInput, NotFound
 from openidv.evidence import Evidence
 from openidv.imageio import load_image
 from openidv.services import Verifier
@@ -46,7 +46,7 @@ from openidv.store.queue_tables import Job, OutboxEvent
 from openidv.store.repository import Store
 from openidv.store.webhook_store import WebhookStore
 from openidv.verification import evidence_digest
-from openidv.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, sign, verify_signature
+from openidv.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, resolved_host_refused, sign, verify_signature
 
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
 BODY = {
@@ -131,13 +131,16 @@ def world(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     store = Store(make_engine(database_url))
     store.create_tenant("a")
     store.create_tenant("b")
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, webhook_allow_private=True)  # the receivers run on loopback
     app = create_app(settings, store=store)
     cipher = load_cipher(settings)
-    queue, webhooks = JobQueue(store, cipher), WebhookStore(store, cipher)
+    queue, webhooks = JobQueue(store, cipher), WebhookStore(store, cipher, allow_private=True)
     worker = AsyncWorker(app.state.verifier, queue, webhooks, WorkerOptions(lease_s=60, retry_s=0))
     dispatcher = WebhookDispatcher(
-        webhooks, DispatchOptions(max_attempts=3, backoff_base_s=0.01, backoff_cap_s=0.05, timeout_s=5)
+        webhooks,
+        DispatchOptions(
+            max_attempts=3, backoff_base_s=0.01, backoff_cap_s=0.05, timeout_s=5, allow_private=True
+        ),
     )
     with TestClient(app) as client:
         yield World(
@@ -422,6 +425,7 @@ def _worker_env(database_url: str, data_dir: Path, pause: float = 0) -> dict[str
         "OPENIDV_DATA_DIR": str(data_dir),
         "OPENIDV_ENCRYPTION_KEY": KEY_B64,
         "OPENIDV_WORKER_PAUSE_AFTER_CLAIM_S": str(pause),
+        "OPENIDV_WEBHOOK_ALLOW_PRIVATE": "1",
     }
 
 
@@ -588,6 +592,7 @@ def test_signature_checks_time_and_every_byte() -> None:
 def test_cli_adds_lists_and_removes_webhooks(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENIDV_DATABASE_URL", database_url)
     monkeypatch.setenv("OPENIDV_ENCRYPTION_KEY", KEY_B64)
+    monkeypatch.setenv("OPENIDV_WEBHOOK_ALLOW_PRIVATE", "1")
     runner = CliRunner()
     Store.from_url(database_url).create_tenant("t1")
     added = runner.invoke(cli_app, ["webhooks", "add", "--tenant", "t1", "https://example.org/hook"])
@@ -605,3 +610,47 @@ def test_cli_adds_lists_and_removes_webhooks(database_url: str, monkeypatch: pyt
     assert removed.exit_code == 0
     with Store.from_url(database_url).transaction() as s:
         assert s.execute(select(func.count()).select_from(OutboxEvent)).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://app.localhost/hook",
+        "https://10.1.2.3/hook",
+        "http://[::1]/hook",
+        "http://[::ffff:192.168.0.1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+    ],
+)
+def test_webhooks_to_this_machine_or_a_private_network_are_refused(world: World, url: str) -> None:
+    """A tenant must not make openidv post into the operator's network (server-side request forgery)."""
+    guarded = WebhookStore(world.store, world.webhooks.cipher)  # the default: public addresses only
+    with pytest.raises(InvalidInput, match="public addresses only"):
+        guarded.add_endpoint("a", url)
+    endpoint, _ = world.webhooks.add_endpoint("a", url)  # allowed where the operator says so
+    assert endpoint.url == url
+    assert guarded.add_endpoint("a", "https://hooks.example.com/openidv")[0].url.startswith("https://")
+
+
+def test_a_delivery_is_refused_when_its_name_resolves_into_a_private_network(world: World) -> None:
+    """Checked again at every attempt, resolved: a name registered as public can be pointed at the
+    operator's network later. Here the machine's own name, which resolves to its private address."""
+    import socket
+
+    name = socket.gethostname()
+    if resolved_host_refused(name, 80) is None:
+        pytest.skip(f"{name} resolves to a public address on this machine")
+    world.webhooks.add_endpoint("a", f"http://{name}:9/hooks")  # registered while allowed
+    submit(world, world.a)
+    assert world.worker.drain() == 1
+    guarded = WebhookDispatcher(world.webhooks, DispatchOptions(max_attempts=3, backoff_base_s=0.01))
+    try:
+        assert guarded.run_once() == 1
+    finally:
+        guarded.close()
+    (event,) = world.webhooks.events("a")
+    assert event["status"] == "pending" and "destination refused" in str(event["last_error"])
+    assert resolved_host_refused("localhost", 80) is not None
+    assert resolved_host_refused("no-such-host.invalid", 80) == "no-such-host.invalid does not resolve"

@@ -23,6 +23,8 @@
                           enrolment is a deliberate act with its own lifecycle).
 ``OPENIDV_RETENTION_LIVENESS_DAYS`` days a liveness session and its frame fingerprints are kept; default 30.
                           The audit log is never purged (it holds no personal data).
+``OPENIDV_WEBHOOK_ALLOW_PRIVATE`` ``1`` lets webhook endpoints point at loopback, private and link-local
+                          addresses (a receiver on the same network); off by default.
 ``OPENIDV_AUDIT_CHECKPOINTS`` the audit checkpoint file (default ``<data dir>/audit-checkpoints.jsonl``);
                           keep it outside the database (see docs/audit.md).
 ``OPENIDV_AUDIT_CHECKPOINT_EVERY`` write a checkpoint every n audit entries (default 1; 0: only on
@@ -66,6 +68,8 @@ class Settings:
     retention_liveness_days: int = 30
     audit_checkpoints: Path | None = None
     audit_checkpoint_every: int = 1
+    #: webhooks may target loopback and private addresses (off: tenants must not reach the operator's network)
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -79,8 +83,7 @@ class Settings:
             max_body_bytes=int(env.get("OPENIDV_MAX_BODY_BYTES", 64 * 1024 * 1024)),
             log_format=_log_format(env.get("OPENIDV_LOG_FORMAT") or "json"),
             log_level=(env.get("OPENIDV_LOG_LEVEL") or "INFO").upper(),
-            metrics_enabled=env.get("OPENIDV_METRICS", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
+            metrics_enabled=_flag(env, "OPENIDV_METRICS", True),
             rate_limit=_count(env, "OPENIDV_RATE_LIMIT", 600),
             rate_limit_window_s=max(1, _count(env, "OPENIDV_RATE_LIMIT_WINDOW_S", 60)),
             rate_limit_overrides=parse_rate_limit_overrides(env.get("OPENIDV_RATE_LIMIT_OVERRIDES") or ""),
@@ -93,6 +96,7 @@ class Settings:
                 else None
             ),
             audit_checkpoint_every=_count(env, "OPENIDV_AUDIT_CHECKPOINT_EVERY", 1),
+            webhook_allow_private=_flag(env, "OPENIDV_WEBHOOK_ALLOW_PRIVATE", False),
         )
 
     def resolved_database_url(self) -> str:
@@ -106,6 +110,13 @@ def _log_format(value: str) -> str:
     if value not in ("json", "text"):
         raise ConfigurationError(f"OPENIDV_LOG_FORMAT must be json or text, not {value!r}")
     return value
+
+
+def _flag(env: os._Environ[str], name: str, default: bool) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if not text:
+        return default
+    return text not in ("0", "false", "no", "off")
 
 
 def _count(env: os._Environ[str], name: str, default: int) -> int:

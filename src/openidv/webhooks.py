@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import random
 import secrets
+import socket
 import time
 
 SIGNATURE_HEADER = "Openidv-Signature"
@@ -76,3 +78,45 @@ def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random | No
     them back in waves."""
     ceiling = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
     return (rng or random).uniform(0, ceiling)
+
+
+#: set to 1 to let webhooks reach loopback, private and link-local addresses (a receiver on the same host
+#: or network; tests). Off by default: a tenant must not make openidv post into the operator's network.
+ALLOW_PRIVATE_ENV = "OPENIDV_WEBHOOK_ALLOW_PRIVATE"
+
+
+def _non_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def literal_host_refused(host: str) -> str | None:
+    """Why a webhook may not be registered for ``host`` without resolving it (an IP literal that is not
+    public, or a ``localhost`` name), or None. Names are checked again, resolved, at every delivery."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"{host} is this machine"
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return None
+    return f"{host} is not a public address" if _non_public(name) else None
+
+
+def resolved_host_refused(host: str, port: int) -> str | None:
+    """Why a delivery to ``host`` is refused now: it resolves to a loopback, private, link-local, reserved or
+    multicast address (a DNS name pointed at the operator's network), or it does not resolve; else None."""
+    refused = literal_host_refused(host)
+    if refused:
+        return refused
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return f"{host} does not resolve"
+    for info in infos:
+        address = str(info[4][0])
+        if _non_public(address):
+            return f"{host} resolves to a non-public address"
+    return None

@@ -50,7 +50,9 @@ def job_queue(request: Request) -> JobQueue:
 def webhook_store(request: Request) -> WebhookStore:
     state = request.app.state
     if getattr(state, "webhook_store", None) is None:
-        state.webhook_store = WebhookStore(state.store, load_cipher(state.settings))
+        state.webhook_store = WebhookStore(
+            state.store, load_cipher(state.settings), allow_private=state.settings.webhook_allow_private
+        )
     webhooks: WebhookStore = state.webhook_store
     return webhooks
 

@@ -100,6 +100,7 @@ def worker_command(
             backoff_cap_s=webhook_backoff_cap_s,
             timeout_s=webhook_timeout_s,
             poll_s=poll_s,
+            allow_private=settings.webhook_allow_private,
         ),
         on_delivery=lambda r: metrics.webhook_deliveries.labels(r).inc(),
     )
@@ -135,7 +136,11 @@ def _build(settings: Settings, store: Store) -> tuple[Any, Any, Any]:
     policy = load_policy(settings.policy_path)
     cipher = load_cipher(settings)
     verifier = Verifier(policy, Services.open(settings, store, policy), store)
-    return verifier, JobQueue(store, cipher), WebhookStore(store, cipher)
+    return (
+        verifier,
+        JobQueue(store, cipher),
+        WebhookStore(store, cipher, allow_private=settings.webhook_allow_private),
+    )
 
 
 def _burst(workers: list[Any], dispatcher: Any) -> int:
@@ -183,7 +188,8 @@ def _webhook_store() -> Any:
     from openidv.crypto import load_cipher
     from openidv.store.webhook_store import WebhookStore
 
-    return WebhookStore(open_store(), load_cipher(Settings.from_env()))
+    settings = Settings.from_env()
+    return WebhookStore(open_store(), load_cipher(settings), allow_private=settings.webhook_allow_private)
 
 
 Tenant = Annotated[str, typer.Option("--tenant", help="The tenant that owns the endpoint.")]

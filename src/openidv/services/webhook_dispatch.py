@@ -13,11 +13,12 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
 from openidv.store.webhook_store import Delivery, WebhookStore
-from openidv.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, backoff_s, sign
+from openidv.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, backoff_s, resolved_host_refused, sign
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ class DispatchOptions:
     backoff_base_s: float = 30.0
     backoff_cap_s: float = 3600.0
     timeout_s: float = 10.0
+    #: deliver to loopback and private addresses too (``OPENIDV_WEBHOOK_ALLOW_PRIVATE``); off by default
+    allow_private: bool = False
     #: how long a claimed delivery is hidden from other dispatchers while it is being sent
     lease_s: float = 60.0
     batch: int = 10
@@ -65,7 +68,9 @@ class WebhookDispatcher:
                 stop.wait(self.options.poll_s)
 
     def send(self, delivery: Delivery) -> str:
-        error = _post(self._client, delivery)
+        error = None if self.options.allow_private else _refused(delivery.url)
+        if error is None:
+            error = _post(self._client, delivery)
         if error is None:
             self.webhooks.mark_delivered(delivery)
             return "delivered"
@@ -82,6 +87,19 @@ class WebhookDispatcher:
     def _count(self, result: str) -> None:
         if self.on_delivery is not None:
             self.on_delivery(result)
+
+
+def _refused(url: str) -> str | None:
+    """Why ``url``'s host may not be posted to now (it resolves into a private network), or None.
+
+    Checked at every attempt, because a name registered as public can later be pointed elsewhere; the
+    client connects by name right after, so a name switched between the two lookups is not caught
+    (docs/async.md, "Destinations")."""
+    parts = urlsplit(url)
+    reason = resolved_host_refused(
+        parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    )
+    return f"destination refused: {reason}" if reason else None
 
 
 def _post(client: httpx.Client, delivery: Delivery) -> str | None:

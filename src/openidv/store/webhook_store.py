@@ -23,7 +23,7 @@ from openidv.errors import InvalidInput, NotFound
 from openidv.store import audit
 from openidv.store.queue_tables import DEAD, DELIVERED, PENDING, OutboxEvent, WebhookEndpoint
 from openidv.store.repository import Store
-from openidv.webhooks import new_secret
+from openidv.webhooks import ALLOW_PRIVATE_ENV, literal_host_refused, new_secret
 
 MAX_URL = 2048
 MAX_ENDPOINTS_PER_TENANT = 20
@@ -53,8 +53,10 @@ class Delivery:
     attempt: int
 
 
-def validate_url(url: str) -> str:
-    """An absolute http(s) URL with a host, no credentials, no spaces or control characters."""
+def validate_url(url: str, *, allow_private: bool = False) -> str:
+    """An absolute http(s) URL with a host, no credentials, no spaces or control characters, and (unless
+    ``allow_private``) not an address of this machine or a private network
+    (``webhooks.literal_host_refused``)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         raise InvalidInput(f"url: give an http(s) URL of at most {MAX_URL} characters")
     if any(ord(ch) <= 32 or ord(ch) == 127 for ch in url):
@@ -68,6 +70,11 @@ def validate_url(url: str) -> str:
         raise InvalidInput("url: must be an absolute http:// or https:// URL with a host")
     if parts.username or parts.password:
         raise InvalidInput("url: must not contain credentials; the signature authenticates openidv")
+    refused = None if allow_private else literal_host_refused(parts.hostname)
+    if refused:
+        raise InvalidInput(
+            f"url: {refused}; webhooks go to public addresses only ({ALLOW_PRIVATE_ENV}=1 allows others)"
+        )
     return url
 
 
@@ -80,15 +87,18 @@ def _now() -> datetime:
 
 
 class WebhookStore:
-    def __init__(self, store: Store, cipher: BiometricCipher) -> None:
+    def __init__(self, store: Store, cipher: BiometricCipher, *, allow_private: bool = False) -> None:
+        """``allow_private`` lets endpoints point at loopback or private addresses
+        (``OPENIDV_WEBHOOK_ALLOW_PRIVATE``)."""
         self.store = store
         self.cipher = cipher
+        self.allow_private = allow_private
 
     # ------------------------------------------------------------------ endpoints
 
     def add_endpoint(self, tenant_id: str, url: str, *, actor: str = "system") -> tuple[EndpointInfo, str]:
         """Register ``url`` for the tenant; returns it and its signing secret (shown once)."""
-        validate_url(url)
+        validate_url(url, allow_private=self.allow_private)
         secret = new_secret()
         endpoint_id = str(uuid.uuid4())
         row = WebhookEndpoint(
