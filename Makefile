@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean venv
+.PHONY: demo test lint typecheck bench clean venv fuzz
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 2; }
@@ -30,6 +30,20 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+# Coverage-guided fuzzing (fuzz/README.md): each harness for FUZZ_SECONDS; new inputs go to .fuzz/<target>,
+# crash inputs to .fuzz/crashes/ (the kept corpus in fuzz/corpus is only read). `make test` runs a short one.
+FUZZ_SECONDS ?= 180
+FUZZ_TARGETS ?= mrz aamva image multipart
+fuzz: $(STAMP)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p .fuzz/$$t .fuzz/crashes; echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		PYTHONPATH=src $(BIN)/python fuzz/fuzz_$$t.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=.fuzz/crashes/$$t- \
+			.fuzz/$$t fuzz/corpus/$$t 2>&1 | grep -E '^(Done|stat::number_of_executed_units|stat::new_units)|ERROR|Uncaught|Traceback|Error' \
+			|| true; \
+	done; \
+	if ls .fuzz/crashes/* >/dev/null 2>&1; then echo "crash inputs in .fuzz/crashes:"; ls .fuzz/crashes; exit 1; fi
 
 # Peers are installed for benchmarks only; none of them is a dependency of openidv.
 bench: $(STAMP)

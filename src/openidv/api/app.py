@@ -24,6 +24,7 @@ from openidv.api.guard import RequestGuard
 from openidv.api.limits import BodySizeLimit
 from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
 from openidv.api.observability import Metrics, ObservabilityMiddleware
+from openidv.api.openapi_problems import document_problems
 from openidv.api.problems import problem, validation_problem
 from openidv.api.ratelimit import RateLimiter
 from openidv.api.readiness import readiness
@@ -107,6 +108,7 @@ def create_app(
     _register_ops_routes(app, metrics_enabled=settings.metrics_enabled)
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
+    document_problems(app)  # after every route: each operation's error responses as problem+json
     return app
 
 

@@ -60,7 +60,8 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
         unknown = sorted(set(form.keys()) - set(IMAGE_FIELDS) - TEXT_FIELDS)
         if unknown:
             raise InvalidInput(
-                f"{unknown[0]}: unknown form field; accepted: {', '.join([*IMAGE_FIELDS, *TEXT_FIELDS])}"
+                f"{shown(unknown[0])}: unknown form field; "
+                f"accepted: {', '.join([*IMAGE_FIELDS, *TEXT_FIELDS])}"
             )
         values: dict[str, Any] = {}
         digests: dict[str, str] = {}
@@ -98,7 +99,7 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
             evidence = Evidence(**values)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise InvalidInput(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+            raise InvalidInput(f"{shown('.'.join(str(p) for p in first['loc']))}: {first['msg']}") from None
     finally:
         await form.close()
     payload = {
@@ -121,6 +122,13 @@ def _text(value: Any, field: str) -> str | None:
     if "\x00" in value:
         raise InvalidInput(f"{field}: must not contain NUL characters")
     return value
+
+
+def shown(name: str, limit: int = 64) -> str:
+    """A caller-supplied name (a form field, a JSON key) as a message shows it: control characters escaped
+    and at most ``limit`` characters, so the message stays one line and cannot forge lines in a log."""
+    text = name if name.isprintable() else repr(name)[1:-1]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def json_depth(text: str) -> int:
@@ -157,7 +165,7 @@ def _declared(text: str) -> DeclaredData:
         return DeclaredData.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = shown(".".join(str(p) for p in first["loc"]))
         raise InvalidInput(
             f"declared.{where}: {first['msg']}" if where else f"declared: {first['msg']}"
         ) from None
