@@ -305,3 +305,37 @@ def test_a_caller_supplied_field_name_is_shown_on_one_line(api: Api) -> None:
     answer = api.client.post("/v1/verifications", content=body, headers=headers)
     detail = _problem(answer, 422)["detail"]
     assert "unknown form field" in detail and "\\n" in detail
+
+
+def test_many_large_frames_are_refused_after_the_first_is_decoded(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding: 150 flat 1080p JPEGs (a 6.7 MB request, each frame within its own limits) were all decoded
+    and held at once, about 930 MB per submission. The submission's pixels are capped in all, foreseen from
+    the first frame, so the rest is never decoded."""
+    from openidv.services import liveness
+
+    decoded: list[str] = []
+    real_load = liveness.load_image
+
+    def counting_load(data: bytes, **kwargs: Any) -> Any:
+        decoded.append(kwargs["name"])
+        return real_load(data, **kwargs)
+
+    monkeypatch.setattr(liveness, "load_image", counting_load)
+    frame = _encoded(np.full((1080, 1920, 3), 120, np.uint8), "JPEG", quality=75)
+    config = LivenessConfig()
+    assert config.max_frames * 1920 * 1080 > config.max_total_pixels
+    session = api.client.post("/v1/liveness/sessions", headers=api.headers).json()
+    body = {
+        "nonce": session["nonce"],
+        "frames": [
+            {"timestamp_ms": 66.0 * i, "image": base64.b64encode(frame).decode()}
+            for i in range(config.max_frames)
+        ],
+    }
+    before = api.stored()
+    answer = api.client.post(f"/v1/liveness/sessions/{session['id']}/frames", json=body, headers=api.headers)
+    assert "megapixel limit of one submission" in _problem(answer, 422)["detail"]
+    assert decoded == ["frames[0].image"]
+    assert api.stored() == before
