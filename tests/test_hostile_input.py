@@ -1,7 +1,7 @@
 """Bombs and polyglots sent to every route that takes a file: ``POST /v1/verifications`` (multipart), the
-gallery enrolment and the liveness frames. Each is a clear 4xx problem+json that stores nothing, or, where
-the file is legitimately decodable (a PNG with a zip appended, a JPEG with a PHP payload after its end), it
-is processed as the picture it is and nothing of the payload comes back.
+gallery enrolment and search, and the liveness frames. Each is a clear 4xx problem+json that stores nothing,
+or, where the file is legitimately decodable (a PNG with a zip appended, a JPEG with a PHP payload after its
+end), it is processed as the picture it is and nothing of the payload comes back.
 
 Not repeated here (see tests/test_imageio.py and tests/test_issue12.py): the loader's own bomb and format
 tests, the 1.6 KB WebP of 6300x6300 per field, the deeply nested ``declared`` field, NUL bytes in ids.
@@ -197,6 +197,12 @@ def enrol(api: Api, data: bytes, content_type: str) -> Response:
     )
 
 
+def search(api: Api, data: bytes, content_type: str) -> Response:
+    return api.client.post(
+        "/v1/galleries/hostile/search", files={"image": ("upload", data, content_type)}, headers=api.headers
+    )
+
+
 def liveness_frames(api: Api, frame: bytes) -> tuple[str, Response]:
     """A fresh session, then ``min_frames`` copies of ``frame`` as its frames."""
     session = api.client.post("/v1/liveness/sessions", headers=api.headers)
@@ -227,6 +233,7 @@ def test_hostile_files_are_a_clear_422_on_every_upload_route_and_store_nothing(a
         detail = _problem(verify(api, field, data, hostile.content_type), 422)["detail"]
         assert detail.startswith(f"{field}:") and hostile.refused_with in detail, detail
     assert hostile.refused_with in _problem(enrol(api, data, hostile.content_type), 422)["detail"]
+    assert hostile.refused_with in _problem(search(api, data, hostile.content_type), 422)["detail"]
     session_id, answer = liveness_frames(api, data)
     detail = _problem(answer, 422)["detail"]
     assert detail.startswith("frames[0].image:"), detail
@@ -296,7 +303,8 @@ def test_many_multipart_parts_are_refused_before_any_is_read(api: Api) -> None:
 
 def test_a_caller_supplied_field_name_is_shown_on_one_line(api: Api) -> None:
     """Fuzzing finding (fuzz/corpus/multipart/finding-unknown-field-newline.txt): an unknown form field whose
-    name holds a newline came back verbatim, so the message was two lines (and could forge a log line)."""
+    name holds a newline came back verbatim, so the message was two lines (and could forge a log line); JSON
+    keys in the JSON routes' 422s did the same."""
     body = (
         b'--b0undary\r\nContent-Disposition: form-data; name="evil\nINFO forged line"\r\n\r\nx\r\n'
         b"--b0undary--\r\n"
@@ -304,7 +312,19 @@ def test_a_caller_supplied_field_name_is_shown_on_one_line(api: Api) -> None:
     headers = {**api.headers, "Content-Type": "multipart/form-data; boundary=b0undary"}
     answer = api.client.post("/v1/verifications", content=body, headers=headers)
     detail = _problem(answer, 422)["detail"]
-    assert "unknown form field" in detail and "\\n" in detail
+    assert "unknown form field" in detail and "evil\\nINFO forged line" in detail
+    json_headers = {**api.headers, "Content-Type": "application/json"}
+    forged = '{"mrz": null, "a\\nINFO forged": 1, "declared": {"x\\ny": 1}}'
+    answer = api.client.post("/v1/verifications", content=forged, headers=json_headers)
+    body_422 = _problem(answer, 422)
+    assert "a\\nINFO forged" in body_422["detail"] and "declared.x\\ny" in body_422["detail"]
+    assert all("\n" not in e["field"] for e in body_422["errors"])
+    session = api.client.post("/v1/liveness/sessions", headers=api.headers).json()
+    frames = json.dumps({"nonce": session["nonce"], "frames": [], "capture": {"k" * 500 + "\n": 1}})
+    answer = api.client.post(
+        f"/v1/liveness/sessions/{session['id']}/frames", content=frames, headers=json_headers
+    )
+    assert "capture.kkk" in _problem(answer, 422)["detail"] and len(answer.json()["detail"]) < 300
 
 
 def test_many_large_frames_are_refused_after_the_first_is_decoded(

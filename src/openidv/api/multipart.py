@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from openidv.api.problems import shown
 from openidv.api.schemas import normalise_mrz_text
 from openidv.errors import InvalidInput
 from openidv.evidence import DeclaredData, Evidence
@@ -122,13 +123,6 @@ def _text(value: Any, field: str) -> str | None:
     if "\x00" in value:
         raise InvalidInput(f"{field}: must not contain NUL characters")
     return value
-
-
-def shown(name: str, limit: int = 64) -> str:
-    """A caller-supplied name (a form field, a JSON key) as a message shows it: control characters escaped
-    and at most ``limit`` characters, so the message stays one line and cannot forge lines in a log."""
-    text = name if name.isprintable() else repr(name)[1:-1]
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def json_depth(text: str) -> int:
