@@ -39,9 +39,10 @@ def test_the_kept_corpus_replays_without_a_finding(target: str) -> None:
     assert len(seeds) >= 3, f"fuzz/corpus/{target} holds too few seeds"
     one_input: Callable[[bytes], None] = _harness(target).one_input
     for seed in seeds:
-        one_input(seed.read_bytes())  # raises on a finding, naming nothing: the seed's name is below
-    # one input per seed reached the harness's end: a harness that swallowed everything would be useless
-    assert seeds
+        try:
+            one_input(seed.read_bytes())
+        except Exception as exc:  # a finding: name the seed that shows it
+            raise AssertionError(f"fuzz/corpus/{target}/{seed.name}: {type(exc).__name__}: {exc}") from exc
 
 
 @pytest.mark.parametrize("target", list(RUNS))
