@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import atheris
 
-with atheris.instrument_imports(include=["openidv.checks.document.aamva"]):
+# instrumented for coverage when run by libFuzzer; imported plainly when tests/test_fuzz.py replays the corpus
+with (
+    atheris.instrument_imports(include=["openidv.checks.document.aamva"])
+    if __name__ == "__main__"
+    else nullcontext()
+):
     from openidv.checks.document.aamva import AamvaRecord, parse_aamva
 
 

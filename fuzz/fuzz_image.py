@@ -5,9 +5,12 @@ path; the other limits are the defaults the API uses."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import atheris
 
-with atheris.instrument_imports(include=["openidv.imageio"]):
+# instrumented for coverage when run by libFuzzer; imported plainly when tests/test_fuzz.py replays the corpus
+with atheris.instrument_imports(include=["openidv.imageio"]) if __name__ == "__main__" else nullcontext():
     from openidv.errors import InvalidInput
     from openidv.imageio import ImageLimits, load_image
 
