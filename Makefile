@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip --quiet --disable-pip-version-check
 
-.PHONY: demo test lint typecheck audit wheel-check bench clean venv
+.PHONY: demo test lint typecheck audit wheel-check bench clean venv fuzz
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 2; }
@@ -42,6 +42,20 @@ audit: $(STAMP)
 # Build the wheel, install it in a clean venv with plain pip, pip check, smoke-test it (docs/packaging.md).
 wheel-check:
 	PYTHON=$(PYTHON) bash scripts/wheel_check.sh
+
+# Coverage-guided fuzzing (fuzz/README.md): each harness for FUZZ_SECONDS; new inputs go to .fuzz/<target>,
+# crash inputs to .fuzz/crashes/ (the kept corpus in fuzz/corpus is only read). `make test` runs a short one.
+FUZZ_SECONDS ?= 180
+FUZZ_TARGETS ?= mrz aamva image multipart
+fuzz: $(STAMP)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p .fuzz/$$t .fuzz/crashes; echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		PYTHONPATH=src $(BIN)/python fuzz/fuzz_$$t.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=.fuzz/crashes/$$t- \
+			.fuzz/$$t fuzz/corpus/$$t 2>&1 | grep -E '^(Done|stat::number_of_executed_units|stat::new_units)|ERROR|Uncaught|Traceback|Error' \
+			|| true; \
+	done; \
+	if ls .fuzz/crashes/* >/dev/null 2>&1; then echo "crash inputs in .fuzz/crashes:"; ls .fuzz/crashes; exit 1; fi
 
 # Peers are installed for benchmarks only (the `bench` extra); none of them is a dependency of openidv.
 # face_recognition asks for dlib, which pip would build from source: it goes in with --no-deps over dlib-bin.

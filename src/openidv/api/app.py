@@ -24,6 +24,7 @@ from openidv.api.guard import RequestGuard
 from openidv.api.limits import BodySizeLimit
 from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
 from openidv.api.observability import Metrics, ObservabilityMiddleware
+from openidv.api.openapi_problems import document_problems
 from openidv.api.problems import problem, validation_problem
 from openidv.api.ratelimit import RateLimiter
 from openidv.api.readiness import readiness
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(subjects_router, dependencies=[Depends(require_api_key)])
     app.include_router(async_router, dependencies=[Depends(require_api_key)])
     app.include_router(webhooks_router, dependencies=[Depends(require_api_key)])
+    document_problems(app)  # after every route: each operation's error responses as problem+json
     return app
 
 

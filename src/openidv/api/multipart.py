@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from openidv.api.problems import shown
 from openidv.api.schemas import normalise_mrz_text
 from openidv.errors import InvalidInput
 from openidv.evidence import DeclaredData, Evidence
@@ -61,7 +62,8 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
         unknown = sorted(set(form.keys()) - set(IMAGE_FIELDS) - TEXT_FIELDS)
         if unknown:
             raise InvalidInput(
-                f"{unknown[0]}: unknown form field; accepted: {', '.join([*IMAGE_FIELDS, *TEXT_FIELDS])}"
+                f"{shown(unknown[0])}: unknown form field; "
+                f"accepted: {', '.join([*IMAGE_FIELDS, *TEXT_FIELDS])}"
             )
         values: dict[str, Any] = {}
         digests: dict[str, str] = {}
@@ -99,7 +101,7 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
             evidence = Evidence(**values)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise InvalidInput(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+            raise InvalidInput(f"{shown('.'.join(str(p) for p in first['loc']))}: {first['msg']}") from None
     finally:
         await form.close()
     payload = {
@@ -158,7 +160,7 @@ def _declared(text: str) -> DeclaredData:
         return DeclaredData.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = shown(".".join(str(p) for p in first["loc"]))
         raise InvalidInput(
             f"declared.{where}: {first['msg']}" if where else f"declared: {first['msg']}"
         ) from None

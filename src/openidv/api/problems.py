@@ -57,11 +57,21 @@ def validation_problem(errors: list[Any]) -> JSONResponse:
         reason = (first.get("ctx") or {}).get("error", "malformed")
         return problem(400, f"request body is not valid JSON: {reason}")
     cleaned = [
-        {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+        {
+            "field": shown(".".join(str(p) for p in e.get("loc", ()) if p != "body")),
+            "message": e.get("msg", ""),
+        }
         for e in errors
     ]
     summary = "; ".join(f"{c['field'] or 'body'}: {c['message']}" for c in cleaned[:5])
     return problem(422, summary, errors=cleaned)
+
+
+def shown(name: str, limit: int = 64) -> str:
+    """A caller-supplied name (a form field, a JSON key) as a message shows it: control characters escaped
+    and at most ``limit`` characters, so the message stays one line and cannot forge lines in a log."""
+    text = name if name.isprintable() else repr(name)[1:-1]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:

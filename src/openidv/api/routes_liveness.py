@@ -10,11 +10,11 @@ Routes (JSON; errors are problem+json through ``openidv.api.problems``):
   ``turn_left``, ``turn_right``, ``look_up``, ``blink``, ``smile``, ``move_closer``), ``expires_at``.
 - ``POST /v1/liveness/sessions/{id}/frames``: JSON ``{"nonce": ..., "frames": [{"timestamp_ms": ...,
   "image": "<base64 JPEG/PNG>"}, ...], "capture": {device_label, device_model, platform, width, height,
-  fps, ...}}``. 10-150 frames of one size, each at most 1.5 MB and 2.1 megapixels; anything else is a 422
-  and stores nothing (the session stays usable). 200 with ``passed``, ``reason_codes``, each challenge's
-  outcome, identity continuity, injection signals, PAD/deepfake results on the best frame and that frame
-  (``best_frame``, ``best_frame_jpeg_base64``); 409 with ``LIVENESS_SESSION_REUSED`` for a second submission;
-  404 for an unknown session.
+  fps, ...}}``. 10-150 frames of one size, each at most 1.5 MB and 2.1 megapixels, 64 megapixels in all;
+  anything else is a 422 and stores nothing (the session stays usable). 200 with ``passed``,
+  ``reason_codes``, each challenge's outcome, identity continuity, injection signals, PAD/deepfake results on
+  the best frame and that frame (``best_frame``, ``best_frame_jpeg_base64``); 409 with
+  ``LIVENESS_SESSION_REUSED`` for a second submission; 404 for an unknown session.
 - ``GET /v1/liveness/sessions/{id}``: status and stored outcome (never the nonce).
 
 A session belongs to the tenant (and records the key) that created it; another tenant's session is a 404,

@@ -72,6 +72,9 @@ class LivenessConfig:
     max_frames: int = 150  # 10 s at 15 fps
     max_frame_bytes: int = 1_500_000
     max_frame_pixels: int = 2_100_000  # 1920 x 1080 and a little
+    #: all frames of one submission together: they are held decoded at once (3 bytes a pixel), so 150 small
+    #: 1080p JPEGs (a 7 MB request) would hold 930 MB; 64 MP (190 MB) is 150 frames of 640x480 or 60 of 720p
+    max_total_pixels: int = 64_000_000
     max_duration_ms: float = 60_000.0
     embed_every: int = 3  # embed every n-th frame for identity continuity (and the first and last)
 
@@ -224,7 +227,20 @@ class LivenessService:
             max_pixels=cfg.max_frame_pixels,
             max_source_pixels=cfg.max_frame_pixels,
         )
-        images = [load_image(f.data, limits=limits, name=f"frames[{i}].image") for i, f in enumerate(frames)]
+        images: list[Image] = []
+        total = 0
+        for i, f in enumerate(frames):
+            image = load_image(f.data, limits=limits, name=f"frames[{i}].image")
+            images.append(image)
+            total += image.width * image.height
+            # after the first frame the total is foreseen (frames share one size); the running total holds
+            # against a small first frame followed by large ones
+            if max(total, n * image.width * image.height if i == 0 else 0) > cfg.max_total_pixels:
+                raise InvalidInput(
+                    f"frames: {n} frames of {image.width}x{image.height} are over the "
+                    f"{cfg.max_total_pixels / 1e6:g}-megapixel limit of one submission; send fewer or "
+                    "smaller frames (640x480 is plenty)"
+                )
         sizes = {(im.width, im.height) for im in images}
         if len(sizes) > 1:
             raise InvalidInput(

@@ -1,0 +1,164 @@
+"""Every route's authorisation, from one table, on SQLite and PostgreSQL.
+
+Each route in ``ROUTES`` is called by six callers: no key, a revoked key, an expired key, a key of tenant A
+without the route's scope, a key of tenant B holding every scope, and a key of tenant A holding only the
+route's scope. The first three are 401 (with ``WWW-Authenticate: Bearer``), the fourth 403, tenant B gets
+the row's ``other`` status (404 for anything naming A's resources: ids do not leak across tenants) and A's
+own key the row's ``own`` status. The routes that take no key (``PUBLIC``) answer every caller alike.
+
+A route missing from the table fails ``test_every_route_has_a_row``: adding one is one line here (and its
+scope in ``openidv.api.auth.ROUTE_SCOPES``). The world (tenant A's verification, gallery face and liveness
+session) is built by ``tests/test_tenancy.py``'s ``world`` fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.routing import Route
+
+from openidv.api.app import create_app
+from openidv.api.auth import PUBLIC_ROUTES, ROUTE_SCOPES
+from openidv.settings import Settings
+from openidv.store.repository import Store
+from openidv.tenancy import SCOPES
+from tests.test_tenancy import TD3, World, bearer, world  # noqa: F401  (world: the fixture)
+
+Build = Callable[[World], dict[str, Any]]
+
+
+def _nothing(_: World) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Row:
+    """Statuses for tenant A's key (``own``) and tenant B's (``other``); ``path`` fills the route's
+    parameters and ``request`` gives the request's keyword arguments (body, files), both from the world."""
+
+    own: int
+    other: int
+    path: Build = field(default=_nothing)
+    request: Build = field(default=_nothing)
+
+
+ROUTES: dict[tuple[str, str], Row] = {
+    ("POST", "/v1/verifications"): Row(201, 201, request=lambda w: {"json": {"mrz": TD3}}),
+    ("GET", "/v1/verifications/{verification_id}"): Row(
+        200, 404, path=lambda w: {"verification_id": w.verification_id}
+    ),
+    # A's gallery already holds this face under a-1: a 409 for A; B's gallery of the same name is B's own
+    ("POST", "/v1/galleries/{name}/faces"): Row(
+        409,
+        201,
+        path=lambda w: {"name": "onboarding"},
+        request=lambda w: {"files": w.photo("obama", 2), "data": {"subject_id": "x-9"}},
+    ),
+    ("POST", "/v1/galleries/{name}/search"): Row(
+        200, 404, path=lambda w: {"name": "onboarding"}, request=lambda w: {"files": w.photo("obama", 3)}
+    ),
+    ("GET", "/v1/galleries/{name}"): Row(200, 404, path=lambda w: {"name": "onboarding"}),
+    ("DELETE", "/v1/galleries/{name}/faces/{face_id}"): Row(
+        204, 404, path=lambda w: {"name": "onboarding", "face_id": w.face_id}
+    ),
+    ("POST", "/v1/liveness/sessions"): Row(201, 201),
+    ("GET", "/v1/liveness/sessions/{session_id}"): Row(200, 404, path=lambda w: {"session_id": w.session_id}),
+    # too few frames is a 422 that leaves the session usable: it shows A's request reached A's session
+    ("POST", "/v1/liveness/sessions/{session_id}/frames"): Row(
+        422,
+        404,
+        path=lambda w: {"session_id": w.session_id},
+        request=lambda w: {"json": {"nonce": w.session_nonce, "frames": [{"timestamp_ms": 0, "image": ""}]}},
+    ),
+    ("GET", "/v1/verifications"): Row(200, 200),  # B lists its own (none of A's)
+    ("GET", "/v1/subjects/{subject_id}"): Row(200, 404, path=lambda w: {"subject_id": "a-1"}),
+    # idempotent: B erases nothing of A's (a 204 all the same); A's own erasure removes a-1
+    ("DELETE", "/v1/subjects/{subject_id}"): Row(204, 204, path=lambda w: {"subject_id": "a-1"}),
+    ("POST", "/v1/webhooks"): Row(201, 201, request=lambda w: {"json": {"url": "https://example.org/h"}}),
+    ("GET", "/v1/webhooks"): Row(200, 200),
+    ("DELETE", "/v1/webhooks/{endpoint_id}"): Row(204, 404, path=lambda w: {"endpoint_id": w.webhook_id}),
+}
+
+#: routes that take no key, by decision (``PUBLIC_ROUTES``) or by the framework (the API's documentation)
+PUBLIC: dict[tuple[str, str], int] = {
+    ("GET", "/healthz"): 200,
+    ("GET", "/readyz"): 200,
+    ("GET", "/metrics"): 200,
+    ("GET", "/openapi.json"): 200,
+    ("GET", "/docs"): 200,
+    ("GET", "/docs/oauth2-redirect"): 200,
+    ("GET", "/redoc"): 200,
+}
+
+
+def _app_routes(tmp_path: Path) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves: its documented operations and its undocumented routes."""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'openidv.sqlite3'}")
+    try:
+        app = create_app(Settings(data_dir=tmp_path), store=store)
+        documented = {
+            (method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops
+        }
+        plain = {
+            (method, route.path)
+            for route in app.routes
+            if isinstance(route, Route)
+            for method in (route.methods or ()) - {"HEAD"}
+        }
+        return documented | plain
+    finally:
+        store.engine.dispose()
+
+
+def test_every_route_has_a_row(tmp_path: Path) -> None:
+    served = _app_routes(tmp_path)
+    missing = sorted(served - set(ROUTES) - set(PUBLIC))
+    assert not missing, f"routes without a row in ROUTES or PUBLIC (tests/test_route_authz.py): {missing}"
+    assert not set(ROUTES) - served and not set(PUBLIC) - served, "rows for routes the app no longer has"
+    assert set(ROUTES) == set(ROUTE_SCOPES), "every keyed route has a scope, and only those"
+    assert set(PUBLIC) >= PUBLIC_ROUTES and not set(ROUTES) & set(PUBLIC)
+    assert set(ROUTE_SCOPES.values()) <= set(SCOPES)
+
+
+def _callers(w: World, scope: str, row: Row) -> list[tuple[str, dict[str, str], int]]:
+    """(who, headers, expected status), A's own key last: the only one that may change A's resources."""
+    revoked_info, revoked = w.store.create_api_key("a-revoked", tenant="a")
+    w.store.revoke_api_key(revoked_info.id)
+    return [
+        ("no key", {}, 401),
+        ("malformed header", {"Authorization": "Basic dXNlcjpwYXNz"}, 401),
+        ("revoked key", bearer(revoked), 401),
+        ("expired key", bearer(w.key("a", expires_in=timedelta(seconds=-1))), 401),
+        ("A without the scope", bearer(w.key("a", scopes=tuple(s for s in SCOPES if s != scope))), 403),
+        ("B with every scope", bearer(w.key("b")), row.other),
+        ("A with only the scope", bearer(w.key("a", scopes=(scope,))), row.own),
+    ]
+
+
+@pytest.mark.parametrize("route", list(ROUTES), ids=[f"{m} {p}" for m, p in ROUTES])
+def test_keyed_route_by_caller(world: World, route: tuple[str, str]) -> None:  # noqa: F811
+    method, template = route
+    row = ROUTES[route]
+    path = template.format(**row.path(world))
+    for who, headers, expected in _callers(world, ROUTE_SCOPES[route], row):
+        answer = world.client.request(method, path, headers=headers, **row.request(world))
+        assert answer.status_code == expected, (
+            f"{method} {template} by {who}: {answer.status_code} {answer.text}"
+        )
+        if expected >= 400:
+            assert answer.headers["content-type"].startswith("application/problem+json"), who
+        if expected == 401:
+            assert answer.headers["www-authenticate"] == "Bearer", who
+
+
+@pytest.mark.parametrize("route", list(PUBLIC), ids=[f"{m} {p}" for m, p in PUBLIC])
+def test_public_route_answers_every_caller_alike(world: World, route: tuple[str, str]) -> None:  # noqa: F811
+    method, path = route
+    for who, headers, _ in _callers(world, "verifications:read", Row(0, 0)):
+        answer = world.client.request(method, path, headers=headers)
+        assert answer.status_code == PUBLIC[route], f"{method} {path} by {who}: {answer.status_code}"
