@@ -2,7 +2,10 @@
 
 tests/data/face_mesh_reference.json holds what mediapipe==1.2.2 returned on a few real images (recorded by
 scripts/face_mesh_parity.py), so parity is checked here without mediapipe installed. The active-liveness
-thresholds were tuned on mediapipe's scales, so the tolerances are tight.
+thresholds were tuned on mediapipe's scales, so the tolerances are tight: a little above the worst difference
+measured on all 311 parity images with OpenCV 5.1 (whose bilinear warp rounds 2% of the crop's pixels one
+level away from OpenCV 4's, which mediapipe carries): landmarks 0.0043 of the eye distance, the used
+blendshapes 0.027, any blendshape 0.046, pose 0.77 degrees (docs/packaging.md).
 """
 
 from __future__ import annotations
@@ -54,13 +57,13 @@ def test_matches_mediapipe(mesh: FaceMesh, shared_data: Path, ref: dict[str, obj
     points = got.landmarks[:, :2] * np.array([w, h])
     eyes = float(np.linalg.norm(expected[[33, 133]].mean(0) - expected[[362, 263]].mean(0)))
     error = np.linalg.norm(points - expected, axis=1) / eyes
-    assert error.mean() < 0.001 and error.max() < 0.003, (error.mean(), error.max())
+    assert error.mean() < 0.002 and error.max() < 0.006, (error.mean(), error.max())
     shapes = ref["blendshapes"]
     assert isinstance(shapes, dict) and list(shapes) == list(BLENDSHAPE_NAMES)
-    assert max(abs(got.blendshapes[k] - shapes[k]) for k in USED) < 0.005
-    assert max(abs(got.blendshapes[k] - shapes[k]) for k in shapes) < 0.01
+    assert max(abs(got.blendshapes[k] - shapes[k]) for k in USED) < 0.03
+    assert max(abs(got.blendshapes[k] - shapes[k]) for k in shapes) < 0.05
     diffs = [abs(a - b) for a, b in zip(pose_degrees(got.matrix), ref["pose"], strict=True)]  # type: ignore[call-overload]
-    assert max(diffs) < 0.1, diffs
+    assert max(diffs) < 1.0, diffs
 
 
 def test_no_face_gives_none(mesh: FaceMesh) -> None:
