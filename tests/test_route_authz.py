@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from openidv.api.app import create_app
 from openidv.api.auth import PUBLIC_ROUTES, ROUTE_SCOPES
+from openidv.api.readiness import check_models
 from openidv.settings import Settings
 from openidv.store.repository import Store
 from openidv.tenancy import SCOPES
@@ -159,6 +160,7 @@ def test_keyed_route_by_caller(world: World, route: tuple[str, str]) -> None:  #
 @pytest.mark.parametrize("route", list(PUBLIC), ids=[f"{m} {p}" for m, p in PUBLIC])
 def test_public_route_answers_every_caller_alike(world: World, route: tuple[str, str]) -> None:  # noqa: F811
     method, path = route
+    check_models()  # hash every model file once first: on a loaded machine that can outlast /readyz's 5 s
     for who, headers, _ in _callers(world, "verifications:read", Row(0, 0)):
         answer = world.client.request(method, path, headers=headers)
         assert answer.status_code == PUBLIC[route], f"{method} {path} by {who}: {answer.status_code}"
