@@ -48,25 +48,17 @@ _IN_PINCODE = re.compile(r"\b(\d{3})\s+(\d{3})\b")
 _NL_POSTCODE = re.compile(r"\b(\d{4})\s+([a-z]{2})\b")
 _ZIP = re.compile(r"\d{5}")
 _NON_WORD = re.compile(r"[^\w#]|_")
-_COUNTRY_CODES = {
-    ("united", "states", "of", "america"): "us", ("united", "states"): "us", ("usa",): "us", ("us",): "us",
-    ("united", "kingdom"): "gb", ("great", "britain"): "gb", ("uk",): "gb", ("gb",): "gb",
-    ("deutschland",): "de", ("germany",): "de", ("canada",): "ca", ("india",): "in", ("bharat",): "in",
-    ("osterreich",): "at", ("oesterreich",): "at", ("austria",): "at", ("schweiz",): "ch",
-    ("switzerland",): "ch", ("suisse",): "ch", ("nederland",): "nl", ("netherlands",): "nl",
-}  # fmt: skip
 
 
 def canonical_address(text: object, country: str | None = None) -> str:
     """The address as lower-case ASCII-folded words with abbreviations, units last; or InvalidInput.
 
     ``country`` (ISO 3166 alpha-2, optional) turns on that country's rules: US state names, postcode spacing
-    (GB, CA, IN, NL), German umlauts as ae/oe/ue. A country named at the end of the text does the same.
+    (GB, CA, IN, NL), German umlauts as ae/oe/ue. Only the argument chooses rules, not a country named in the
+    text: the canonical form drops that name, and normalising it again must give the same answer.
     """
     raw = require_text(text, "address", max_chars=MAX_ADDRESS_CHARS)
     code = _country_code(country)
-    if code is None:
-        code = _trailing_country(_fold(raw, None).split())
     canonical = _normalise(raw, code)
     # one rule can expose work for another (a dropped "No." joins a postcode); repeat to the fixed point so
     # that normalising a canonical address never changes it
@@ -175,14 +167,6 @@ def _drop_number_markers(tokens: Sequence[str]) -> list[str]:
             continue
         kept.append(token)
     return kept
-
-
-def _trailing_country(tokens: Sequence[str]) -> str | None:
-    """The alpha-2 code of a country named at the end of the address, if the table knows it."""
-    for name, code in _COUNTRY_CODES.items():
-        if len(tokens) > len(name) and tuple(tokens[-len(name) :]) == name:
-            return code
-    return None
 
 
 def _strip_countries(tokens: list[str]) -> list[str]:

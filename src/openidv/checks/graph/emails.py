@@ -60,8 +60,11 @@ def canonical_email(text: object) -> str:
         local = local.split("+", 1)[0]
     elif domain in HYPHEN_DOMAINS:
         local = local.split("-", 1)[0]
-    if not local:
-        raise InvalidInput(f"email: nothing left of the mailbox name in {preview(raw)}")
+    if not local or local.endswith("."):
+        # "+tag@gmail.com" or "a.+tag@outlook.com": no valid base mailbox for the provider to deliver to
+        raise InvalidInput(
+            f"email: no valid mailbox name left after the provider's alias rules in {preview(raw)}"
+        )
     return f"{local}@{domain}"
 
 
