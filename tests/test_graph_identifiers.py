@@ -288,6 +288,8 @@ def test_unusable_addresses_are_refused_in_one_line(bad: str) -> None:
 
 def test_address_refuses_a_malformed_country() -> None:
     assert "alpha-2" in refuses(lambda: canonical_address("12 Main St", "USA"))
+    assert "must be text" in refuses(lambda: canonical_address("12 Main St", 1))  # type: ignore[arg-type]
+    assert "must be text" in refuses(lambda: canonical_phone("+1 650 253 0000", 1))  # type: ignore[arg-type]
 
 
 def test_address_word_tables_are_fixed_points() -> None:

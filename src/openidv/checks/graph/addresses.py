@@ -88,6 +88,8 @@ def _country_code(country: str | None) -> str | None:
     """The alpha-2 code in lower case, or InvalidInput."""
     if country is None:
         return None
+    if not isinstance(country, str):
+        raise InvalidInput(f"address: country must be text, got {type(country).__name__}")
     code = country.strip().lower()
     if not (len(code) == 2 and code.isascii() and code.isalpha()):
         raise InvalidInput(f"address: country {country!r} is not an ISO 3166 alpha-2 code")

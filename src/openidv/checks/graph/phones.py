@@ -36,6 +36,8 @@ def _region(default_region: str | None) -> str | None:
     """The default region upper-cased, refused unless libphonenumber knows it."""
     if default_region is None:
         return None
+    if not isinstance(default_region, str):
+        raise InvalidInput(f"phone: default region must be text, got {type(default_region).__name__}")
     region = default_region.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidInput(f"phone: unknown default region {preview(default_region)} (expected alpha-2)")
