@@ -12,7 +12,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from openidv.errors import InvalidInput
@@ -57,8 +57,9 @@ def build(n: int, *, seed: int = 0, ring_share: float = 0.05) -> list[Labelled]:
             lo, hi = SIZES[typology]
             size = min(rng.randint(lo, hi), budget - made)
             ring_count += 1
-            members = RINGS[typology](rng, net, size, f"ring_{ring_count:05d}")
-            accounts.extend(members)
+            ring_id = f"ring_{ring_count:05d}"
+            members = RINGS[typology](rng, net, size, ring_id)
+            accounts.extend(replace(m, group=ring_id) for m in members)
             made += len(members)
     innocent = n - len(accounts)
     for typology, share in INNOCENT_MIX.items():
@@ -83,7 +84,8 @@ def _fill(
     while made < budget:
         size = min(group_size(rng, typology), budget - made)
         group = make(rng, net, size)
-        accounts.extend(group)
+        name = f"{typology}_{len(accounts):08d}"
+        accounts.extend(replace(a, group=name) for a in group)
         made += len(group)
 
 

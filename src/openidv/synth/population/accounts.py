@@ -43,6 +43,8 @@ class Labelled:
     record: dict[str, str | None]
     ring_id: str
     typology: str
+    #: which group it was made in (a ring, a family, an office...): for tests and analysis, not written
+    group: str = ""
 
 
 def calling_code(e164: str) -> str:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from openidv.synth.population.accounts import Labelled, any_day, application, day_time
 from openidv.synth.population.draw import below, between, pick
-from openidv.synth.population.locales import THROWAWAY_PROVIDERS
+from openidv.synth.population.locales import THROWAWAY_PROVIDERS, Locale
 from openidv.synth.population.network import Network, device_id
 from openidv.synth.population.people import TODAY, Person, birth_date, make_person, mobile_number, pick_locale
 
@@ -100,10 +100,11 @@ def document_reuse(rng: random.Random, net: Network, size: int, ring: str) -> li
     start = any_day(rng, days=160)
     span = between(rng, 1, 20)
     device = device_id(rng) if rng.random() < 0.3 else None
+    names: set[tuple[str, str]] = set()
     out = []
     for _ in range(size):
         person = replace(
-            make_person(rng, loc),
+            _new_name(rng, loc, names),
             document_number=victim.document_number,
             document_issuer=victim.document_issuer,
         )
@@ -122,9 +123,10 @@ def face_reuse(rng: random.Random, net: Network, size: int, ring: str) -> list[L
     home = net.home_ip(loc)
     start = any_day(rng, days=150)
     span = between(rng, 1, 30)
+    names: set[tuple[str, str]] = set()
     out = []
     for _ in range(size):
-        person = replace(make_person(rng, loc), face_id=face)
+        person = replace(_new_name(rng, loc, names), face_id=face)
         when = day_time(rng, any_day(rng, start, span))
         ip = home if rng.random() < 0.5 else net.everyday_ip(loc)
         record = application(rng, person, when, ip=ip, device=pick(rng, devices))
@@ -166,6 +168,15 @@ RINGS = {
     "face_reuse": face_reuse,
     "bust_out": bust_out,
 }
+
+
+def _new_name(rng: random.Random, loc: Locale, used: set[tuple[str, str]]) -> Person:
+    """A person whose name differs from every other identity the ring has presented."""
+    while True:
+        person = make_person(rng, loc)
+        if (person.surname, person.given_names) not in used:
+            used.add((person.surname, person.given_names))
+            return person
 
 
 def _throwaway_local(rng: random.Random, person: Person) -> str:
