@@ -12,7 +12,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from openidv.errors import InvalidInput
@@ -59,7 +59,9 @@ def build(n: int, *, seed: int = 0, ring_share: float = 0.05) -> list[Labelled]:
             ring_count += 1
             ring_id = f"ring_{ring_count:05d}"
             members = RINGS[typology](rng, net, size, ring_id)
-            accounts.extend(replace(m, group=ring_id) for m in members)
+            for member in members:
+                member.group = ring_id
+            accounts.extend(members)
             made += len(members)
     innocent = n - len(accounts)
     for typology, share in INNOCENT_MIX.items():
@@ -85,7 +87,9 @@ def _fill(
         size = min(group_size(rng, typology), budget - made)
         group = make(rng, net, size)
         name = f"{typology}_{len(accounts):08d}"
-        accounts.extend(replace(a, group=name) for a in group)
+        for account in group:
+            account.group = name
+        accounts.extend(group)
         made += len(group)
 
 

@@ -35,7 +35,7 @@ _CALLING = {loc.calling_code: loc.calling_code for loc in LOCALES}
 _HOURS = cumulative((1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 7, 7, 8, 7, 7, 7, 7, 8, 9, 10, 10, 9, 6, 3))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Labelled:
     """An application with its truth: which ring (if any) and which typology (innocent ones too)."""
 
