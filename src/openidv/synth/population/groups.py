@@ -9,6 +9,7 @@ import random
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+from openidv.synth.population import typed
 from openidv.synth.population.accounts import Labelled, any_day, application, day_time
 from openidv.synth.population.draw import Weighted, below, between, pick
 from openidv.synth.population.network import Network, device_id
@@ -69,15 +70,19 @@ def family(rng: random.Random, net: Network, size: int) -> list[Labelled]:
         members.append(make_person(rng, loc, surname=surname, home=first.home, born=born))
     home_ip = net.home_ip(loc)
     family_phone = first.phone if rng.random() < 0.3 else None
+    family_mail = typed.email(rng, first.email_local, first.email_provider) if rng.random() < 0.1 else None
     tablet = device_id(rng) if rng.random() < 0.2 else None
     out = []
     for k, member in enumerate(members):
         when = day_time(rng, any_day(rng))
         phone = family_phone if family_phone and k > 0 and rng.random() < 0.5 else None
+        mail = family_mail if family_mail and rng.random() < 0.6 else None
         device = tablet if tablet and rng.random() < 0.5 else device_id(rng)
         ip = home_ip if rng.random() < 0.65 else net.everyday_ip(loc, home_ip)
         out.append(
-            _innocent(when, application(rng, member, when, ip=ip, device=device, phone=phone), "family")
+            _innocent(
+                when, application(rng, member, when, ip=ip, device=device, phone=phone, email=mail), "family"
+            )
         )
     return out
 

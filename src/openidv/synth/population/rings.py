@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 from datetime import timedelta
 
+from openidv.synth.population import typed
 from openidv.synth.population.accounts import Labelled, any_day, application, day_time
 from openidv.synth.population.draw import below, between, pick
 from openidv.synth.population.locales import THROWAWAY_PROVIDERS, Locale
@@ -143,6 +144,8 @@ def bust_out(rng: random.Random, net: Network, size: int, ring: str) -> list[Lab
     devices = [device_id(rng) for _ in range(between(rng, 1, 4))]
     start = day_time(rng, any_day(rng, days=WINDOW_FOR_BURST))
     hours = rng.uniform(0.5, 6)
+    # some crews route every confirmation mail to one Gmail box, spelt with dots and +tags
+    mailbox = _throwaway_local(rng, make_person(rng, loc)) if rng.random() < 0.4 else None
     out = []
     for _ in range(size):
         person = make_person(rng, loc)
@@ -154,6 +157,7 @@ def bust_out(rng: random.Random, net: Network, size: int, ring: str) -> list[Lab
             ip=pick(rng, subnet),
             device=pick(rng, devices),
             phone=phone,
+            email=typed.email(rng, mailbox, "gmail.com", variant=True) if mailbox else None,
             keep=frozenset({"phone", "ip"}),
         )
         out.append(Labelled(when, record, ring, "bust_out"))
