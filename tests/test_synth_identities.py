@@ -209,14 +209,17 @@ def test_phones_parse_back_to_one_number() -> None:
     assert valid / len(typed) > 0.98
 
 
-def test_second_accounts_use_provider_email_variants() -> None:
+def test_second_accounts_use_mailbox_and_name_variants() -> None:
     recs = [a for a in build(6000, seed=5) if a.typology == "individual"]
-    by_face: dict[str, list[str]] = defaultdict(list)
+    by_face: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     for a in recs:
-        by_face[str(a.record["face_id"])].append(str(a.record["email"]))
-    pairs = [e for e in by_face.values() if len(e) == 2 and "None" not in e]
-    assert pairs
-    assert any(a != b and ("+" in a + b or a.lower() != b.lower()) for a, b in pairs)
+        by_face[str(a.record["face_id"])].append(a.record)
+    pairs = [p for p in by_face.values() if len(p) == 2]
+    assert len(pairs) > 20
+    mails = [(str(a["email"]), str(b["email"])) for a, b in pairs if a["email"] and b["email"]]
+    assert any(a != b and ("+" in a + b or a.lower() != b.lower()) for a, b in mails)
+    assert any((a["surname"], a["given_names"]) != (b["surname"], b["given_names"]) for a, b in pairs)
+    assert all(a["document_number"] == b["document_number"] for a, b in pairs)
 
 
 def test_cli_writes_the_population_and_refuses_bad_arguments(tmp_path: Path) -> None:

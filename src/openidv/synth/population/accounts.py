@@ -84,11 +84,12 @@ def application(
 ) -> dict[str, str | None]:
     """The record an onboarding form would send; ``keep`` names fields never blanked (a ring's tell)."""
     e164 = phone or person.phone
+    surname, given = typed.names(rng, person.surname, person.given_names, variant=second)
     record: dict[str, str | None] = {
         "account_id": None,
         "created_at": iso(created),
-        "surname": person.surname,
-        "given_names": person.given_names,
+        "surname": surname,
+        "given_names": given,
         "birth_date": person.birth_date.isoformat(),
         "email": email or typed.email(rng, person.email_local, person.email_provider, variant=second),
         "phone": typed.phone(rng, e164, calling_code(e164)),

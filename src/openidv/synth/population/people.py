@@ -145,8 +145,8 @@ def postcode(rng: random.Random, loc: Locale, prefix: str) -> str:
 
 def email_local(rng: random.Random, given: str, surname: str, born: date) -> str:
     """The part before the @, the way people pick it from their name."""
-    g = _ascii(given.split()[0]).lower()
-    s = _ascii(surname).lower().replace("'", "").replace(" ", "")
+    g = ascii_fold(given.split()[0]).lower()
+    s = ascii_fold(surname).lower().replace("'", "").replace(" ", "")
     year = born.year
     patterns: tuple[Callable[[], str], ...] = (
         lambda: f"{g}.{s}",
@@ -206,6 +206,6 @@ def new_identity_documents(rng: random.Random, person: Person, loc: Locale | Non
 _ASCII = str.maketrans("äöüéèêëàâçîïôûùñáíóúıÄÖÜÉÁÍÓÚÑ", "aoueeeeaaciiouunaiouiAOUEAIOUN")
 
 
-def _ascii(text: str) -> str:
+def ascii_fold(text: str) -> str:
     """Mailbox names drop accents (Müller -> muller, Weiß -> weiss)."""
     return text.replace("ß", "ss").translate(_ASCII)

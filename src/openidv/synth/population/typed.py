@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from openidv.synth.population.draw import between, cumulative, index, pick
-from openidv.synth.population.people import Address
+from openidv.synth.population.people import Address, ascii_fold
 
 _STREET_WORDS = {
     "US": (
@@ -146,3 +146,23 @@ def email(rng: random.Random, local: str, provider: str, *, variant: bool = Fals
             else f"{local.capitalize()}@{provider.capitalize()}"
         )
     return f"{local}@{provider}"
+
+
+_GERMAN_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
+
+
+def names(rng: random.Random, surname: str, given: str, *, variant: bool = False) -> tuple[str, str]:
+    """Names as declared: usually as on the document; on a ``variant`` (a second account) or now and then,
+    without the middle name, without accents (Müller -> Muller or Mueller), or in capitals."""
+    if not variant and rng.random() > 0.04:
+        return surname, given
+    roll = rng.random()
+    if roll < 0.3 and " " in given:
+        return surname, given.split()[0]
+    if roll < 0.5:
+        return ascii_fold(surname), ascii_fold(given)
+    if roll < 0.6:
+        return surname.translate(_GERMAN_FOLD), given.translate(_GERMAN_FOLD)
+    if roll < 0.75:
+        return surname.upper(), given.upper()
+    return surname, given
