@@ -242,5 +242,6 @@ def test_cli_writes_the_population_and_refuses_bad_arguments(tmp_path: Path) -> 
 
 def test_ring_share_zero_and_tiny_populations() -> None:
     assert all(not a.ring_id for a in build(50, seed=1, ring_share=0.0))
-    for n in (1, 2, 7):
-        assert len(build(n, seed=1, ring_share=0.5)) == n
+    for n in (1, 2, 7, 33, 101):
+        for share in (0.05, 0.37, 0.5):
+            assert len(build(n, seed=n, ring_share=share)) == n

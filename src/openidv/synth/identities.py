@@ -47,28 +47,21 @@ def build(n: int, *, seed: int = 0, ring_share: float = 0.05) -> list[Labelled]:
         raise InvalidInput(f"--ring-share must be between 0 and 0.5, got {ring_share}")
     rng = random.Random(seed)
     net = Network(rng)
-    ring_budget = round(n * ring_share)
     accounts: list[Labelled] = []
     ring_count = 0
-    for typology, share in RING_MIX.items():
-        budget = round(ring_budget * share) if typology != "bust_out" else ring_budget - _ring_total(accounts)
+    for typology, budget in _split(round(n * ring_share), RING_MIX).items():
+        lo, hi = SIZES[typology]
         made = 0
-        while budget - made >= 2:
-            lo, hi = SIZES[typology]
-            size = min(rng.randint(lo, hi), budget - made)
+        while budget - made >= 2:  # a remainder of one account goes to the innocent population
             ring_count += 1
             ring_id = f"ring_{ring_count:05d}"
-            members = RINGS[typology](rng, net, size, ring_id)
+            members = RINGS[typology](rng, net, min(rng.randint(lo, hi), budget - made), ring_id)
             for member in members:
                 member.group = ring_id
             accounts.extend(members)
             made += len(members)
-    innocent = n - len(accounts)
-    for typology, share in INNOCENT_MIX.items():
-        last = typology == INNOCENT_TYPOLOGIES[-1]
-        budget = innocent - (len(accounts) - _ring_total(accounts)) if last else round(innocent * share)
+    for typology, budget in _split(n - len(accounts), INNOCENT_MIX).items():
         _fill(accounts, GROUPS[typology], rng, net, typology, budget)
-    _fill(accounts, GROUPS["individual"], rng, net, "individual", n - len(accounts))
     _assign_ids(rng, accounts)
     accounts.sort(key=lambda a: (a.created, a.record["account_id"] or ""))
     return accounts
@@ -93,8 +86,12 @@ def _fill(
         made += len(group)
 
 
-def _ring_total(accounts: list[Labelled]) -> int:
-    return sum(1 for a in accounts if a.ring_id)
+def _split(total: int, mix: dict[str, float]) -> dict[str, int]:
+    """Accounts per typology by the mix's shares; the last typology takes the rounding remainder."""
+    budgets = {typology: round(total * share) for typology, share in mix.items()}
+    last = list(mix)[-1]
+    budgets[last] = total - sum(v for k, v in budgets.items() if k != last)
+    return budgets
 
 
 def _assign_ids(rng: random.Random, accounts: list[Labelled]) -> None:
