@@ -33,29 +33,18 @@ def individual(rng: random.Random, net: Network, size: int) -> list[Labelled]:
     """One person; 4% come back later for a second account (same face and documents, a variant email)."""
     person = make_person(rng)
     if rng.random() < 0.003:  # a typo in the birth year: honest data can look like a synthetic tell
-        person = replace(person, birth_date=person.birth_date.replace(year=person.birth_date.year + 10))
+        person = replace(person, birth_date=person.birth_date + timedelta(days=3652))
     home_ip = net.home_ip(person.locale)
     device = net.kiosk_device(person.locale) if rng.random() < 0.02 else device_id(rng)
     first = day_time(rng, any_day(rng))
-    out = [
-        _innocent(
-            first,
-            application(rng, person, first, ip=net.everyday_ip(person.locale, home_ip), device=device),
-            "individual",
-        )
-    ]
+    ip = net.everyday_ip(person.locale, home_ip)
+    out = [_innocent(first, application(rng, person, first, ip=ip, device=device), "individual")]
     if size > 1 and rng.random() < 0.04:
         later = day_time(rng, any_day(rng, first, 120))
         again = device if rng.random() < 0.6 else device_id(rng)
-        out.append(
-            _innocent(
-                later,
-                application(
-                    rng, person, later, ip=net.everyday_ip(person.locale, home_ip), device=again, second=True
-                ),
-                "individual",
-            )
-        )
+        ip = net.everyday_ip(person.locale, home_ip)
+        record = application(rng, person, later, ip=ip, device=again, second=True)
+        out.append(_innocent(later, record, "individual"))
     return out
 
 

@@ -22,6 +22,8 @@ RING_MIX = {
     "face_reuse": 0.16,
     "bust_out": 0.20,
 }
+#: a burst starts early enough to end inside the window
+WINDOW_FOR_BURST = 175
 SIZES = {
     "synthetic_identity": (3, 10),
     "device_farm": (6, 40),
@@ -164,7 +166,6 @@ def bust_out(rng: random.Random, net: Network, size: int, ring: str) -> list[Lab
     return out
 
 
-WINDOW_FOR_BURST = 175
 RINGS = {
     "synthetic_identity": synthetic_identity,
     "device_farm": device_farm,
