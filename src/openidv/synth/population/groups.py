@@ -32,6 +32,9 @@ INNOCENT_MIX = {"individual": 0.56, "family": 0.24, "coworkers": 0.12, "students
 def individual(rng: random.Random, net: Network, size: int) -> list[Labelled]:
     """One person; 4% come back later for a second account (same face and documents, a variant email)."""
     person = make_person(rng)
+    phone = net.number_for(person.locale, person.phone)
+    if phone != person.phone:
+        person = replace(person, phone=phone)
     if rng.random() < 0.003:  # a typo in the birth year: honest data can look like a synthetic tell
         person = replace(person, birth_date=person.birth_date + timedelta(days=3652))
     home_ip = net.home_ip(person.locale)

@@ -60,6 +60,7 @@ class Network:
     _isps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     _vpn: list[str] = field(default_factory=list)
     _kiosks: dict[str, list[str]] = field(default_factory=dict)
+    _numbers: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for loc in LOCALES:
@@ -110,6 +111,16 @@ class Network:
     def kiosk_device(self, loc: Locale) -> str:
         """A shop's tablet on which staff onboard walk-in customers: one device, many honest accounts."""
         return pick(self.rng, self._kiosks[loc.alpha2])
+
+    def number_for(self, loc: Locale, own: str) -> str:
+        """The person's mobile number; 1.5% of the time a number the carrier took back from an earlier
+        customer and reassigned, so two unrelated people list the same phone."""
+        seen = self._numbers.setdefault(loc.alpha2, [])
+        if seen and self.rng.random() < 0.015:
+            return pick(self.rng, seen)
+        if len(seen) < 50_000:
+            seen.append(own)
+        return own
 
     def everyday_ip(self, loc: Locale, home: str | None = None) -> str:
         """Where a person applies from on an ordinary day: the phone's carrier, home, or a VPN."""
