@@ -488,7 +488,7 @@ FR = Locale(
     ),
     (
         ("Paris", "7501"),
-        ("Paris", "7511"),
+        ("Paris", "7500"),
         ("Lyon", "6900"),
         ("Marseille", "1300"),
         ("Toulouse", "3100"),

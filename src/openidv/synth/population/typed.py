@@ -24,7 +24,7 @@ _UNIT_WORDS = {
     "GB": ("Flat {u}", "Flat {u},", "flat {u}", "Apartment {u}"),
     "DE": ("Whg. {u}", "Wohnung {u}", "App. {u}"),
     "FR": ("Apt {u}", "Appt {u}", "Bât {u}", "appartement {u}"),
-    "ES": ("{u}", "piso {u}", "{u}º"),
+    "ES": ("{f}º {d}", "{f}º{d}", "{f}{d}", "piso {f} {d}", "{f}-{d}"),
 }
 
 
@@ -89,7 +89,9 @@ def address(rng: random.Random, addr: Address) -> str:
 
 
 def _layout(rng: random.Random, a: Address) -> str:
-    unit = pick(rng, _UNIT_WORDS[a.locale]).format(u=a.unit) if a.unit else None
+    unit = None
+    if a.unit:  # Spanish flats are a floor and a door: 3º B
+        unit = pick(rng, _UNIT_WORDS[a.locale]).format(u=a.unit, f=a.unit[:-1], d=a.unit[-1:])
     if a.locale in {"US", "GB"}:
         kind = _STREET_WORDS[a.locale][sum(map(ord, a.street)) % len(_STREET_WORDS[a.locale])]
         street = f"{a.number} {a.street} {pick(rng, kind)}"
