@@ -2,7 +2,7 @@
 
 Covers each normaliser on realistic variants, one-line InvalidInput on malformed input, hypothesis properties
 (idempotence; nothing but InvalidInput on arbitrary text), identifiers_of on whole applicants, and the address
-rule set's accuracy on the hand-made labelled pairs (the figures docs/graph-identifiers.md prints).
+rule set's accuracy on the hand-made labelled pairs (the figures docs/graph.md prints).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from openidv.errors import InvalidInput
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAIRS = REPO_ROOT / "tests" / "data" / "graph_address_pairs.csv"
-DOC = REPO_ROOT / "docs" / "graph-identifiers.md"
+DOC = REPO_ROOT / "docs" / "graph.md"
 FAST = settings(max_examples=150, deadline=None)
 
 
