@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Table, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from openidv.errors import InvalidInput
@@ -96,8 +98,8 @@ class GraphRepository:
     ) -> dict[str, tuple[bool, tuple[str, ...]]]:
         """Add accounts in one transaction; per account id: whether it is new and its newly linked keys.
 
-        Records of the same account are merged (the first one's time and verification are kept). A concurrent
-        writer that added the same rows first makes the transaction retry once, after which the rows exist."""
+        Records of the same account are merged (the first one's time and verification are kept). Rows a
+        concurrent writer added first are skipped, not an error."""
         merged: dict[str, AccountRecord] = {}
         for record in records:
             old = merged.get(record.account_id)
@@ -108,36 +110,18 @@ class GraphRepository:
             merged[record.account_id] = AccountRecord(
                 record.account_id, keys, first.created_at, first.verification_id
             )
-        try:
-            return self._add(list(merged.values()), tenant)
-        except IntegrityError:
-            return self._add(list(merged.values()), tenant)
+        return self._add(list(merged.values()), tenant)
 
     def _add(self, records: list[AccountRecord], tenant: str) -> dict[str, tuple[bool, tuple[str, ...]]]:
+        """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (SQLite and PostgreSQL): the rows that come back
+        are the new ones, with no read first (which, on a table without planner statistics yet, made
+        PostgreSQL scan the table for every batch) and no race with a concurrent writer."""
         out: dict[str, tuple[bool, tuple[str, ...]]] = {}
         now = datetime.now(UTC)
         with Session(self.engine) as session, session.begin():
             for start in range(0, len(records), _CHUNK):
                 chunk = records[start : start + _CHUNK]
-                ids = [r.account_id for r in chunk]
-                known = set(
-                    session.scalars(
-                        select(GraphAccount.account_id).where(
-                            GraphAccount.tenant_id == tenant, GraphAccount.account_id.in_(ids)
-                        )
-                    )
-                )
-                linked: set[tuple[str, str]] = set()
-                if known:
-                    linked = {
-                        (str(a), str(k))
-                        for a, k in session.execute(
-                            select(GraphLink.account_id, GraphLink.key).where(
-                                GraphLink.tenant_id == tenant, GraphLink.account_id.in_(sorted(known))
-                            )
-                        )
-                    }
-                new_accounts = [
+                accounts = [
                     {
                         "tenant_id": tenant,
                         "account_id": r.account_id,
@@ -145,20 +129,29 @@ class GraphRepository:
                         "verification_id": r.verification_id,
                     }
                     for r in chunk
-                    if r.account_id not in known
                 ]
-                new_links: list[dict[str, object]] = []
+                new_accounts = set(
+                    _insert_new(session, GraphAccount.__table__, accounts, ("account_id",))  # type: ignore[arg-type]
+                )
+                links = [
+                    {"tenant_id": tenant, "account_id": r.account_id, "key": k, "created_at": now}
+                    for r in chunk
+                    for k in r.keys
+                ]
+                fresh: dict[str, list[str]] = {}
+                for account_id, key in _insert_new(
+                    session,
+                    GraphLink.__table__,  # type: ignore[arg-type]
+                    links,
+                    ("account_id", "key"),
+                ):
+                    fresh.setdefault(account_id, []).append(key)
                 for r in chunk:
-                    fresh = tuple(k for k in r.keys if (r.account_id, k) not in linked)
-                    out[r.account_id] = (r.account_id not in known, fresh)
-                    new_links.extend(
-                        {"tenant_id": tenant, "account_id": r.account_id, "key": k, "created_at": now}
-                        for k in fresh
+                    got = set(fresh.get(r.account_id, ()))
+                    out[r.account_id] = (
+                        (r.account_id,) in new_accounts,
+                        tuple(k for k in r.keys if k in got),
                     )
-                if new_accounts:
-                    session.execute(insert(GraphAccount), new_accounts)
-                if new_links:
-                    session.execute(insert(GraphLink), new_links)
         return out
 
     def get(self, account_id: str, tenant: str = DEFAULT_TENANT) -> StoredAccount | None:
@@ -252,3 +245,20 @@ class GraphRepository:
                 for a, created, verification in rows
             ]
             after = last
+
+
+def _insert_new(
+    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...]
+) -> list[tuple[str, ...]]:
+    """Insert ``rows``, skipping those whose primary key exists; returns ``returning`` of those inserted."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql_insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite_insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - openidv runs on SQLite and PostgreSQL
+        raise NotImplementedError(f"graph store on {dialect}")
+    result = session.execute(statement.returning(*(table.c[name] for name in returning)), rows)
+    return [tuple(str(v) for v in row) for row in result]
