@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -346,3 +348,37 @@ def test_cli_ingest_bad_input_exits_2_and_writes_nothing(
     create_graph_tables(engine)
     assert GraphRepository(engine).count() == 0
     engine.dispose()
+
+
+# ---- property: any sequence of adds and erasures == the graph rebuilt from what is left
+
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "add", "add", "erase"]),
+        st.integers(0, 11),
+        st.lists(
+            st.sampled_from(["device:a", "device:b", "phone:+1", "address:x", "ip24:1/24", "face:f"]),
+            max_size=3,
+        ),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_ops)
+def test_any_adds_and_erasures_equal_a_rebuild(ops: list[tuple[str, int, list[str]]]) -> None:
+    graph = IdentityGraph(GraphConfig(pair_limit=3, hub_cap=5, louvain_above=3))
+    for op, n, keys in ops:
+        if op == "add":
+            graph.add(f"a{n}", keys, T0 + timedelta(minutes=n))
+        else:
+            graph.remove(f"a{n}")
+    rebuilt = IdentityGraph(graph.config)
+    for account, (created, keys) in reversed(list(graph.snapshot().items())):
+        rebuilt.add(account, keys, created)
+    assert rebuilt.snapshot() == graph.snapshot()
+    assert find_rings(rebuilt) == find_rings(graph)
+    for account in graph.accounts():
+        assert rebuilt.neighbourhood(account) == graph.neighbourhood(account)
+        assert all(n.account_id != account for n in graph.neighbourhood(account).neighbours)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import networkx as nx
-from networkx.algorithms.community import louvain_communities
-
 
 def communities(
     nodes: Iterable[int], edges: Iterable[tuple[int, int, float]], *, seed: int, resolution: float = 1.0
 ) -> list[list[int]]:
     """Louvain communities of a weighted undirected graph, each sorted, in order of their smallest node."""
+    # imported here: networkx takes a few hundred milliseconds to import, and most commands never split a ring
+    import networkx as nx
+    from networkx.algorithms.community import louvain_communities
+
     graph = nx.Graph()
     graph.add_nodes_from(sorted(nodes))
     graph.add_weighted_edges_from(sorted((min(a, b), max(a, b), w) for a, b, w in edges))
