@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from openidv.services.graph_rings import find_rings
+from openidv.services.graph_rings import find_rings, ring_of
 from openidv.services.graph_service import GraphService
 from openidv.services.identity_graph import IdentityGraph
 from openidv.store.db import make_engine
@@ -123,6 +123,14 @@ def main() -> None:
         by_member.get(account)
         samples.append(time.perf_counter() - t)
     result["neighbourhood"] = percentiles(samples)
+    fresh = []
+    for account in rng.sample(ids, min(args.queries, len(ids))):
+        t = time.perf_counter()
+        graph.neighbourhood(account)
+        ring = ring_of(graph, account)
+        fresh.append(time.perf_counter() - t)
+        assert ring == by_member.get(account)
+    result["neighbourhood_fresh_ring"] = percentiles(fresh)
 
     adds = []
     for k in range(args.queries):  # a new applicant sharing a random existing device and address

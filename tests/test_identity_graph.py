@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from openidv.errors import InvalidInput, NotFound
-from openidv.services.graph_rings import find_rings
+from openidv.services.graph_rings import find_rings, ring_of
 from openidv.services.graph_service import GraphService
 from openidv.services.graph_weights import GraphConfig
 from openidv.services.identity_graph import IdentityGraph
@@ -109,6 +109,12 @@ def test_hand_built_population_groups_as_expected() -> None:
     # the placeholder score puts the device farm and document reuse above the family
     assert farm.score > family.score and doc.score > family.score
     assert rings[-1] is family
+    graph = memory_graph(population())
+    assert (
+        ring_of(graph, "farm-3") == farm
+        and ring_of(graph, "work-1") is None
+        and ring_of(graph, "cust-0") is None
+    )
 
 
 def test_louvain_splits_a_large_component() -> None:
@@ -122,6 +128,9 @@ def test_louvain_splits_a_large_component() -> None:
     assert any(xs <= set(r.members) for r in rings)
     # without splitting it is one ring
     assert len(find_rings(memory_graph(records))) == 1
+    split = memory_graph(records, GraphConfig(louvain_above=5))
+    by_member = {a: r for r in rings for a in r.members}
+    assert all(ring_of(split, a) == by_member.get(a) for a in split.accounts())
 
 
 # ---- incremental == rebuild, restart
@@ -138,7 +147,10 @@ def test_incremental_add_equals_rebuild(seed: int) -> None:
         for key in r.keys:
             incremental.add(r.account_id, [key], r.created_at)
     assert incremental.snapshot() == rebuilt.snapshot()
-    assert find_rings(incremental) == find_rings(rebuilt)
+    rings = find_rings(incremental)
+    assert rings == find_rings(rebuilt)
+    by_member = {a: r for r in rings for a in r.members}
+    assert all(ring_of(incremental, a) == by_member.get(a) for a in incremental.accounts())
     for account in ("a0000", "a0100", "a0299"):
         assert incremental.neighbourhood(account) == rebuilt.neighbourhood(account)
 
@@ -155,6 +167,14 @@ def test_service_incremental_equals_restart(graph_engine: Engine) -> None:
     assert restarted.rings() == service.rings() == find_rings(memory_graph(records))
     assert service.rings() != before
     assert restarted.neighbourhood("farm-2") == service.neighbourhood("farm-2")
+    ring = service.neighbourhood("farm-2").ring
+    assert ring is not None and ring in service.rings()
+    # the online path answers from the cached rings and says when they are stale
+    service.add("farm-new", ["device:emu-1"], created_at=T0)
+    online = service.neighbourhood("farm-new", fresh=False)
+    assert online.ring is None and online.ring_stale
+    assert service.neighbourhood("farm-new").ring in service.rings()
+    assert not service.neighbourhood("farm-new", fresh=False).ring_stale
 
 
 # ---- hubs, self-loops, duplicates, bad input
@@ -170,6 +190,9 @@ def test_hub_of_100000_accounts_links_nobody_and_stays_fast() -> None:
     rings = find_rings(graph)
     ring_seconds = time.perf_counter() - start
     assert ring_sets(rings) == {frozenset(f"u{i}" for i in range(5))}
+    start = time.perf_counter()
+    assert ring_of(graph, "u3") == rings[0] and ring_of(graph, "u99") is None
+    assert time.perf_counter() - start < 0.05
     assert ring_seconds < 10, ring_seconds  # 5e9 pairs would never finish
     start = time.perf_counter()
     near = graph.neighbourhood("u0")
@@ -378,7 +401,10 @@ def test_any_adds_and_erasures_equal_a_rebuild(ops: list[tuple[str, int, list[st
     for account, (created, keys) in reversed(list(graph.snapshot().items())):
         rebuilt.add(account, keys, created)
     assert rebuilt.snapshot() == graph.snapshot()
-    assert find_rings(rebuilt) == find_rings(graph)
+    rings = find_rings(graph)
+    assert find_rings(rebuilt) == rings
+    by_member = {a: r for r in rings for a in r.members}
     for account in graph.accounts():
         assert rebuilt.neighbourhood(account) == graph.neighbourhood(account)
         assert all(n.account_id != account for n in graph.neighbourhood(account).neighbours)
+        assert ring_of(graph, account) == by_member.get(account)

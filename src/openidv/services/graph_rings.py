@@ -152,22 +152,83 @@ def _groups(graph: IdentityGraph) -> list[list[str]]:
 
     groups: list[list[str]] = []
     for root, nodes in sorted(components.items()):
-        accounts = [n for n in nodes if not n.startswith("\x00")]
-        if len(accounts) <= cfg.louvain_above:
-            groups.append(accounts)
-            continue
-        index = {n: i for i, n in enumerate(nodes)}
-        found = communities(
-            range(len(nodes)),
-            ((index[a], index[b], w) for a, b, w in component_edges[root]),
-            seed=cfg.seed,
-            resolution=cfg.louvain_resolution,
-        )
-        for group in found:
-            members = [nodes[i] for i in group if not nodes[i].startswith("\x00")]
-            if members:
-                groups.append(sorted(members))
+        groups.extend(_split(graph, nodes, component_edges[root]))
     return groups
+
+
+def _split(graph: IdentityGraph, nodes: list[str], edges: list[tuple[str, str, float]]) -> list[list[str]]:
+    """The account groups of one component (``nodes`` sorted): itself, or its Louvain communities when it
+    has more than ``louvain_above`` accounts. A function of the component alone, so one account's ring can
+    be found from its component without the rest of the graph (``ring_of``)."""
+    cfg = graph.config
+    accounts = [n for n in nodes if not n.startswith("\x00")]
+    if len(accounts) <= cfg.louvain_above:
+        return [accounts]
+    index = {n: i for i, n in enumerate(nodes)}
+    found = communities(
+        range(len(nodes)),
+        ((index[a], index[b], w) for a, b, w in edges),
+        seed=cfg.seed,
+        resolution=cfg.louvain_resolution,
+    )
+    groups = []
+    for group in found:
+        members = [nodes[i] for i in group if not nodes[i].startswith("\x00")]
+        if members:
+            groups.append(sorted(members))
+    return groups
+
+
+def ring_of(graph: IdentityGraph, account_id: str) -> Ring | None:
+    """The ring ``account_id`` is in (None: in none), the same one ``find_rings`` would report, found from
+    the account's component alone: fresh after every add without recomputing the tenant's rings.
+
+    Walks the component over the same links as ``find_rings`` (pairs through identifiers within
+    ``pair_limit``, a star node through larger ones), so its cost is the component's size."""
+    if account_id not in graph:
+        return None
+    cfg = graph.config
+    seen = {account_id}
+    stack = [account_id]
+    pairs: dict[tuple[str, str], float] = {}
+    star_edges: list[tuple[str, str, float]] = []
+    while stack:
+        node = stack.pop()
+        if node.startswith("\x00"):
+            continue
+        for key in graph.keys_of(node):
+            weight = graph.weight(key)
+            if weight <= 0:
+                continue
+            holders = graph.holders(key)
+            if len(holders) <= cfg.pair_limit:
+                for other in holders:
+                    pair = (node, other) if node < other else (other, node)
+                    if other == node or pair in pairs:
+                        continue
+                    link = graph.link(node, other)[0]
+                    if link >= cfg.min_link_weight:
+                        pairs[pair] = link
+                        if other not in seen:
+                            seen.add(other)
+                            stack.append(other)
+            elif weight >= cfg.min_link_weight:
+                star = f"\x00{key}"
+                if star in seen:
+                    continue
+                seen.add(star)
+                for other in holders:
+                    star_edges.append((star, other, weight))
+                    if other not in seen:
+                        seen.add(other)
+                        stack.append(other)
+    if len(seen) == 1:
+        return None
+    edges = [(a, b, w) for (a, b), w in pairs.items()] + star_edges
+    for group in _split(graph, sorted(seen), edges):
+        if account_id in group:
+            return _describe(graph, group) if len(group) >= 2 else None
+    return None  # pragma: no cover - every account of the component is in one group
 
 
 def _describe(graph: IdentityGraph, members: list[str]) -> Ring:

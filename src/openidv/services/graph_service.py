@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from openidv.errors import NotFound
-from openidv.services.graph_rings import Ring, find_rings
+from openidv.services.graph_rings import Ring, find_rings, ring_of
 from openidv.services.graph_weights import GraphConfig
 from openidv.services.identity_graph import IdentityGraph, Neighbourhood
 from openidv.store.graph_repository import AccountRecord, GraphRepository
@@ -157,14 +157,16 @@ class GraphService:
     ) -> AccountGraph:
         """The account's neighbourhood within two hops and its ring.
 
-        ``fresh=False`` (the online check) never recomputes rings: it answers from the last rings computed
-        and says so (``ring_stale``) when the graph changed since."""
+        ``fresh=True`` finds the ring from the account's component alone (``ring_of``: exactly the ring
+        ``rings()`` would report, at the cost of one component, not the tenant). ``fresh=False`` answers from
+        the last rings computed and says so (``ring_stale``) when the graph changed since."""
         graph = self.graph(tenant)
         with self._lock:
             if account_id not in graph:
                 raise NotFound(f"account {account_id!r} is not in the identity graph")
             near = graph.neighbourhood(account_id)
-            cached = self._fresh_rings(tenant) if fresh else self._rings.get(tenant)
+            if fresh:
+                return AccountGraph(near, ring_of(graph, account_id), False)
+            cached = self._rings.get(tenant)
             ring = None if cached is None else cached.by_member.get(account_id)
-            stale = cached is None or cached.version != graph.version
-            return AccountGraph(near, ring, stale)
+            return AccountGraph(near, ring, cached is None or cached.version != graph.version)
