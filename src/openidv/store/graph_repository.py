@@ -71,6 +71,8 @@ class AccountRecord:
             validate_key(key)
         if self.created_at.tzinfo is None:
             raise InvalidInput("created_at: a timezone-aware time")
+        if self.verification_id is not None and len(self.verification_id) > 36:
+            raise InvalidInput("verification_id: at most 36 characters")
 
 
 @dataclass(frozen=True)
