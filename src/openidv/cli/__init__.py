@@ -59,6 +59,9 @@ from openidv.cli.worker_cmd import webhooks_app, worker_command  # noqa: E402
 
 app.command("worker")(worker_command)
 app.add_typer(webhooks_app, name="webhooks")
+from openidv.cli.graph_cmd import graph_app  # noqa: E402
+
+app.add_typer(graph_app, name="graph")
 # --- end of sub-command registration ---
 
 

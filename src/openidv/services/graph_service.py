@@ -1,0 +1,172 @@
+"""The identity graph as a service: SQL as the source of truth, one in-memory graph per tenant.
+
+Each tenant's graph is loaded from the store on first use (in batches) and then kept in step with every add
+and erasure made through this service: the write commits to SQL first, then the same change is applied in
+memory, so a restart (a new service on the same store) finds the same graph. Rings are computed on demand
+and cached until the tenant's graph changes.
+
+One process's view: another process writing to the same store is seen after ``reload(tenant)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from openidv.errors import NotFound
+from openidv.services.graph_rings import Ring, find_rings, ring_of
+from openidv.services.graph_weights import GraphConfig
+from openidv.services.identity_graph import IdentityGraph, Neighbourhood
+from openidv.store.graph_repository import AccountRecord, GraphRepository
+from openidv.tenancy import DEFAULT_TENANT, validate_tenant
+
+#: accounts written per transaction by ``add_many``
+WRITE_BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class AccountGraph:
+    """One account's neighbourhood and the ring it is in (None: in no ring)."""
+
+    neighbourhood: Neighbourhood
+    ring: Ring | None
+    #: the ring comes from rings computed before the latest change (``fresh=False``)
+    ring_stale: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        n = self.neighbourhood
+        return {
+            "account_id": n.account_id,
+            "created_at": n.created_at.isoformat(),
+            "identifiers": [i.to_dict() for i in n.identifiers],
+            "neighbours": [x.to_dict() for x in n.neighbours],
+            "truncated": n.truncated,
+            "ring": None if self.ring is None else self.ring.to_dict(),
+            "ring_stale": self.ring_stale,
+        }
+
+
+@dataclass
+class _Rings:
+    version: int
+    rings: list[Ring]
+    by_member: dict[str, Ring]
+
+
+class GraphService:
+    """Identity graphs of every tenant over one ``GraphRepository``."""
+
+    def __init__(self, repository: GraphRepository, config: GraphConfig | None = None) -> None:
+        self.repository = repository
+        self.config = config or GraphConfig()
+        self._graphs: dict[str, IdentityGraph] = {}
+        self._rings: dict[str, _Rings] = {}
+        self._lock = threading.RLock()
+
+    def graph(self, tenant: str = DEFAULT_TENANT) -> IdentityGraph:
+        """The tenant's in-memory graph, loaded from the store on first use."""
+        validate_tenant(tenant)
+        with self._lock:
+            graph = self._graphs.get(tenant)
+            if graph is None:
+                graph = self._graphs[tenant] = self._load(tenant)
+            return graph
+
+    def reload(self, tenant: str = DEFAULT_TENANT) -> IdentityGraph:
+        """Rebuild the tenant's graph from the store (what a restart does)."""
+        validate_tenant(tenant)
+        with self._lock:
+            self._graphs[tenant] = self._load(tenant)
+            self._rings.pop(tenant, None)
+            return self._graphs[tenant]
+
+    def _load(self, tenant: str) -> IdentityGraph:
+        graph = IdentityGraph(self.config)
+        for batch in self.repository.load(tenant):
+            for account in batch:
+                graph.add(account.account_id, account.keys, account.created_at)
+        return graph
+
+    # ---- changes (SQL first, then memory)
+    def add(
+        self,
+        account_id: str,
+        identifiers: Iterable[str],
+        *,
+        created_at: datetime | None = None,
+        verification_id: str | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> tuple[str, ...]:
+        """Add an applicant and the identifier keys it used; returns the keys newly linked to it."""
+        record = AccountRecord(
+            account_id, tuple(identifiers), created_at or datetime.now(UTC), verification_id
+        )
+        return self._write([record], tenant)[account_id][1]
+
+    def add_many(self, records: Sequence[AccountRecord], *, tenant: str = DEFAULT_TENANT) -> int:
+        """Add applicants, ``WRITE_BATCH`` per transaction; returns how many accounts were new."""
+        return sum(is_new for is_new, _ in self._write(records, tenant).values())
+
+    def _write(
+        self, records: Sequence[AccountRecord], tenant: str
+    ) -> dict[str, tuple[bool, tuple[str, ...]]]:
+        graph = self.graph(tenant)
+        out: dict[str, tuple[bool, tuple[str, ...]]] = {}
+        with self._lock:
+            for start in range(0, len(records), WRITE_BATCH):
+                chunk = records[start : start + WRITE_BATCH]
+                for account_id, (is_new, fresh) in self.repository.add_many(chunk, tenant).items():
+                    old = out.get(account_id)
+                    out[account_id] = (
+                        is_new or (old is not None and old[0]),
+                        (*(old[1] if old else ()), *fresh),
+                    )
+                for record in chunk:
+                    # every key, not only those new in SQL: the graph ignores keys it has, and this process
+                    # may not yet hold keys another process stored
+                    graph.add(record.account_id, record.keys, record.created_at)
+        return out
+
+    def erase(self, account_id: str, *, tenant: str = DEFAULT_TENANT) -> bool:
+        """Remove an account and all its links from the store and the graph (subject erasure)."""
+        graph = self.graph(tenant)
+        with self._lock:
+            erased = self.repository.erase(account_id, tenant) is not None
+            return graph.remove(account_id) or erased
+
+    # ---- reading
+    def rings(self, *, tenant: str = DEFAULT_TENANT, min_size: int = 2) -> list[Ring]:
+        """Rings of the tenant (recomputed when the graph changed since the last call)."""
+        return [r for r in self._fresh_rings(tenant).rings if r.size >= min_size]
+
+    def _fresh_rings(self, tenant: str) -> _Rings:
+        graph = self.graph(tenant)
+        with self._lock:
+            cached = self._rings.get(tenant)
+            if cached is None or cached.version != graph.version:
+                rings = find_rings(graph)
+                cached = _Rings(graph.version, rings, {a: r for r in rings for a in r.members})
+                self._rings[tenant] = cached
+            return cached
+
+    def neighbourhood(
+        self, account_id: str, *, tenant: str = DEFAULT_TENANT, fresh: bool = True
+    ) -> AccountGraph:
+        """The account's neighbourhood within two hops and its ring.
+
+        ``fresh=True`` finds the ring from the account's component alone (``ring_of``: exactly the ring
+        ``rings()`` would report, at the cost of one component, not the tenant). ``fresh=False`` answers from
+        the last rings computed and says so (``ring_stale``) when the graph changed since."""
+        graph = self.graph(tenant)
+        with self._lock:
+            if account_id not in graph:
+                raise NotFound(f"account {account_id!r} is not in the identity graph")
+            near = graph.neighbourhood(account_id)
+            if fresh:
+                return AccountGraph(near, ring_of(graph, account_id), False)
+            cached = self._rings.get(tenant)
+            ring = None if cached is None else cached.by_member.get(account_id)
+            return AccountGraph(near, ring, cached is None or cached.version != graph.version)
