@@ -1,9 +1,13 @@
 """``openidv graph ingest|rings|show``: add applicants to the identity graph, list rings, show one account.
 
 Input of ``ingest`` is JSON lines, one applicant a line: ``account_id``, ``created_at`` (ISO 8601 with a
-zone; optional, default now), ``identifiers`` (normalised keys such as ``"phone:+14155550100"``) and
-optionally ``verification_id``. The whole file is checked before anything is written: a bad line exits 2
-naming the line, and the store is left as it was.
+zone; optional, default now), and either ``identifiers`` (normalised keys such as ``"phone:+14155550100"``)
+or the raw applicant fields a verification request carries (``email``, ``phone`` with ``country``,
+``address``, ``ip``, ``device_id``, ``national_id``, ``document_number`` with ``document_issuer``,
+``face_id``; the lines of ``openidv synth identities``), which are normalised here
+(``openidv.checks.graph.identifiers``); a field that cannot be normalised is left out and counted, the rest
+of the line is kept. Optionally ``verification_id``. The whole file is checked before anything is written:
+a bad line exits 2 naming the line, and the store is left as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from openidv.checks.graph.identifiers import identifiers_of
 from openidv.cli.common import fail, friendly_errors, print_json
 from openidv.errors import InvalidInput
 from openidv.services.graph_service import GraphService
@@ -37,8 +42,9 @@ def _service(settings: Settings) -> GraphService:
     return GraphService(GraphRepository(store.engine))
 
 
-def parse_applicant(line: str) -> AccountRecord:
-    """One JSON line -> an account record; InvalidInput says what is wrong."""
+def parse_applicant(line: str) -> tuple[AccountRecord, list[str]]:
+    """One JSON line -> an account record and the raw fields that could not be normalised; InvalidInput says
+    what is wrong with the line itself."""
     try:
         item: Any = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -48,7 +54,11 @@ def parse_applicant(line: str) -> AccountRecord:
     account_id = item.get("account_id")
     if not isinstance(account_id, str):
         raise InvalidInput("account_id: a string is required")
+    problems: list[str] = []
     identifiers = item.get("identifiers")
+    if identifiers is None:  # raw applicant fields: normalise them
+        found, problems = identifiers_of(item)
+        identifiers = [identifier.key for identifier in found]
     if not isinstance(identifiers, list) or not all(isinstance(k, str) for k in identifiers):
         raise InvalidInput("identifiers: a list of 'kind:value' strings is required")
     created_raw = item.get("created_at")
@@ -65,37 +75,44 @@ def parse_applicant(line: str) -> AccountRecord:
     verification = item.get("verification_id")
     if verification is not None and (not isinstance(verification, str) or len(verification) > 36):
         raise InvalidInput("verification_id: a string of at most 36 characters")
-    return AccountRecord(account_id, tuple(identifiers), created, verification)
+    return AccountRecord(account_id, tuple(identifiers), created, verification), problems
 
 
-def read_applicants(path: Path) -> list[AccountRecord]:
-    """Every applicant of a JSON-lines file (blank lines skipped); InvalidInput names the first bad line."""
+def read_applicants(path: Path) -> tuple[list[AccountRecord], int]:
+    """Every applicant of a JSON-lines file (blank lines skipped) and how many raw fields could not be
+    normalised; InvalidInput names the first bad line."""
     records: list[AccountRecord] = []
+    dropped = 0
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(parse_applicant(line))
+                record, problems = parse_applicant(line)
             except InvalidInput as exc:
                 raise InvalidInput(f"{path.name} line {number}: {exc}") from None
-    return records
+            records.append(record)
+            dropped += len(problems)
+    return records, dropped
 
 
 @graph_app.command("ingest")
 @friendly_errors
 def ingest_command(
-    file: Annotated[Path, typer.Argument(help="JSON lines: account_id, created_at, identifiers.")],
+    file: Annotated[
+        Path, typer.Argument(help="JSON lines: account_id, created_at, identifiers or raw applicant fields.")
+    ],
     tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
     """Add the applicants of FILE to the identity graph (idempotent: adding a file again changes nothing)."""
     validate_tenant(tenant)
     try:
-        records = read_applicants(file)
+        records, dropped = read_applicants(file)
     except UnicodeDecodeError:
         fail(f"{file}: not UTF-8 text")
     new = _service(Settings.from_env()).add_many(records, tenant=tenant)
-    typer.echo(f"ingested {len(records)} applicant(s), {new} new account(s), tenant {tenant}")
+    left_out = f"; {dropped} field(s) could not be normalised and were left out" if dropped else ""
+    typer.echo(f"ingested {len(records)} applicant(s), {new} new account(s), tenant {tenant}{left_out}")
 
 
 @graph_app.command("rings")

@@ -23,6 +23,7 @@ from openidv.errors import InvalidInput
 from openidv.services.face_gallery import GalleryService
 from openidv.settings import Settings
 from openidv.store import privacy
+from openidv.store.graph_repository import GraphRepository, StoredAccount
 from openidv.store.repository import Store
 from openidv.tenancy import DEFAULT_TENANT
 
@@ -48,9 +49,23 @@ class ErasureReport:
     templates: int
     liveness_sessions: int
     captures: int
+    #: identity-graph accounts (``account_id`` = the subject id) removed with their links
+    graph_accounts: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def _graph_export(account: StoredAccount | None) -> dict[str, Any] | None:
+    """The subject's identity-graph account: when it was added and the identifier keys it links by."""
+    if account is None:
+        return None
+    return {
+        "account_id": account.account_id,
+        "created_at": account.created_at.isoformat(),
+        "identifiers": list(account.keys),
+        "verification_id": account.verification_id,
+    }
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,7 @@ class SubjectService:
             "verifications": verifications,
             "gallery_enrolments": privacy.export_enrolments(self.store.engine, tenant, subject_id),
             "liveness_sessions": privacy.export_sessions(self.store.engine, tenant, sessions),
+            "graph_account": _graph_export(GraphRepository(self.store.engine).get(subject_id, tenant)),
         }
 
     def erase(self, subject_id: str, *, tenant: str = DEFAULT_TENANT, actor: str = "system") -> ErasureReport:
@@ -93,6 +109,7 @@ class SubjectService:
         if self.gallery is not None:
             for name in privacy.galleries_holding(self.store.engine, tenant, subject_id):
                 templates += self.gallery.delete_subject(name, subject_id, tenant=tenant)
+        graph_accounts = int(GraphRepository(self.store.engine).erase(subject_id, tenant) is not None)
         ids = privacy.subject_verification_ids(self.store, tenant, subject_id)
         subject_hash = self.store.keyring.keyed_hash("subject", f"{tenant}\x00{subject_id}")
         erased = privacy.erase_verifications(
@@ -100,10 +117,15 @@ class SubjectService:
             ids,
             reason="subject_erasure",
             actor=actor,
-            subject_entry=(subject_hash, {"tenant": tenant, "templates": templates}),
+            subject_entry=(
+                subject_hash,
+                {"tenant": tenant, "templates": templates, "graph_accounts": graph_accounts},
+            ),
         )
         privacy.checkpoint(self.store.engine)
-        return ErasureReport(erased.verifications, templates, erased.liveness_sessions, erased.captures)
+        return ErasureReport(
+            erased.verifications, templates, erased.liveness_sessions, erased.captures, graph_accounts
+        )
 
     def purge(self, settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
         """Erase what is older than its retention period (``Settings.retention_*_days``; 0 keeps it)."""
