@@ -62,7 +62,9 @@ def test_erasing_a_subject_removes_its_graph_account(tmp_path: Path) -> None:
     from openidv.store.graph_repository import AccountRecord, GraphRepository
     from openidv.store.repository import Store
 
-    store = Store.from_url(f"sqlite:///{tmp_path / 'openidv.sqlite3'}", keyring=KeyRing(secrets.token_bytes(32)))
+    store = Store.from_url(
+        f"sqlite:///{tmp_path / 'openidv.sqlite3'}", keyring=KeyRing(secrets.token_bytes(32))
+    )
     graph = GraphRepository(store.engine)
     graph.add(AccountRecord("cust-1", ("phone:+14155550100", "device:abc")))
     graph.add(AccountRecord("cust-2", ("device:abc",)))
