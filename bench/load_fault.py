@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--lease-s", type=float, default=10, help="openidv worker --lease-s")
     parser.add_argument("--job-pause-s", type=float, default=0.2, help="worker sleep after each claim")
     parser.add_argument("--down-s", type=float, default=3, help="seconds PostgreSQL and Redis stay down")
+    parser.add_argument("--lose-answer-every", type=int, default=50, help="receiver: lose every Nth answer")
     parser.add_argument("--keep", type=Path, help="an empty dir to keep the logs and the cluster in")
     args = parser.parse_args()
     report = run_load_fault(
@@ -43,6 +44,7 @@ def main() -> None:
         lease_s=args.lease_s,
         job_pause_s=args.job_pause_s,
         down_s=args.down_s,
+        lose_answer_every=args.lose_answer_every,
         root=args.keep,
     )
     print(json.dumps(report, indent=2))

@@ -189,9 +189,16 @@ class PrivateRedis:
 
 @dataclass
 class Receiver:
-    """A threaded HTTP server that checks each delivery's signature on the raw body, then records it."""
+    """A threaded HTTP server that checks each delivery's signature on the raw body, then records it.
+
+    Every ``lose_answer_every``-th new event (0: none) is recorded, then answered only after
+    ``answer_delay_s`` (longer than the dispatcher's timeout): the answer is lost although the event was
+    processed, so the dispatcher sends it again and the receiver must deduplicate by event id."""
 
     secret: str = ""
+    lose_answer_every: int = 0
+    answer_delay_s: float = 0.0
+    lost_answers: int = 0
     deliveries: list[str] = field(default_factory=list)  # event ids, one per valid delivery (raw)
     verification_of: dict[str, str] = field(default_factory=dict)  # event id -> verification id
     bad_signatures: int = 0
@@ -209,12 +216,20 @@ class Receiver:
                     receiver.secret, self.headers.get(SIGNATURE_HEADER), raw, tolerance_s=300
                 )
                 event_id = self.headers.get(EVENT_ID_HEADER, "")
+                lose = False
                 with receiver._lock:
                     if ok and event_id and json.loads(raw).get("id") == event_id:
+                        new = event_id not in receiver.verification_of
                         receiver.deliveries.append(event_id)
                         receiver.verification_of[event_id] = str(json.loads(raw)["data"]["id"])
+                        n = len(receiver.verification_of)
+                        every = receiver.lose_answer_every
+                        lose = new and every > 0 and n % every == 1
+                        receiver.lost_answers += lose
                     else:
                         receiver.bad_signatures += 1
+                if lose:
+                    time.sleep(receiver.answer_delay_s)
                 self.send_response(200 if ok else 400)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -246,6 +261,7 @@ class Stack:
         lease_s: float = 10,
         job_pause_s: float = 0.2,
         rate_limit: int = 100_000,
+        lose_answer_every: int = 50,
     ) -> None:
         """``job_pause_s``: each worker sleeps this long after claiming a job (the worker's fault-injection
         hook), a stand-in for a photo verification's seconds, so a killed worker really holds jobs."""
@@ -275,7 +291,10 @@ class Stack:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.serve: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
-        self.receiver = Receiver()
+        self.webhook_timeout_s = 2.0
+        self.receiver = Receiver(
+            lose_answer_every=lose_answer_every, answer_delay_s=self.webhook_timeout_s + 1
+        )
         self.api_key = ""
 
     # -- setup
@@ -329,7 +348,7 @@ class Stack:
                 "--webhook-backoff-cap-s",
                 "5",
                 "--webhook-timeout-s",
-                "5",
+                str(self.webhook_timeout_s),
                 "--webhook-max-attempts",
                 "20",
             )
@@ -689,6 +708,7 @@ def audit(stack: Stack, load: Load) -> dict[str, Any]:
         "webhook_events_unknown": len(set(received) - set(events)),
         "webhook_redeliveries": sum(received.values()) - len(received),
         "webhook_bad_signatures": stack.receiver.bad_signatures,
+        "webhook_answers_lost_on_purpose": stack.receiver.lost_answers,
         "examples": {"lost": lost[:3], "duplicated": duplicated[:3], "not_final": not_final[:3]},
     }
 
@@ -798,11 +818,13 @@ def run_load_fault(
     lease_s: float = 10,
     job_pause_s: float = 0.2,
     down_s: float = 3,
+    lose_answer_every: int = 50,
     root: Path | None = None,
 ) -> dict[str, Any]:
     """Start the stack, drive the load with the faults, let async work settle, audit; one JSON-able dict.
     ``root``: keep the logs and the cluster there (default: a temp dir, removed)."""
-    with running_stack(root, api_workers=api_workers, lease_s=lease_s, job_pause_s=job_pause_s) as stack:
+    options = {"api_workers": api_workers, "lease_s": lease_s, "job_pause_s": job_pause_s}
+    with running_stack(root, lose_answer_every=lose_answer_every, **options) as stack:
         load = Load(stack.base_url, stack.api_key, rate=rate, duration_s=duration, async_share=async_share)
         fault_log: list[dict[str, Any]] = []
         t0 = time.monotonic()
@@ -831,6 +853,7 @@ def run_load_fault(
             "worker_lease_s": lease_s,
             "job_pause_s": job_pause_s,
             "fault_down_s": down_s,
+            "receiver_loses_answer_of_every_nth_event": lose_answer_every,
         },
         "throughput_accepted_per_s": round(result["accepted"] / load_s, 2),
         "load_wall_s": round(load_s, 1),

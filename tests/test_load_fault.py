@@ -9,6 +9,7 @@ one uvicorn worker and the ``openidv worker`` killed with SIGKILL. Deselect with
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,9 +57,12 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 def test_short_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     try:
-        report = run_load_fault(duration=25, rate=5, grace_s=90, down_s=2, root=tmp_path / "run")
+        report = run_load_fault(
+            duration=25, rate=5, grace_s=90, down_s=2, lose_answer_every=10, root=tmp_path / "run"
+        )
     except Unavailable as exc:
         _unavailable(exc)
+    print(json.dumps(report, indent=1))  # shown with -s, and on failure
     audit: dict[str, Any] = report["audit"]
     assert report["failures"] == [], report  # every count in MUST_BE_ZERO, the row count and the chain
     for name in MUST_BE_ZERO:
@@ -67,6 +71,9 @@ def test_short_load_with_faults_loses_and_duplicates_nothing(tmp_path: Path) -> 
     assert audit["verification_rows"] == audit["verification_rows_expected"]
     assert audit["async_accepted"] > 0 and audit["webhook_events_received"] == audit["webhook_events"]
     assert report["audit_chain"]["ok"], report["audit_chain"]
+    # answers the receiver lost on purpose came again, and dedup by event id leaves each event once
+    assert audit["webhook_answers_lost_on_purpose"] > 0, audit
+    assert audit["webhook_redeliveries"] >= audit["webhook_answers_lost_on_purpose"], audit
 
     # the faults happened and were seen: otherwise the zeros above prove nothing
     faults = {f["fault"]: f for f in report["faults"]}
