@@ -492,6 +492,7 @@ class Outcome:
 
     key: str
     mode: str
+    sent_at: float = 0.0  # seconds since the load began
     status: int | None = None
     id: str | None = None
     attempts: int = 0
@@ -535,7 +536,9 @@ class Load:
                 due = self.started + i / self.rate
                 time.sleep(max(0.0, due - time.monotonic()))
                 outcome = Outcome(
-                    key=f"load-{uuid.uuid4()}", mode="async" if rng.random() < self.async_share else "sync"
+                    key=f"load-{uuid.uuid4()}",
+                    mode="async" if rng.random() < self.async_share else "sync",
+                    sent_at=due - self.started,
                 )
                 with self._lock:
                     self.outcomes.append(outcome)
@@ -713,8 +716,10 @@ def audit(stack: Stack, load: Load) -> dict[str, Any]:
     }
 
 
-def latency_summary(load: Load) -> dict[str, Any]:
-    """p50/p99 of the successful attempt of sync requests (and of the whole retried request)."""
+def latency_summary(load: Load, fault_log: list[dict[str, Any]], window_s: float = 20) -> dict[str, Any]:
+    """p50/p99 of the successful attempt of sync requests (and of the whole retried request); and the same
+    for requests sent in quiet times against those sent within ``window_s`` after a fault began: the run's
+    own fault-free peer."""
 
     def pct(values: list[float], q: float) -> float | None:
         if not values:
@@ -737,7 +742,25 @@ def latency_summary(load: Load) -> dict[str, Any]:
         "async_202_p50_ms": pct(asyn, 0.5),
         "async_202_p99_ms": pct(asyn, 0.99),
         "retried_requests": sum(1 for o in load.outcomes if o.attempts > 1),
+        "sync_quiet_vs_fault_windows": _windows(sync, fault_log, window_s, pct),
     }
+
+
+def _windows(
+    sync: list[Outcome],
+    fault_log: list[dict[str, Any]],
+    window_s: float,
+    pct: Callable[[list[float], float], float | None],
+) -> dict[str, Any]:
+    starts = [float(f["at_s"]) for f in fault_log]
+    near = [o for o in sync if any(s - 1 <= o.sent_at <= s + window_s for s in starts)]
+    near_keys = {o.key for o in near}
+    quiet = [o for o in sync if o.key not in near_keys]
+    out: dict[str, Any] = {}
+    for name, group in (("quiet", quiet), ("fault_windows", near)):
+        total = [o.total_s for o in group if o.total_s is not None]
+        out[name] = {"n": len(total), "p50_ms": pct(total, 0.5), "p99_ms": pct(total, 0.99)}
+    return out
 
 
 def errors_by_fault(load: Load, fault_log: list[dict[str, Any]], window_s: float = 20) -> dict[str, Any]:
@@ -857,7 +880,7 @@ def run_load_fault(
         },
         "throughput_accepted_per_s": round(result["accepted"] / load_s, 2),
         "load_wall_s": round(load_s, 1),
-        "latency": latency_summary(load),
+        "latency": latency_summary(load, fault_log),
         "faults": sorted(fault_log, key=lambda f: float(f["at_s"])),
         "errors_by_fault": errors_by_fault(load, fault_log),
         "settle": settled,
