@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--job-pause-s", type=float, default=0.2, help="worker sleep after each claim")
     parser.add_argument("--down-s", type=float, default=3, help="seconds PostgreSQL and Redis stay down")
     parser.add_argument("--lose-answer-every", type=int, default=50, help="receiver: lose every Nth answer")
+    parser.add_argument("--pg-stop-mode", choices=["fast", "immediate"], default="fast", help="pg_ctl -m")
     parser.add_argument("--keep", type=Path, help="an empty dir to keep the logs and the cluster in")
     args = parser.parse_args()
     report = run_load_fault(
@@ -45,6 +46,7 @@ def main() -> None:
         job_pause_s=args.job_pause_s,
         down_s=args.down_s,
         lose_answer_every=args.lose_answer_every,
+        pg_stop_mode=args.pg_stop_mode,
         root=args.keep,
     )
     print(json.dumps(report, indent=2))

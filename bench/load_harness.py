@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -125,15 +126,16 @@ class PrivatePostgres:
     def start(self) -> None:
         self._ctl("start")
 
-    def restart(self, down_s: float = 0) -> None:
-        """``pg_ctl stop -m fast`` (clients are cut off), ``down_s`` seconds down, then start again."""
-        self.stop()
+    def restart(self, down_s: float = 0, mode: str = "fast") -> None:
+        """``pg_ctl stop -m fast`` (clients are cut off; ``immediate``: no checkpoint, crash recovery at the
+        next start, as after a crash of the server), ``down_s`` seconds down, then start again."""
+        self.stop(mode)
         time.sleep(down_s)
         self._ctl("start")
 
-    def stop(self) -> None:
-        """``pg_ctl stop -m fast``: down until ``start``."""
-        self._ctl("-m", "fast", "stop")
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m MODE``: down until ``start``."""
+        self._ctl("-m", mode, "stop")
 
     def close(self) -> None:
         """Stop for good and remove the cluster."""
@@ -287,6 +289,7 @@ class Stack:
         }
         self.api_workers = api_workers
         self.lease_s = lease_s
+        self.job_pause_s = job_pause_s
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.serve: subprocess.Popen[bytes] | None = None
@@ -405,19 +408,25 @@ class Stack:
         }
 
     def kill_worker_and_replace(self) -> dict[str, Any]:
-        """SIGKILL the ``openidv worker`` while it holds a job (waiting up to 10 s for one) and start a new
-        one at once: the held jobs must come back after their lease, once each."""
+        """SIGKILL the ``openidv worker`` while it holds a job it claimed within the last 100 ms (so it is
+        surely still on it: each job pauses ``job_pause_s`` after its claim), waiting up to 10 s for one, and
+        start a new worker at once: the held jobs must come back after their lease, once each."""
         engine = create_engine(self.pg.url)
+        fresh = text("SELECT count(*) FROM jobs WHERE status = 'running' AND updated_at >= :cut")
 
-        def running() -> int:
+        def fresh_claims() -> int:
+            cut = datetime.now(UTC) - timedelta(seconds=min(0.1, self.job_pause_s / 2))
             with engine.connect() as c:
-                return int(c.execute(text("SELECT count(*) FROM jobs WHERE status = 'running'")).scalar_one())
+                return int(c.execute(fresh, {"cut": cut}).scalar_one())
 
-        wait_until(lambda: running() > 0, 10, step=0.05)
-        held = running()
-        engine.dispose()
+        held = 0
+        deadline = time.monotonic() + 10
+        while held == 0 and time.monotonic() < deadline:
+            held = fresh_claims()
+            time.sleep(0 if held else 0.02)
         victim = self.workers[-1]
         victim.send_signal(signal.SIGKILL)
+        engine.dispose()
         victim.wait(30)
         self.start_worker()
         return {"killed_pid": victim.pid, "running_jobs_at_kill": held, "new_pid": self.workers[-1].pid}
@@ -430,7 +439,7 @@ class Stack:
             return type(exc).__name__
         return f"{answer.status_code} {answer.json().get('detail', '')}".strip()
 
-    def restart_postgres(self, down_s: float) -> dict[str, Any]:
+    def restart_postgres(self, down_s: float, mode: str = "fast") -> dict[str, Any]:
         started = time.monotonic()
         probe: list[str] = []
 
@@ -440,10 +449,11 @@ class Stack:
 
         prober = threading.Thread(target=look)
         prober.start()
-        self.pg.restart(down_s)
+        self.pg.restart(down_s, mode)
         took = time.monotonic() - started
         prober.join()
-        return {"down_s": round(took, 2), "readyz_while_down": probe[0], "readyz_after": self.readyz()}
+        after = self.readyz()
+        return {"mode": mode, "down_s": round(took, 2), "readyz_while_down": probe[0], "readyz_after": after}
 
     def kill_redis(self, down_s: float) -> dict[str, Any]:
         self.redis.kill()
@@ -807,12 +817,12 @@ MUST_BE_ZERO = (
 
 
 def fault_plan(
-    stack: Stack, duration: float, down_s: float
+    stack: Stack, duration: float, down_s: float, pg_stop_mode: str = "fast"
 ) -> list[tuple[float, Callable[[], dict[str, Any]]]]:
     """The faults and when (fractions of the run), spaced so that their error windows do not overlap."""
 
     def restart_postgres() -> dict[str, Any]:
-        return stack.restart_postgres(down_s)
+        return stack.restart_postgres(down_s, pg_stop_mode)
 
     def kill_redis() -> dict[str, Any]:
         return stack.kill_redis(down_s)
@@ -842,6 +852,7 @@ def run_load_fault(
     job_pause_s: float = 0.2,
     down_s: float = 3,
     lose_answer_every: int = 50,
+    pg_stop_mode: str = "fast",
     root: Path | None = None,
 ) -> dict[str, Any]:
     """Start the stack, drive the load with the faults, let async work settle, audit; one JSON-able dict.
@@ -851,7 +862,7 @@ def run_load_fault(
         load = Load(stack.base_url, stack.api_key, rate=rate, duration_s=duration, async_share=async_share)
         fault_log: list[dict[str, Any]] = []
         t0 = time.monotonic()
-        load.run(fault_plan(stack, duration, down_s), fault_log)
+        load.run(fault_plan(stack, duration, down_s, pg_stop_mode), fault_log)
         load_s = time.monotonic() - t0  # every request has its last answer (retries included)
         settled = settle(stack, load, grace_s)
         result = audit(stack, load)
@@ -877,6 +888,7 @@ def run_load_fault(
             "job_pause_s": job_pause_s,
             "fault_down_s": down_s,
             "receiver_loses_answer_of_every_nth_event": lose_answer_every,
+            "pg_stop_mode": pg_stop_mode,
         },
         "throughput_accepted_per_s": round(result["accepted"] / load_s, 2),
         "load_wall_s": round(load_s, 1),
