@@ -43,7 +43,20 @@ from sqlalchemy import create_engine, text
 from openidv.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, verify_signature
 
 REPO = Path(__file__).resolve().parents[1]
-PG_BIN = Path(os.environ.get("OPENIDV_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def pg_bin() -> Path:
+    """Where ``initdb`` and ``pg_ctl`` are: ``OPENIDV_PG_BIN``, else ``initdb`` on PATH, else the newest
+    ``/usr/lib/postgresql/*/bin`` (Debian keeps them off PATH)."""
+    if "OPENIDV_PG_BIN" in os.environ:
+        return Path(os.environ["OPENIDV_PG_BIN"])
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent  # a symlink in /usr/local/bin: the real dir
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return versions[-1].parent if versions else Path("/usr/lib/postgresql/15/bin")
+
+
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
 BODY: dict[str, Any] = {
     "mrz": TD3,
@@ -81,8 +94,9 @@ class PrivatePostgres:
     a real restart. initdb takes about 0.6 s on the development VM."""
 
     def __init__(self) -> None:
-        if not (PG_BIN / "initdb").exists():
-            raise Unavailable(f"no initdb at {PG_BIN} (set OPENIDV_PG_BIN)")
+        self.bin = pg_bin()
+        if not (self.bin / "initdb").exists():
+            raise Unavailable(f"no initdb at {self.bin} (set OPENIDV_PG_BIN)")
         # a dir of its own right under the temp dir: pytest's and our callers' dirs are private to root
         self.root = root = Path(tempfile.mkdtemp(prefix="openidv-pg-"))
         self.data = root / "pgdata"
@@ -92,7 +106,7 @@ class PrivatePostgres:
             if shutil.which("su") is None:
                 raise Unavailable("running as root without su: cannot run initdb as postgres")
             shutil.chown(root, "postgres")
-        self._run([str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"])
+        self._run([str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"])
         self.start()
 
     @property
@@ -111,7 +125,7 @@ class PrivatePostgres:
         opts = f"'-p {self.port} -k {self.root} {settings}'"
         self._run(
             [
-                str(PG_BIN / "pg_ctl"),
+                str(self.bin / "pg_ctl"),
                 "-D",
                 str(self.data),
                 "-l",
