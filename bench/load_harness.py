@@ -103,9 +103,13 @@ class PrivatePostgres:
         self.port = free_port()
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
-            if shutil.which("su") is None:
-                raise Unavailable("running as root without su: cannot run initdb as postgres")
-            shutil.chown(root, "postgres")
+            try:
+                if shutil.which("su") is None:
+                    raise LookupError("no su")
+                shutil.chown(root, "postgres")
+            except LookupError as exc:
+                shutil.rmtree(root, ignore_errors=True)
+                raise Unavailable(f"running as root, initdb must run as the OS user postgres: {exc}") from exc
         self._run([str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"])
         self.start()
 
