@@ -559,6 +559,7 @@ class Load:
         local = threading.local()
         rng = random.Random(12)
         n = int(self.rate * self.duration_s)
+        futures = []
         with ThreadPoolExecutor(self.threads) as pool:
             for i in range(n):
                 due = self.started + i / self.rate
@@ -570,9 +571,11 @@ class Load:
                 )
                 with self._lock:
                     self.outcomes.append(outcome)
-                pool.submit(self._one, outcome, local)
+                futures.append(pool.submit(self._one, outcome, local))
         for t in fault_threads:
             t.join()
+        for future in futures:
+            future.result()  # a bug in the client itself surfaces here rather than as a "lost" request
 
     def _fault(self, at: float, fn: Callable[[], dict[str, Any]], log: list[dict[str, Any]]) -> None:
         time.sleep(max(0.0, self.started + at - time.monotonic()))
@@ -886,6 +889,7 @@ def run_load_fault(
         result = audit(stack, load)
         chain = audit_chain(stack)
     failures = [k for k in MUST_BE_ZERO if result[k] != 0]
+    failures += [f"fault {f['fault']} not injected: {f['error']}" for f in fault_log if "error" in f]
     if result["verification_rows"] != result["verification_rows_expected"]:
         failures.append("verification_rows")
     if not chain["ok"]:
