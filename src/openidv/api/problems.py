@@ -8,11 +8,17 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openidv.errors import BodyTooLarge, ConfigurationError, Conflict, InvalidInput, NotFound, PolicyError
 
 log = logging.getLogger(__name__)
+#: what the database driver raises while the database is away (restarting, unreachable, pool exhausted)
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+#: seconds a client is asked to wait before retrying when the database is away
+DATABASE_RETRY_AFTER_S = 1
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
     400: "Bad request",
@@ -98,6 +104,32 @@ async def _on_openidv(_: Request, exc: Exception) -> JSONResponse:
     return problem(code, str(exc))
 
 
+async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is away (a restart, a failover, a dropped route): a 503 with ``Retry-After``, so a
+    client knows to retry (with its Idempotency-Key) rather than report a bug. A 500 said "unexpected
+    error, quote the request id" for what is an outage; nothing half-written is left either way, since
+    the failed transaction rolls back. The driver's message (it may quote SQL or a host) goes to the log
+    only."""
+    request_id = str(getattr(request.state, "request_id", "") or "")
+    log.warning(
+        "database unavailable (%s) serving %s %s (request_id=%s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    return problem(
+        503,
+        f"the database is unavailable; retry in {DATABASE_RETRY_AFTER_S} s with the same Idempotency-Key",
+        headers=headers,
+        extra={"request_id": request_id} if request_id else None,
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Anything unexpected: a problem+json 500 with the request id; the exception (stack, SQL text) goes to
     the server log only."""
@@ -120,6 +152,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: Any) -> None:
     app.add_exception_handler(Exception, _on_unexpected)
+    for db_exc in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(db_exc, _on_database_unavailable)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     for exc_type in (BodyTooLarge, InvalidInput, NotFound, Conflict, PolicyError, ConfigurationError):
