@@ -304,6 +304,7 @@ class Stack:
             "OPENIDV_ENCRYPTION_KEY": ENCRYPTION_KEY,
             "OPENIDV_LOG_LEVEL": "WARNING",
             "OPENIDV_WORKER_PAUSE_AFTER_CLAIM_S": str(job_pause_s),
+            "OPENIDV_WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver listens on loopback
         }
         self.api_workers = api_workers
         self.lease_s = lease_s
@@ -370,6 +371,10 @@ class Stack:
                 "5",
                 "--webhook-timeout-s",
                 str(self.webhook_timeout_s),
+                # a killed dispatcher's claimed batch comes back after this (default 60 s): short here, so a
+                # run's outbox drains soon after the worker kill
+                "--webhook-lease-s",
+                str(max(5.0, 2 * self.webhook_timeout_s)),
                 "--webhook-max-attempts",
                 "20",
             )

@@ -51,6 +51,13 @@ def worker_command(
     webhook_backoff_s: Annotated[float, typer.Option(help="Base of the exponential retry delay.")] = 30.0,
     webhook_backoff_cap_s: Annotated[float, typer.Option(help="Longest retry delay.")] = 3600.0,
     webhook_timeout_s: Annotated[float, typer.Option(help="Timeout of one delivery.")] = 10.0,
+    webhook_lease_s: Annotated[
+        float,
+        typer.Option(
+            help="How long claimed deliveries are hidden from other dispatchers; a dispatcher that dies "
+            "mid-batch delays the rest by this much. Keep it above --webhook-timeout-s."
+        ),
+    ] = 60.0,
 ) -> None:
     """Run async verifications from the queue and deliver their webhooks."""
     from openidv.api.logs import log_config
@@ -64,6 +71,7 @@ def worker_command(
         ("--lease-s", lease_s),
         ("--poll-s", poll_s),
         ("--webhook-timeout-s", webhook_timeout_s),
+        ("--webhook-lease-s", webhook_lease_s),
     ):
         if not value > 0:
             fail(f"{name} must be above 0")
@@ -99,6 +107,7 @@ def worker_command(
             backoff_base_s=webhook_backoff_s,
             backoff_cap_s=webhook_backoff_cap_s,
             timeout_s=webhook_timeout_s,
+            lease_s=webhook_lease_s,
             poll_s=poll_s,
             allow_private=settings.webhook_allow_private,
         ),
