@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import yaml
 
+from openidv import models
 from openidv.checks.liveness.artifacts import load_model
 from openidv.checks.liveness.backbones import (
     BACKBONES,
@@ -163,6 +164,9 @@ def test_a_changed_model_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     data[len(data) // 2] ^= 0xFF
     copy.write_bytes(bytes(data))
     monkeypatch.syspath_prepend(str(tmp_path))
+    # the tampered entry must not outlive this test: /readyz checks every registered model
+    monkeypatch.setattr(models, "_REGISTRY", dict(models._REGISTRY))
+    monkeypatch.setattr(models, "_verified", dict(models._verified))
     spec = register_model(
         ModelSpec(
             id="test-tampered-minifasnet",
