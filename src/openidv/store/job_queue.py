@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from openidv.crypto import BiometricCipher
-from openidv.errors import Conflict, OpenIDVError
+from openidv.errors import OpenIDVError
 from openidv.store.queue_tables import COMPLETED, FAILED, QUEUED, RUNNING, Job
-from openidv.store.repository import Store
+from openidv.store.repository import Store, same_request
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -138,10 +138,7 @@ class JobQueue:
             ).scalar_one_or_none()
             if row is None:
                 return None
-            if row.request_hash != request_hash:
-                raise Conflict(
-                    "Idempotency-Key was already used with a different request body; use a new key"
-                )
+            same_request(row.request_hash, request_hash)
             return _status(row)
 
     def status(self, job_id: str, tenant_id: str) -> JobStatus | None:

@@ -65,6 +65,12 @@ class ApiKeyInfo:
         return self.expires_at is not None and (now or datetime.now(UTC)) >= self.expires_at
 
 
+def same_request(stored_hash: str, request_hash: str) -> None:
+    """An Idempotency-Key names one request: the same key with another body is a ``Conflict``."""
+    if stored_hash != request_hash:
+        raise Conflict("Idempotency-Key was already used with a different request body; use a new key")
+
+
 class KeyExpired(Exception):
     """``authenticate`` found the key, but it expired (the API answers 401 saying so)."""
 
@@ -202,10 +208,7 @@ class Store:
             ).scalar_one_or_none()
             if row is None:
                 return None
-            if row.request_hash != request_hash:
-                raise Conflict(
-                    "Idempotency-Key was already used with a different request body; use a new key"
-                )
+            same_request(row.request_hash, request_hash)
             return record_of(row, self.keyring).model_copy(update={"replayed": True})
 
     def get_verification(self, verification_id: str, tenant_id: str = DEFAULT_TENANT) -> VerificationRecord:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from openidv.checks.graph.address_rules import (
     COUNTRY_NAMES,
@@ -184,15 +184,21 @@ def _strip_countries(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def _replace_phrases(tokens: Sequence[str], phrases: dict[tuple[str, ...], str]) -> list[str]:
-    """Multi-word names to one token, longest first ("new york" to "ny", "p o box" to "pobox")."""
+def _replace_phrases(
+    tokens: Sequence[str],
+    phrases: dict[tuple[str, ...], str],
+    fits: Callable[[str | None], bool] = lambda after: True,
+) -> list[str]:
+    """Multi-word names to one token, longest first ("new york" to "ny", "p o box" to "pobox"), where
+    ``fits`` accepts the token that follows the phrase (None at the end)."""
     longest = max(len(phrase) for phrase in phrases)
     out: list[str] = []
     index = 0
     while index < len(tokens):
         for size in range(min(longest, len(tokens) - index), 0, -1):
             replacement = phrases.get(tuple(tokens[index : index + size]))
-            if replacement is not None:
+            after = tokens[index + size] if index + size < len(tokens) else None
+            if replacement is not None and fits(after):
                 out.append(replacement)
                 index += size
                 break
@@ -208,21 +214,7 @@ def _state_codes(tokens: Sequence[str]) -> list[str]:
     Only there: "Pennsylvania Ave" stays a street, while "Springfield, Illinois 62704" and "Springfield IL
     62704" become one address.
     """
-    longest = max(len(name) for name in US_STATES)
-    out: list[str] = []
-    index = 0
-    while index < len(tokens):
-        for size in range(min(longest, len(tokens) - index), 0, -1):
-            code = US_STATES.get(tuple(tokens[index : index + size]))
-            after = tokens[index + size] if index + size < len(tokens) else None
-            if code is not None and (after is None or _ZIP.fullmatch(after)):
-                out.append(code)
-                index += size
-                break
-        else:
-            out.append(tokens[index])
-            index += 1
-    return out
+    return _replace_phrases(tokens, US_STATES, lambda after: after is None or bool(_ZIP.fullmatch(after)))
 
 
 def _word(token: str) -> str:
