@@ -17,7 +17,8 @@ once per pair: faces and embeddings are memoised on the ``Image`` and keyed by v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,17 +60,45 @@ class FaceMatchCheck(Check):
         with cached_images(self._image_cache):
             return super().evidence_from_files(paths)
 
-    def _find(self, evidence: Evidence) -> tuple[Image, FaceFinding, Image, FaceFinding]:
+    def _images(self, evidence: Evidence) -> tuple[Image, Image]:
         selfie, document = evidence.selfie, evidence.document_image
         if not isinstance(selfie, Image) or not isinstance(document, Image):
             raise ValueError("face_match needs evidence.selfie and evidence.document_image")
-        side = self.params.max_detect_side
-        a = find_faces(selfie, min_score=self.params.min_detection_score, max_side=side)
-        b = find_faces(document, min_score=self.params.portrait_min_detection_score, max_side=side)
-        return selfie, a, document, b
+        return selfie, document
+
+    def _find(self, evidence: Evidence) -> tuple[Image, FaceFinding, Image, FaceFinding]:
+        selfie, document = self._images(evidence)
+        return selfie, self._find_selfie(selfie), document, self._find_portrait(document)
+
+    def _find_selfie(self, image: Image) -> FaceFinding:
+        return find_faces(
+            image, min_score=self.params.min_detection_score, max_side=self.params.max_detect_side
+        )
+
+    def _find_portrait(self, image: Image) -> FaceFinding:
+        return find_faces(
+            image, min_score=self.params.portrait_min_detection_score, max_side=self.params.max_detect_side
+        )
+
+    def _prepare(self, image: Image, find: Callable[[Image], FaceFinding]) -> FaceFinding:
+        """Detect, judge and embed the largest face of one side (memoised on the image, so ``_score``
+        reads the results instead of computing them again)."""
+        found = find(image)
+        if found.largest is not None:
+            face_quality(image, found.largest, found.faces)
+            face_embedding(image, found.largest, self.params.backend)
+        return found
 
     def run(self, evidence: Evidence) -> CheckResult:
-        return self._score(*self._find(evidence))
+        """The two sides are independent until the final dot product: the document side is prepared in a
+        second thread while this one prepares the selfie (a pair's wall time on two cores drops by about a
+        sixth; docs/face.md, "Speed"). Scores are the same as one after the other."""
+        selfie, document = self._images(evidence)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="openidv-face-match") as pool:
+            portrait = pool.submit(self._prepare, document, self._find_portrait)
+            found_selfie = self._prepare(selfie, self._find_selfie)
+            found_portrait = portrait.result()
+        return self._score(selfie, found_selfie, document, found_portrait)
 
     def run_batch(self, batch: Sequence[Evidence]) -> list[CheckResult]:
         """Detect per image, then embed every face of the batch in one call (dlib batches natively)."""
