@@ -577,6 +577,21 @@ def test_metrics_show_queue_depth_and_enqueued_jobs(world: World) -> None:
     assert "openidv_jobs_enqueued_total 1.0" in text
 
 
+def test_api_metrics_show_webhook_failures(world: World, receiver: Receiver) -> None:
+    """A receiver that always fails: the event ends dead, and the API's /metrics says so (the worker's own
+    delivery counters are on its port)."""
+    receiver.fail_first = 100
+    add_hook(world, world.a, receiver.url)
+    submit(world, world.a)
+    assert world.worker.drain() == 1
+    text = world.client.get("/metrics").text
+    assert 'openidv_webhook_events{status="pending"} 1.0' in text
+    until(lambda: world.webhooks.counts()["dead"] == 1, world.dispatcher.run_once)
+    text = world.client.get("/metrics").text
+    assert 'openidv_webhook_events{status="dead"} 1.0' in text
+    assert 'openidv_webhook_events{status="pending"} 0.0' in text
+
+
 # ---------------------------------------------------------------------------------------- signing, CLI
 
 

@@ -49,6 +49,7 @@ from openidv.settings import Settings
 from openidv.store.audit import AuditLog
 from openidv.store.job_queue import queue_depth
 from openidv.store.repository import Store
+from openidv.store.webhook_store import outbox_counts
 from openidv.verification import request_digest
 
 _REQUEST_BODY_DOC: dict[str, Any] = {
@@ -99,6 +100,7 @@ def create_app(
     app.state.policy = policy or load_policy(settings.policy_path)
     app.state.metrics = Metrics()
     app.state.metrics.watch_queue(lambda: queue_depth(app.state.store))
+    app.state.metrics.watch_outbox(lambda: outbox_counts(app.state.store))
     app.state.redis = _redis_client(settings)
     app.state.rate_limiter = (
         RateLimiter(

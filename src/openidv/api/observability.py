@@ -19,7 +19,9 @@ Metrics (``GET /metrics``, Prometheus text format):
 - ``openidv_decisions_total{outcome}`` and ``openidv_decision_reasons_total{reason_code}``
 - ``openidv_jobs_enqueued_total`` (async verifications queued), ``openidv_jobs_total{result}`` (jobs finished
   by a worker: completed, failed, retried, lease_lost), ``openidv_queue_depth{status}`` (jobs by status, read
-  from the database at scrape time), ``openidv_webhook_deliveries_total{result}`` (delivered, retry, dead)
+  from the database at scrape time), ``openidv_webhook_deliveries_total{result}`` (delivered, retry, dead;
+  on the worker's own port), ``openidv_webhook_events{status}`` (pending, delivered, dead: the outbox, read
+  from the database at scrape time, so the API shows webhook failures too)
 - ``openidv_rate_limited_total`` (429s) and ``openidv_rate_limit_errors_total`` (Redis unreachable while
   counting: the request is let through)
 """
@@ -101,7 +103,14 @@ class Metrics:
 
     def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
         """Report ``depth()`` (jobs by status) as ``openidv_queue_depth`` whenever metrics are scraped."""
-        collector = _QueueDepth(depth)
+        self._watch(_ReadAtScrape("openidv_queue_depth", "Async jobs by status", depth))
+
+    def watch_outbox(self, counts: Callable[[], dict[str, int]]) -> None:
+        """Report ``counts()`` (webhook events by status) as ``openidv_webhook_events``: ``dead`` are
+        events that exhausted their retries, ``pending`` those still to send (failures being retried)."""
+        self._watch(_ReadAtScrape("openidv_webhook_events", "Webhook events by delivery status", counts))
+
+    def _watch(self, collector: _ReadAtScrape) -> None:
         self.registry.register(collector)
         self._live.append(collector)
 
@@ -126,18 +135,20 @@ class Metrics:
         return generate_latest(registry)
 
 
-class _QueueDepth:
-    """A collector that asks the database for the queue's depth at scrape time (nothing cached)."""
+class _ReadAtScrape:
+    """A gauge by status that asks the database at scrape time (nothing cached)."""
 
-    def __init__(self, depth: Callable[[], dict[str, int]]) -> None:
-        self.depth = depth
+    def __init__(self, name: str, help_text: str, read: Callable[[], dict[str, int]]) -> None:
+        self.name = name
+        self.help_text = help_text
+        self.read = read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("openidv_queue_depth", "Async jobs by status", labels=["status"])
+        family = GaugeMetricFamily(self.name, self.help_text, labels=["status"])
         try:
-            counts = self.depth()
+            counts = self.read()
         except Exception:  # the database is down: report nothing rather than fail the scrape
-            log.warning("queue depth unavailable", exc_info=True)
+            log.warning("%s unavailable", self.name, exc_info=True)
             counts = {}
         for status, n in sorted(counts.items()):
             family.add_metric([status], n)

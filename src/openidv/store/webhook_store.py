@@ -277,13 +277,7 @@ class WebhookStore:
 
     def counts(self) -> dict[str, int]:
         """Outbox rows by status (pending, delivered, dead)."""
-        with self.store.transaction() as session:
-            rows = session.execute(
-                select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)
-            ).all()
-        counts = {s: 0 for s in (PENDING, DELIVERED, DEAD)}
-        counts.update({str(s): int(n) for s, n in rows})
-        return counts
+        return outbox_counts(self.store)
 
     def events(self, tenant_id: str) -> list[dict[str, Any]]:
         """The tenant's outbox rows (newest first), for operators and tests: no secrets, no bodies."""
@@ -308,3 +302,12 @@ class WebhookStore:
 
 def _info(row: WebhookEndpoint) -> EndpointInfo:
     return EndpointInfo(row.id, row.tenant_id, row.url, row.created_at)
+
+
+def outbox_counts(store: Store) -> dict[str, int]:
+    """Webhook events by status (pending, delivered, dead) over every tenant; needs no key, for metrics."""
+    with store.transaction() as session:
+        rows = session.execute(select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)).all()
+    counts = {s: 0 for s in (PENDING, DELIVERED, DEAD)}
+    counts.update({str(s): int(n) for s, n in rows})
+    return counts
