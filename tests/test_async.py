@@ -669,3 +669,39 @@ def test_a_delivery_is_refused_when_its_name_resolves_into_a_private_network(wor
     assert event["status"] == "pending" and "destination refused" in str(event["last_error"])
     assert resolved_host_refused("localhost", 80) is not None
     assert resolved_host_refused("no-such-host.invalid", 80) == "no-such-host.invalid does not resolve"
+
+
+def test_purge_removes_finished_jobs_and_settled_events_past_retention(
+    world: World, receiver: Receiver
+) -> None:
+    """`openidv purge` keeps jobs and webhook events as long as verifications; a pending event is kept
+    whatever its age (it is still owed to a receiver)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update as sql_update
+
+    from openidv.services.subjects import SubjectService
+    from openidv.store.queue_tables import OutboxEvent
+
+    add_hook(world, world.a, receiver.url)
+    submit(world, world.a)
+    submit(world, world.a, {**BODY, "declared": {"surname": "Other"}})
+    assert world.worker.drain() == 2
+    (first, _) = world.webhooks.events("a")[::-1][:2]
+    until(lambda: world.webhooks.counts()["delivered"] >= 1, world.dispatcher.run_once)
+    old = datetime.now(UTC) - timedelta(days=400)
+    with world.store.transaction() as s:
+        s.execute(sql_update(Job).values(updated_at=old))
+        s.execute(sql_update(OutboxEvent).values(created_at=old))
+        s.execute(
+            sql_update(OutboxEvent).where(OutboxEvent.event_id == first["event_id"]).values(status="pending")
+        )
+    service = SubjectService(world.store, None)
+    settings = Settings(data_dir=Path("."), retention_verifications_days=365)
+    dry = service.purge(settings, dry_run=True)
+    assert (dry.jobs, dry.webhook_events) == (2, 1)
+    done = service.purge(settings)
+    assert (done.jobs, done.webhook_events) == (2, 1)
+    assert world.webhooks.counts() == {"pending": 1, "delivered": 0, "dead": 0}
+    with world.store.transaction() as s:
+        assert s.execute(select(func.count()).select_from(Job)).scalar_one() == 0

@@ -24,7 +24,9 @@ from openidv.services.face_gallery import GalleryService
 from openidv.settings import Settings
 from openidv.store import privacy
 from openidv.store.graph_repository import GraphRepository, StoredAccount
+from openidv.store.job_queue import purge_finished_jobs
 from openidv.store.repository import Store
+from openidv.store.webhook_store import purge_settled_events
 from openidv.tenancy import DEFAULT_TENANT
 
 PURGE_BATCH = 200
@@ -75,6 +77,9 @@ class PurgeReport:
     templates: int
     liveness_sessions: int
     cutoffs: dict[str, str | None]
+    #: finished async jobs and settled webhook events, kept as long as verifications
+    jobs: int = 0
+    webhook_events: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,6 +159,10 @@ class SubjectService:
             sessions = len(expired_sessions)
             if not dry_run:
                 privacy.erase_sessions(self.store, expired_sessions, reason="retention", actor="purge")
+        jobs = events = 0
+        if (before := cut["verifications"]) is not None:
+            jobs = purge_finished_jobs(self.store, before, dry_run=dry_run)
+            events = purge_settled_events(self.store, before, dry_run=dry_run)
         if not dry_run:
             privacy.checkpoint(self.store.engine)
         return PurgeReport(
@@ -162,6 +171,8 @@ class SubjectService:
             templates,
             sessions,
             {k: v.isoformat() if v else None for k, v in cut.items()},
+            jobs,
+            events,
         )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -268,6 +268,16 @@ def queue_depth(store: Store) -> dict[str, int]:
     counts = {s: 0 for s in (QUEUED, RUNNING, COMPLETED, FAILED)}
     counts.update({str(s): int(n) for s, n in rows})
     return counts
+
+
+def purge_finished_jobs(store: Store, before: datetime, *, dry_run: bool = False) -> int:
+    """Completed and failed jobs last touched before ``before`` (their evidence is already gone; what is left
+    is the status row and its Idempotency-Key): counted, and deleted unless ``dry_run``."""
+    finished = (Job.status.in_((COMPLETED, FAILED)), Job.updated_at < before)
+    with store.transaction() as session:
+        if dry_run:
+            return int(session.execute(select(func.count()).select_from(Job).where(*finished)).scalar_one())
+        return int(session.execute(delete(Job).where(*finished)).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _owned(job: ClaimedJob) -> tuple[ColumnElement[bool], ...]:

@@ -311,3 +311,14 @@ def outbox_counts(store: Store) -> dict[str, int]:
     counts = {s: 0 for s in (PENDING, DELIVERED, DEAD)}
     counts.update({str(s): int(n) for s, n in rows})
     return counts
+
+
+def purge_settled_events(store: Store, before: datetime, *, dry_run: bool = False) -> int:
+    """Delivered and dead webhook events created before ``before``: counted, and deleted unless ``dry_run``
+    (pending ones are kept whatever their age: they are still owed to a receiver)."""
+    settled = (OutboxEvent.status.in_((DELIVERED, DEAD)), OutboxEvent.created_at < before)
+    with store.transaction() as session:
+        if dry_run:
+            query = select(func.count()).select_from(OutboxEvent).where(*settled)
+            return int(session.execute(query).scalar_one())
+        return int(session.execute(delete(OutboxEvent).where(*settled)).rowcount or 0)  # type: ignore[attr-defined]
