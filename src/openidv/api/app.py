@@ -46,7 +46,6 @@ from openidv.errors import InvalidInput
 from openidv.evidence import Evidence
 from openidv.services import Services, Verifier
 from openidv.settings import Settings
-from openidv.store.audit import AuditLog
 from openidv.store.job_queue import queue_depth
 from openidv.store.repository import Store
 from openidv.store.webhook_store import outbox_counts
@@ -94,9 +93,7 @@ def create_app(
         description="Open-source identity verification: evidence in, decision with reason codes out.",
     )
     app.state.settings = settings
-    app.state.store = store or Store.from_url(
-        settings.resolved_database_url(), settings=settings, audit_log=AuditLog.from_settings(settings)
-    )
+    app.state.store = store or Store.from_settings(settings)
     app.state.policy = policy or load_policy(settings.policy_path)
     app.state.metrics = Metrics()
     app.state.metrics.watch_queue(lambda: queue_depth(app.state.store))

@@ -21,7 +21,7 @@ audit_app = typer.Typer(
 
 
 def _store() -> Store:
-    return Store.from_url(Settings.from_env().resolved_database_url())
+    return Store.from_settings(Settings.from_env())
 
 
 @audit_app.command("verify")

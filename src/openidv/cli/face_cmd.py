@@ -108,7 +108,7 @@ def _service(tenant: str = DEFAULT_TENANT) -> Any:
     from openidv.store.repository import Store
 
     settings = Settings.from_env()
-    store = Store.from_url(settings.resolved_database_url())
+    store = Store.from_settings(settings)
     create_gallery_tables(store.engine)
     if tenant not in store.list_tenants():
         fail(f"no tenant {tenant!r}; create it with `openidv tenants create {tenant}`")

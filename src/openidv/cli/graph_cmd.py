@@ -38,7 +38,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _service(settings: Settings) -> GraphService:
-    store = Store.from_url(settings.resolved_database_url(), settings=settings)
+    store = Store.from_settings(settings)
     return GraphService(GraphRepository(store.engine))
 
 

@@ -31,7 +31,7 @@ tenants_app = typer.Typer(
 
 
 def open_store() -> Store:
-    return Store.from_url(Settings.from_env().resolved_database_url())
+    return Store.from_settings(Settings.from_env())
 
 
 def _read_mrz(mrz: str | None, mrz_file: Path | None) -> str:

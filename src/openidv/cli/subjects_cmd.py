@@ -31,7 +31,7 @@ Tenant = Annotated[str, typer.Option("--tenant", "-t", help="The tenant whose da
 
 
 def _service(settings: Settings) -> SubjectService:
-    store = Store.from_url(settings.resolved_database_url(), settings=settings)
+    store = Store.from_settings(settings)
     return SubjectService(store, GalleryService.from_settings(settings, engine=store.engine))
 
 
@@ -124,7 +124,7 @@ def rotate_command(
         old_id, new_id = retire_key_file(settings)
         typer.echo(f"retired key {old_id}; the current key is now {new_id}", err=True)
     ring = load_keyring(settings)
-    store = Store.from_url(settings.resolved_database_url(), keyring=ring, settings=settings)
+    store = Store.from_settings(settings, keyring=ring)
     report = rotate_all(store.engine, ring, settings.data_dir / "galleries", batch=batch)
     done = {
         "verifications": report.verifications,

@@ -166,7 +166,7 @@ class Gallery:
         if service is None:
             settings = settings or Settings.from_env()
             if store is None:
-                store = self._owned = Store.from_url(settings.resolved_database_url())
+                store = self._owned = Store.from_settings(settings)
             create_gallery_tables(store.engine)
             resolved = None if policy is None else _policy(policy)
             service = GalleryService.from_settings(settings, engine=store.engine, policy=resolved)

@@ -19,7 +19,6 @@ from openidv.evidence import Evidence
 from openidv.pipeline import Pipeline
 from openidv.services.container import Services
 from openidv.settings import Settings
-from openidv.store.audit import AuditLog
 from openidv.store.repository import Store
 from openidv.verification import (
     VerificationRecord,
@@ -56,9 +55,7 @@ class Verifier:
     ) -> Verifier:
         """The deployment's verifier: its database (default the embedded SQLite), policy and services."""
         settings = settings or Settings.from_env()
-        store = store or Store.from_url(
-            settings.resolved_database_url(), settings=settings, audit_log=AuditLog.from_settings(settings)
-        )
+        store = store or Store.from_settings(settings)
         policy = policy or load_policy(settings.policy_path)
         return cls(policy, Services.open(settings, store, policy), store)
 

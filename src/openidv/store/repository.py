@@ -114,6 +114,19 @@ class Store:
     ) -> Store:
         return cls(make_engine(url), migrate=migrate, keyring=keyring, settings=settings, audit_log=audit_log)
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, keyring: KeyRing | Callable[[], KeyRing] | None = None
+    ) -> Store:
+        """The deployment's store: its database, key ring and audit log all from ``settings`` (each read on
+        first use), so an app or command given explicit settings never mixes them with the environment's."""
+        return cls.from_url(
+            settings.resolved_database_url(),
+            keyring=keyring,
+            settings=settings,
+            audit_log=audit.AuditLog.from_settings(settings),
+        )
+
     @property
     def keyring(self) -> KeyRing:
         if self._keyring is None:
