@@ -100,7 +100,8 @@ def purge_command(
     verb = "would erase" if dry_run else "erased"
     typer.echo(
         f"{verb} {report.verifications} verification(s), {report.templates} template(s), "
-        f"{report.liveness_sessions} liveness session(s)"
+        f"{report.liveness_sessions} liveness session(s), {report.jobs} finished async job(s), "
+        f"{report.webhook_events} settled webhook event(s)"
     )
 
 
