@@ -328,14 +328,17 @@ def test_cli_ingest_rings_show_round_trip(
         frozenset(f"fam-{i}" for i in range(4)),
     }
     assert {"ring_id", "score", "members", "shared"} <= set(rings[0])
-    assert rings[0]["shared"][0] == {"key": "device:emu-1", "kind": "device", "members": 6}
+    # keys are stored as keyed pseudonyms; the operator's listing reveals the value behind each
+    first = rings[0]["shared"][0]
+    assert (first["kind"], first["members"], first["value"]) == ("device", 6, "emu-1")
+    assert first["key"].startswith("device:") and "emu-1" not in first["key"]
     assert "score" in runner.invoke(app, ["graph", "rings"]).output
 
     result = runner.invoke(app, ["graph", "show", "doc-0", "--json"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["neighbours"][0]["account_id"] == "doc-1"
-    assert shown["neighbours"][0]["shared"] == ["document:utopia:P1234567"]
+    assert [shown["values"][k] for k in shown["neighbours"][0]["shared"]] == ["utopia:P1234567"]
     assert shown["ring"]["members"] == ["doc-0", "doc-1"]
     assert "hop 1: doc-1" in runner.invoke(app, ["graph", "show", "doc-0"]).output
 

@@ -82,6 +82,10 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("DELETE", "/v1/subjects/{subject_id}"): Row(204, 204, path=lambda w: {"subject_id": "a-1"}),
     ("POST", "/v1/webhooks"): Row(201, 201, request=lambda w: {"json": {"url": "https://example.org/h"}}),
     ("GET", "/v1/webhooks"): Row(200, 200),
+    # the world's verification (no subject id: its account is the verification) joined A's identity graph
+    ("GET", "/v1/graph/accounts/{account_id}"): Row(
+        200, 404, path=lambda w: {"account_id": w.verification_id}
+    ),
     ("DELETE", "/v1/webhooks/{endpoint_id}"): Row(204, 404, path=lambda w: {"endpoint_id": w.webhook_id}),
 }
 

@@ -47,6 +47,41 @@ def no_control_characters(value: str) -> str:
     return value
 
 
+class ApplicantData(BaseModel):
+    """Contact and device details from the onboarding session: what the identity graph links accounts by.
+
+    Every field is optional. Lengths and control characters are checked here; whether an email, phone or
+    address can be normalised is the identity graph's business (``openidv.checks.graph.identifiers``): the
+    API refuses what cannot be, and the ``graph`` check reports it. Stored only sealed (the evidence summary
+    keeps which fields were present, never their values) and as keyed pseudonyms in the graph.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: str | None = Field(default=None, min_length=3, max_length=320)
+    phone: str | None = Field(default=None, min_length=3, max_length=64)
+    #: ISO 3166 alpha-2 country of the applicant, used to read national phone numbers
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    address: str | None = Field(default=None, min_length=3, max_length=300)
+    ip: str | None = Field(default=None, min_length=2, max_length=64)
+    device_id: str | None = Field(default=None, min_length=1, max_length=128)
+    national_id: str | None = Field(default=None, min_length=2, max_length=64)
+    national_id_issued: date | None = None
+    #: ISO 3166 alpha-3 issuer of ``DeclaredData.document_number`` (the MRZ's issuer wins when it was read)
+    document_issuer: str | None = Field(default=None, min_length=3, max_length=3)
+
+    @field_validator(
+        "email", "phone", "country", "address", "ip", "device_id", "national_id", "document_issuer"
+    )
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        return None if value is None else no_control_characters(value).strip()
+
+    def fields(self) -> dict[str, str]:
+        """The fields that are present, as text (dates in ISO form)."""
+        return {k: v.isoformat() if isinstance(v, date) else str(v) for k, v in self if v is not None}
+
+
 class Evidence(BaseModel):
     """Everything known about one applicant at decision time."""
 
@@ -54,6 +89,7 @@ class Evidence(BaseModel):
 
     mrz_text: str | None = Field(default=None, max_length=MAX_MRZ_LENGTH)
     declared: DeclaredData | None = None
+    applicant: ApplicantData | None = None  # contact and device details the identity graph links by
     as_of: date | None = None  # the date the verification is judged on; today when None
     metadata: dict[str, Any] = Field(default_factory=dict)
     # --- face biometrics (openidv.checks.face); pixels only ever come from openidv.imageio.load_image

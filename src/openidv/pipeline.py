@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import partial
 
 from openidv.checks.base import Check, Judge
 from openidv.checks.registry import create_check
@@ -38,7 +39,13 @@ def error_result(
     return check.result(Status.ERROR, None, (code,), details).with_latency(latency_ms)
 
 
-def run_check_safely(check: Check, evidence: Evidence, *, operator_view: bool = False) -> CheckResult:
+def run_check_safely(
+    check: Check,
+    evidence: Evidence,
+    *,
+    operator_view: bool = False,
+    prior: Mapping[str, CheckResult] | None = None,
+) -> CheckResult:
     """Run one check, timing it and turning any exception into an ``error`` result.
 
     The exception is logged (with an ``error_id`` and the request id); the result says only that the check
@@ -47,7 +54,7 @@ def run_check_safely(check: Check, evidence: Evidence, *, operator_view: bool = 
     exception's type and message in the result, where they need it to fix a dataset."""
     start = time.perf_counter()
     try:
-        result = check.run(evidence)
+        result = check.run_after(evidence, prior or {}) if check.after else check.run(evidence)
     except Exception:  # one failing check must never sink the verification
         error_id = uuid.uuid4().hex[:16]
         log.exception("check %s raised (error_id=%s, request_id=%s)", check.name, error_id, REQUEST_ID.get())
@@ -89,17 +96,38 @@ class Pipeline:
         self.timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
 
     def run_checks(self, evidence: Evidence) -> tuple[CheckResult, ...]:
+        """Every applicable check, concurrently; checks that read others' results (``Check.after``) run in
+        a second round, given the disclosed results of the first. One deadline covers both rounds."""
         applicable = [c for c in self.checks if c.applies_to(evidence)]
+        deadline = time.perf_counter() + self.timeout_s
+        first = [c for c in applicable if not c.after]
+        done = dict(zip(first, self._round(first, evidence, deadline, {}), strict=True))
+        prior = {c.name: r for c, r in done.items()}
+        second = [c for c in applicable if c.after]
+        done.update(zip(second, self._round(second, evidence, deadline, prior), strict=True))
+        return tuple(done[c] for c in applicable)
+
+    def _round(
+        self,
+        checks: Sequence[Check],
+        evidence: Evidence,
+        deadline: float,
+        prior: Mapping[str, CheckResult],
+    ) -> list[CheckResult]:
         futures: list[tuple[Check, Future[CheckResult], float]] = [
             # each check runs in a copy of the caller's context, so its log lines carry the request id
             (
                 c,
-                _executor.submit(contextvars.copy_context().run, run_check_safely, c, evidence),
+                _executor.submit(
+                    contextvars.copy_context().run,
+                    partial(
+                        run_check_safely, c, evidence, prior={n: prior[n] for n in c.after if n in prior}
+                    ),
+                ),
                 time.perf_counter(),
             )
-            for c in applicable
+            for c in checks
         ]
-        deadline = time.perf_counter() + self.timeout_s
         results = []
         for check, future, started in futures:
             try:
@@ -108,9 +136,9 @@ class Pipeline:
                 future.cancel()
                 elapsed = (time.perf_counter() - started) * 1000
                 results.append(error_result(check, "CHECK_TIMEOUT", f"exceeded {self.timeout_s:g}s", elapsed))
-        return tuple(
+        return [
             self._disclosed(check, result) for (check, _, _), result in zip(futures, results, strict=True)
-        )
+        ]
 
     def _disclosed(self, check: Check, result: CheckResult) -> CheckResult:
         """What of ``result`` may be stored and returned (``Check.disclose``, judged by the policy)."""

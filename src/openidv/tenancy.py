@@ -27,6 +27,7 @@ SCOPES: tuple[str, ...] = (
     "subjects:read",
     "subjects:erase",
     "webhooks:manage",
+    "graph:read",
 )
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

@@ -105,6 +105,11 @@ class VerificationRun:
         """Follow-ups (capture fingerprints, enrolments) apply only when the applicant is not rejected."""
         return self.record.decision.outcome != Outcome.REJECT
 
+    def applicable_follow_ups(self) -> tuple[tuple[str, FollowUp], ...]:
+        """The follow-ups to apply once stored: all of them, or when rejected only those marked
+        ``on_reject`` (the identity graph's)."""
+        return tuple(f for f in self.follow_ups if self.leaves_trace or f[1].on_reject)
+
 
 def run_verification(evidence: Evidence, pipeline: Pipeline) -> VerificationRun:
     """Checks -> policy -> decision for one applicant; writes nothing (``services.Verifier`` stores it)."""

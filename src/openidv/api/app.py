@@ -37,6 +37,7 @@ from openidv.api.routes_async import (
 )
 from openidv.api.routes_async import router as async_router
 from openidv.api.routes_faces import router as faces_router
+from openidv.api.routes_graph import router as graph_router
 from openidv.api.routes_liveness import router as liveness_router
 from openidv.api.routes_subjects import router as subjects_router
 from openidv.api.routes_webhooks import router as webhooks_router
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
     app.include_router(subjects_router, dependencies=[Depends(require_api_key)])
+    app.include_router(graph_router, dependencies=[Depends(require_api_key)])
     app.include_router(async_router, dependencies=[Depends(require_api_key)])
     app.include_router(webhooks_router, dependencies=[Depends(require_api_key)])
     document_problems(app)  # after every route: each operation's error responses as problem+json
@@ -167,6 +169,7 @@ def _register_routes(app: FastAPI) -> None:
             evidence = Evidence(
                 mrz_text=body.mrz,
                 declared=body.declared,
+                applicant=body.applicant,
                 liveness_session_id=body.liveness_session_id,
                 subject_id=body.subject_id,
             )

@@ -41,6 +41,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/v1/liveness/sessions/{session_id}"): "liveness:read",
     ("GET", "/v1/subjects/{subject_id}"): "subjects:read",
     ("DELETE", "/v1/subjects/{subject_id}"): "subjects:erase",
+    ("GET", "/v1/graph/accounts/{account_id}"): "graph:read",
 }
 
 #: (method, route path) of the routes that take no API key, by decision (see the module's docstring)

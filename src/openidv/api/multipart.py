@@ -10,22 +10,24 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from openidv.api.problems import shown
 from openidv.api.schemas import normalise_mrz_text
+from openidv.checks.identity_graph import applicant_problems
 from openidv.errors import InvalidInput
-from openidv.evidence import DeclaredData, Evidence
+from openidv.evidence import ApplicantData, DeclaredData, Evidence
 from openidv.imageio import DEFAULT_LIMITS, DOCUMENT_LIMITS, SELFIE_LIMITS, ImageLimits, load_image
 from openidv.verification import request_digest
 
 IMAGE_FIELDS = {"selfie": "selfie", "document": "document_image", "document_back": "document_back"}
-TEXT_FIELDS = {"mrz", "declared", "subject_id", "liveness_session_id", "mode"}  # mode: read by the route
+# mode: read by the route
+TEXT_FIELDS = {"mrz", "declared", "applicant", "subject_id", "liveness_session_id", "mode"}
 #: each image field is decoded within the pixel cap of what reads it (see ``openidv.imageio``)
 FIELD_LIMITS: dict[str, ImageLimits] = {
     "selfie": SELFIE_LIMITS,
@@ -45,6 +47,10 @@ MULTIPART_SCHEMA: dict[str, Any] = {
         "document_back": {"type": "string", "format": "binary", "description": "Back of the document."},
         "mrz": {"type": "string", "description": "MRZ lines joined by newlines, if already read."},
         "declared": {"type": "string", "description": 'JSON object, e.g. {"surname": "Eriksson"}.'},
+        "applicant": {
+            "type": "string",
+            "description": 'JSON object for the identity graph, e.g. {"email": "a@example.com", "ip": "…"}.',
+        },
         "subject_id": {"type": "string", "description": "The applicant's id in your system."},
         "liveness_session_id": {
             "type": "string",
@@ -89,7 +95,12 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
             except ValueError as exc:
                 raise InvalidInput(f"mrz: {exc}") from None
         if text["declared"] is not None:
-            values["declared"] = _declared(text["declared"])
+            values["declared"] = _json_field(text["declared"], "declared", DeclaredData)
+        if text["applicant"] is not None:
+            values["applicant"] = applicant = _json_field(text["applicant"], "applicant", ApplicantData)
+            problems = applicant_problems(applicant)
+            if problems:
+                raise InvalidInput(f"applicant: {problems[0]}")
         for name in ("subject_id", "liveness_session_id"):
             if text[name] is not None:
                 values[name] = text[name]
@@ -108,6 +119,7 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
         "files": digests,
         "mrz": values.get("mrz_text"),
         "declared": values["declared"].model_dump(mode="json") if "declared" in values else None,
+        "applicant": values["applicant"].model_dump(mode="json") if "applicant" in values else None,
         "subject_id": values.get("subject_id"),
         "liveness_session_id": values.get("liveness_session_id"),
     }
@@ -149,18 +161,22 @@ def json_depth(text: str) -> int:
     return deepest
 
 
-def _declared(text: str) -> DeclaredData:
+_Flat = TypeVar("_Flat", bound=BaseModel)
+
+
+def _json_field(text: str, name: str, model: type[_Flat]) -> _Flat:
+    """A form field holding a flat JSON object (``declared``, ``applicant``), validated by ``model``."""
     if json_depth(text) > MAX_JSON_DEPTH:
-        raise InvalidInput(f"declared: nested deeper than {MAX_JSON_DEPTH} levels; send a flat JSON object")
+        raise InvalidInput(f"{name}: nested deeper than {MAX_JSON_DEPTH} levels; send a flat JSON object")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"declared: not valid JSON ({exc.msg})") from None
+        raise InvalidInput(f"{name}: not valid JSON ({exc.msg})") from None
     try:
-        return DeclaredData.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = shown(".".join(str(p) for p in first["loc"]))
         raise InvalidInput(
-            f"declared.{where}: {first['msg']}" if where else f"declared: {first['msg']}"
+            f"{name}.{where}: {first['msg']}" if where else f"{name}: {first['msg']}"
         ) from None

@@ -28,7 +28,11 @@ SubjectId = Annotated[
 
 def get_subject_service(request: Request) -> SubjectService:
     services = getattr(request.app.state, "services", None)
-    return SubjectService(request.app.state.store, getattr(services, "face_gallery", None))
+    return SubjectService(
+        request.app.state.store,
+        getattr(services, "face_gallery", None),
+        getattr(services, "identity_graph", None),
+    )
 
 
 ServiceDep = Annotated[SubjectService, Depends(get_subject_service)]

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from openidv.evidence import MAX_MRZ_LENGTH, DeclaredData, no_control_characters
+from openidv.checks.identity_graph import applicant_problems
+from openidv.evidence import MAX_MRZ_LENGTH, ApplicantData, DeclaredData, no_control_characters
 
 MRZ_SHAPES = {(3, 30): "TD1", (2, 36): "TD2 or MRV-B", (2, 44): "TD3 or MRV-A"}
 _MRZ_LINE = re.compile(r"^[A-Z0-9<]+$")
@@ -60,6 +61,12 @@ class VerificationRequest(BaseModel):
 
     mrz: str = Field(max_length=MAX_MRZ_LENGTH, description="The MRZ lines joined by newlines.")
     declared: DeclaredData | None = Field(default=None, description="What the applicant declared.")
+    applicant: ApplicantData | None = Field(
+        default=None,
+        description="Contact and device details the identity graph links accounts by (email, phone, "
+        "country, address, ip, device_id, national_id, national_id_issued, document_issuer); stored sealed "
+        "and as keyed pseudonyms. A field that cannot be normalised is refused.",
+    )
     liveness_session_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="A completed challenge-response session."
     )
@@ -80,6 +87,14 @@ class VerificationRequest(BaseModel):
     @classmethod
     def _mrz_shape(cls, value: str) -> str:
         return normalise_mrz_text(value)
+
+    @field_validator("applicant")
+    @classmethod
+    def _linkable(cls, value: ApplicantData | None) -> ApplicantData | None:
+        problems = [] if value is None else applicant_problems(value)
+        if problems:
+            raise ValueError(problems[0])
+        return value
 
     @field_validator("liveness_session_id", "subject_id")
     @classmethod

@@ -46,6 +46,9 @@ class FollowUp:
     """
 
     service: ClassVar[str]
+    #: applied even when the applicant is rejected (the identity graph must remember rejected applicants:
+    #: a ring's declined attempts are what links its later ones); capture fingerprints and enrolments are not
+    on_reject: ClassVar[bool] = False
 
 
 #: the policy's verdict on one score, handed to ``Check.disclose``: ``judge(threshold_name, score)`` is True
@@ -77,6 +80,8 @@ class Check:
     #: for ``evidence_from_files``: the evidence field each dataset file fills, in manifest order
     #: (one file for a samples manifest's ``path``, two for a comparisons manifest's ``a`` and ``b``)
     file_fields: ClassVar[tuple[str, ...]] = ()
+    #: checks whose (disclosed) results this one reads: it runs after them, through ``run_after``
+    after: ClassVar[tuple[str, ...]] = ()
 
     params: CheckParams
 
@@ -100,6 +105,11 @@ class Check:
 
     def run(self, evidence: Evidence) -> CheckResult:
         raise NotImplementedError
+
+    def run_after(self, evidence: Evidence, prior: Mapping[str, CheckResult]) -> CheckResult:
+        """Run with the results of the checks named in ``after`` that ran (absent ones are missing from
+        ``prior``). Checks that read no other check's result only implement ``run``."""
+        return self.run(evidence)
 
     def run_batch(self, batch: Sequence[Evidence]) -> list[CheckResult]:
         """Score many applicants; checks whose model batches well override this."""

@@ -62,6 +62,7 @@ _BUILTIN: dict[str, BuiltinCheck] = {
     "pad": _builtin("liveness.pad:PadCheck", "liveness.params:PadParams"),
     "deepfake": _builtin("liveness.deepfake:DeepfakeCheck", "liveness.params:DeepfakeParams"),
     "injection": _builtin("liveness.injection:InjectionCheck", "liveness.params:InjectionParams"),
+    "graph": _builtin("identity_graph:GraphCheck", "identity_graph_params:GraphParams"),
     "liveness_session": _builtin(
         "liveness.session_check:LivenessSessionCheck", "liveness.params:LivenessSessionParams"
     ),

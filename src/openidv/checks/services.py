@@ -10,5 +10,6 @@ from __future__ import annotations
 FACE_GALLERY = "face_gallery"  # 1:N face search (openidv.services.face_gallery.GalleryService)
 CAPTURE_INDEX = "capture_index"  # fingerprints of accepted captures (openidv.services.captures)
 LIVENESS_SESSIONS = "liveness_sessions"  # verdicts of challenge sessions (openidv.services.liveness)
+IDENTITY_GRAPH = "identity_graph"  # accounts linked by shared identifiers (openidv.services.graph_service)
 
-ALL = (FACE_GALLERY, CAPTURE_INDEX, LIVENESS_SESSIONS)
+ALL = (FACE_GALLERY, CAPTURE_INDEX, LIVENESS_SESSIONS, IDENTITY_GRAPH)

@@ -24,7 +24,7 @@ from openidv.cli.common import fail, friendly_errors, print_json
 from openidv.errors import InvalidInput
 from openidv.services.graph_service import GraphService
 from openidv.settings import Settings
-from openidv.store.graph_repository import AccountRecord, GraphRepository
+from openidv.store.graph_repository import AccountRecord
 from openidv.store.repository import Store
 from openidv.tenancy import DEFAULT_TENANT, validate_tenant
 
@@ -38,8 +38,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _service(settings: Settings) -> GraphService:
-    store = Store.from_settings(settings)
-    return GraphService(GraphRepository(store.engine))
+    return GraphService.from_store(Store.from_settings(settings), settings)
 
 
 def parse_applicant(line: str) -> tuple[AccountRecord, list[str]]:
@@ -124,14 +123,20 @@ def rings_command(
 ) -> None:
     """List rings: groups of accounts bound by shared identifiers, highest score first."""
     validate_tenant(tenant)
-    rings = _service(Settings.from_env()).rings(tenant=tenant, min_size=min_size)
+    service = _service(Settings.from_env())
+    rings = service.rings(tenant=tenant, min_size=min_size)
+    values = service.reveal(sorted({s.key for r in rings for s in r.shared}), tenant=tenant)
     if as_json:
-        print_json([r.to_dict() for r in rings])
+        listed = [r.to_dict() for r in rings]
+        for entry in listed:
+            for shared in entry["shared"]:
+                shared["value"] = values.get(shared["key"])
+        print_json(listed)
         return
     if not rings:
         typer.echo("no rings")
     for ring in rings:
-        shared = ", ".join(f"{s.key} x{s.members}" for s in ring.shared[:3])
+        shared = ", ".join(f"{s.kind} {values.get(s.key, s.key)} x{s.members}" for s in ring.shared[:3])
         typer.echo(
             f"{ring.ring_id}  score {ring.score:.2f}  size {ring.size}  density {ring.density:.2f}  {shared}"
         )
@@ -142,21 +147,38 @@ def rings_command(
 def show_command(
     account: Annotated[str, typer.Argument(help="The account id.")],
     as_json: AsJson = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also draw the neighbourhood to this PNG, SVG or PDF file.")
+    ] = None,
     tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
-    """Show an account's neighbourhood (linked accounts within two hops, and why) and its ring."""
+    """Show an account's neighbourhood (linked accounts within two hops, and why), its ring and graph score,
+    with the clear values of its identifiers (you run this on your own deployment's data)."""
     validate_tenant(tenant)
-    view = _service(Settings.from_env()).neighbourhood(account, tenant=tenant)
+    if out is not None and out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        fail(f"--out {out}: the file must end in .png, .svg or .pdf")
+    view = _service(Settings.from_env()).describe(account, tenant=tenant, reveal=True)
+    if out is not None:
+        from openidv.cli.graph_draw import draw_neighbourhood  # matplotlib only when drawing
+
+        draw_neighbourhood(view, out)
     if as_json:
-        print_json(view.to_dict())
+        print_json(view)
         return
-    n = view.neighbourhood
-    typer.echo(f"{n.account_id}  created {n.created_at.isoformat()}")
-    for info in n.identifiers:
-        note = " (hub: links nobody)" if info.hub else ""
-        typer.echo(f"  {info.key}  held by {info.degree}, weight {info.weight:g}{note}")
-    for x in n.neighbours:
-        via = f" via {x.via}" if x.via else ""
-        typer.echo(f"  hop {x.hops}: {x.account_id}{via}  weight {x.weight:g}  shares {', '.join(x.shared)}")
-    if view.ring is not None:
-        typer.echo(f"  ring {view.ring.ring_id}: {view.ring.size} members, score {view.ring.score:.2f}")
+    values = view["values"]
+    typer.echo(f"{view['account_id']}  created {view['created_at']}  graph score {view['graph_score']:.2f}")
+    for info in view["identifiers"]:
+        note = " (hub: links nobody)" if info["hub"] else ""
+        shown = values.get(info["key"], info["key"])
+        typer.echo(f"  {info['kind']} {shown}  held by {info['accounts']}, weight {info['weight']:g}{note}")
+    for x in view["neighbours"]:
+        via = f" via {x['via']}" if x["via"] else ""
+        shares = ", ".join(f"{k.partition(':')[0]} {values.get(k, k)}" for k in x["shared"])
+        typer.echo(f"  hop {x['hops']}: {x['account_id']}{via}  weight {x['weight']:g}  shares {shares}")
+    if view["ring"] is not None:
+        ring = view["ring"]
+        typer.echo(f"  ring {ring['ring_id']}: {ring['size']} members, score {ring['score']:.2f}")
+    if view["reasons"]:
+        typer.echo(f"  reasons: {', '.join(view['reasons'])}")
+    if out is not None:
+        typer.echo(f"drew {out}")

@@ -17,7 +17,7 @@ from openidv.api.schemas import normalise_mrz_text
 from openidv.checks.base import format_validation_error
 from openidv.decision.policy import Policy, load_policy
 from openidv.errors import InvalidInput
-from openidv.evidence import DeclaredData, Evidence
+from openidv.evidence import ApplicantData, DeclaredData, Evidence
 from openidv.imageio import DOCUMENT_LIMITS, SELFIE_LIMITS, ImageLike, as_image
 from openidv.services import Verifier
 from openidv.settings import Settings
@@ -35,6 +35,7 @@ def verify(
     subject_id: str | None = None,
     liveness_session_id: str | None = None,
     as_of: date | None = None,
+    applicant: ApplicantData | Mapping[str, Any] | None = None,
     policy: Policy | str | Path | None = None,
     store: Store | None = None,
     verifier: Verifier | None = None,
@@ -43,13 +44,15 @@ def verify(
     """Verify one applicant: ``openidv.verify(selfie="me.jpg", document="passport.jpg")``.
 
     Images are paths, encoded bytes, PIL images or numpy arrays (RGB). ``declared`` is what the applicant
-    typed (``surname``, ``given_names``, ``birth_date``, ...). Without a ``verifier``, one is opened on the
-    deployment's store (``OPENIDV_DATABASE_URL``, or the embedded SQLite under ``OPENIDV_DATA_DIR``) and
-    policy, and the verification is stored there like one made through the API (``save=False`` only
-    decides). Build ``openidv.Verifier.open()`` once and pass it when verifying many applicants.
+    typed (``surname``, ``given_names``, ``birth_date``, ...); ``applicant`` the contact and device details
+    the identity graph links by (``email``, ``phone``, ``ip``, ``device_id``, ...). Without a ``verifier``,
+    one is opened on the deployment's store (``OPENIDV_DATABASE_URL``, or the embedded SQLite under
+    ``OPENIDV_DATA_DIR``) and policy, and the verification is stored there like one made through the API
+    (``save=False`` only decides). Build ``openidv.Verifier.open()`` once and pass it when verifying many
+    applicants.
     """
     evidence = _evidence(
-        selfie, document, document_back, mrz, declared, subject_id, liveness_session_id, as_of
+        selfie, document, document_back, mrz, declared, subject_id, liveness_session_id, as_of, applicant
     )
     if verifier is not None:
         if policy is not None or store is not None:
@@ -75,6 +78,7 @@ def _evidence(
     subject_id: str | None,
     liveness_session_id: str | None,
     as_of: date | None,
+    applicant: ApplicantData | Mapping[str, Any] | None = None,
 ) -> Evidence:
     mrz_text = None
     if mrz is not None:
@@ -96,6 +100,9 @@ def _evidence(
             **images,
             mrz_text=mrz_text,
             declared=DeclaredData.model_validate(declared) if isinstance(declared, Mapping) else declared,
+            applicant=ApplicantData.model_validate(applicant)
+            if isinstance(applicant, Mapping)
+            else applicant,
             subject_id=subject_id,
             liveness_session_id=liveness_session_id,
             as_of=as_of,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from openidv.checks.services import CAPTURE_INDEX, FACE_GALLERY, LIVENESS_SESSIONS
+from openidv.checks.services import CAPTURE_INDEX, FACE_GALLERY, IDENTITY_GRAPH, LIVENESS_SESSIONS
 from openidv.decision.policy import Policy
 from openidv.settings import Settings
 
 if TYPE_CHECKING:
     from openidv.services.captures import CaptureIndex
     from openidv.services.face_gallery import GalleryService
+    from openidv.services.graph_service import GraphService
     from openidv.services.liveness import LivenessService
     from openidv.store.repository import Store
 
@@ -24,6 +25,7 @@ class Services:
     face_gallery: GalleryService | None = None
     capture_index: CaptureIndex | None = None
     liveness_sessions: LivenessService | None = None
+    identity_graph: GraphService | None = None
 
     def as_mapping(self) -> dict[str, object]:
         """By the names of ``openidv.checks.services`` (what ``Check.needs`` lists)."""
@@ -31,13 +33,16 @@ class Services:
             FACE_GALLERY: self.face_gallery,
             CAPTURE_INDEX: self.capture_index,
             LIVENESS_SESSIONS: self.liveness_sessions,
+            IDENTITY_GRAPH: self.identity_graph,
         }
 
     @classmethod
     def open(cls, settings: Settings, store: Store, policy: Policy) -> Services:
-        """The standard set on one store's database: galleries, accepted captures, liveness sessions."""
+        """The standard set on one store's database: galleries, accepted captures, liveness sessions, and
+        the identity graph (loaded on its first use per tenant)."""
         from openidv.services.captures import SqlCaptureIndex
         from openidv.services.face_gallery import GalleryService
+        from openidv.services.graph_service import GraphService
         from openidv.services.liveness import LivenessService
 
         captures = SqlCaptureIndex(store.engine)
@@ -49,4 +54,5 @@ class Services:
             liveness_sessions=LivenessService(
                 store.engine, index=captures, policy=policy, audit_log=store.audit
             ),
+            identity_graph=GraphService.from_store(store, settings),
         )

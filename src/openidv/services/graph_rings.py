@@ -179,12 +179,17 @@ def _split(graph: IdentityGraph, nodes: list[str], edges: list[tuple[str, str, f
     return groups
 
 
-def ring_of(graph: IdentityGraph, account_id: str) -> Ring | None:
+class ComponentTooLarge(Exception):
+    """``ring_of`` stopped: the account's component has more accounts than the caller allowed."""
+
+
+def ring_of(graph: IdentityGraph, account_id: str, *, max_nodes: int | None = None) -> Ring | None:
     """The ring ``account_id`` is in (None: in none), the same one ``find_rings`` would report, found from
     the account's component alone: fresh after every add without recomputing the tenant's rings.
 
     Walks the component over the same links as ``find_rings`` (pairs through identifiers within
-    ``pair_limit``, a star node through larger ones), so its cost is the component's size."""
+    ``pair_limit``, a star node through larger ones), so its cost is the component's size; with
+    ``max_nodes`` it raises ``ComponentTooLarge`` once the walk passes that many nodes (the online bound)."""
     if account_id not in graph:
         return None
     cfg = graph.config
@@ -194,6 +199,8 @@ def ring_of(graph: IdentityGraph, account_id: str) -> Ring | None:
     star_edges: list[tuple[str, str, float]] = []
     while stack:
         node = stack.pop()
+        if max_nodes is not None and len(seen) > max_nodes:
+            raise ComponentTooLarge(f"{account_id}: component above {max_nodes} nodes")
         if node.startswith("\x00"):
             continue
         for key in graph.keys_of(node):

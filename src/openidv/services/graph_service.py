@@ -11,16 +11,32 @@ One process's view: another process writing to the same store is seen after ``re
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from openidv.checks.base import FollowUp
+from openidv.checks.identity_graph import AddToGraph
 from openidv.errors import NotFound
+from openidv.services.graph_assessment import (
+    AccountScore,
+    Assessment,
+    assess,
+    assess_applicant,
+    ring_score,
+)
+from openidv.services.graph_pseudonyms import Pseudonymiser
 from openidv.services.graph_rings import Ring, find_rings, ring_of
 from openidv.services.graph_weights import GraphConfig
 from openidv.services.identity_graph import IdentityGraph, Neighbourhood
+from openidv.settings import Settings
 from openidv.store.graph_repository import AccountRecord, GraphRepository
+from openidv.store.repository import Store
 from openidv.tenancy import DEFAULT_TENANT, validate_tenant
 
 #: accounts written per transaction by ``add_many``
@@ -59,12 +75,44 @@ class _Rings:
 class GraphService:
     """Identity graphs of every tenant over one ``GraphRepository``."""
 
-    def __init__(self, repository: GraphRepository, config: GraphConfig | None = None) -> None:
+    def __init__(
+        self,
+        repository: GraphRepository,
+        config: GraphConfig | None = None,
+        *,
+        pseudonymiser: Pseudonymiser | None = None,
+        score: AccountScore = ring_score,
+        score_meaning: str = "attack: the score of the account's ring (0 outside a ring)",
+    ) -> None:
         self.repository = repository
         self.config = config or GraphConfig()
+        #: with one, keys are stored and held as keyed pseudonyms and their values sealed
+        self.pseudonymiser = pseudonymiser
+        self.score = score
+        self.score_meaning = score_meaning
         self._graphs: dict[str, IdentityGraph] = {}
         self._rings: dict[str, _Rings] = {}
         self._lock = threading.RLock()
+
+    @classmethod
+    def from_store(cls, store: Store, settings: Settings, config: GraphConfig | None = None) -> GraphService:
+        """The deployment's graph: keys pseudonymous under the graph key, values sealed by the key ring."""
+        return cls(
+            GraphRepository(store.engine, lambda: store.keyring),
+            config,
+            pseudonymiser=Pseudonymiser.from_settings(settings),
+        )
+
+    def private(self, record: AccountRecord, tenant: str) -> AccountRecord:
+        """``record`` with its clear keys replaced by pseudonyms and their values kept for sealing."""
+        if self.pseudonymiser is None:
+            return record
+        keys = {self.pseudonymiser.key(k, tenant): k.partition(":")[2] for k in record.keys}
+        return replace(record, keys=tuple(keys), values=keys)
+
+    def key_of(self, clear_key: str, tenant: str = DEFAULT_TENANT) -> str:
+        """The key under which ``clear_key`` is stored and linked."""
+        return clear_key if self.pseudonymiser is None else self.pseudonymiser.key(clear_key, tenant)
 
     def graph(self, tenant: str = DEFAULT_TENANT) -> IdentityGraph:
         """The tenant's in-memory graph, loaded from the store on first use."""
@@ -113,6 +161,11 @@ class GraphService:
     def _write(
         self, records: Sequence[AccountRecord], tenant: str
     ) -> dict[str, tuple[bool, tuple[str, ...]]]:
+        return self._write_private([self.private(r, tenant) for r in records], tenant)
+
+    def _write_private(
+        self, records: Sequence[AccountRecord], tenant: str
+    ) -> dict[str, tuple[bool, tuple[str, ...]]]:
         graph = self.graph(tenant)
         out: dict[str, tuple[bool, tuple[str, ...]]] = {}
         with self._lock:
@@ -129,6 +182,60 @@ class GraphService:
                     # may not yet hold keys another process stored
                     graph.add(record.account_id, record.keys, record.created_at)
         return out
+
+    def apply_follow_up(
+        self, follow_up: FollowUp, *, reference: str, session: Session | None, tenant: str = DEFAULT_TENANT
+    ) -> None:
+        """Add a verified applicant (``AddToGraph``) in the verification's transaction; memory follows the
+        commit, so a rolled-back verification never enters the in-memory graph."""
+        if not isinstance(follow_up, AddToGraph):
+            raise TypeError(f"the identity graph cannot apply a {type(follow_up).__name__}")
+        record = self.private(
+            AccountRecord(
+                follow_up.account_id or reference,
+                follow_up.keys,
+                follow_up.created_at,
+                reference,
+                follow_up.facts,
+            ),
+            tenant,
+        )
+        if session is None:
+            self._write_private([record], tenant)
+            return
+        self.repository.add_many([record], tenant, session=session)
+        graph = self.graph(tenant)
+
+        def remember(_: Session) -> None:
+            with self._lock:
+                graph.add(record.account_id, record.keys, record.created_at)
+
+        event.listen(session, "after_commit", remember, once=True)
+
+    def assess(
+        self,
+        keys: Sequence[str],
+        *,
+        account_id: str | None,
+        created_at: datetime,
+        facts: Mapping[str, Any] | None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> Assessment:
+        """Score an applicant as if it were in the graph with ``keys`` (clear), changing nothing: it is
+        added to the in-memory graph under the lock, scored, and taken out again."""
+        trial = self.private(
+            AccountRecord(account_id or f"pending:{uuid.uuid4()}", tuple(keys), created_at), tenant
+        )
+        labels = {self.key_of(k, tenant): k for k in keys}
+        graph = self.graph(tenant)
+        with self._lock:
+            return assess_applicant(
+                graph, trial.account_id, trial.keys, created_at, self.score, self.score_meaning, labels
+            )
+
+    def reveal(self, keys: Sequence[str], *, tenant: str = DEFAULT_TENANT) -> dict[str, str]:
+        """Clear values of pseudonymous keys, for investigators (the caller checks who may see them)."""
+        return self.repository.reveal(keys, tenant)
 
     def erase(self, account_id: str, *, tenant: str = DEFAULT_TENANT) -> bool:
         """Remove an account and all its links from the store and the graph (subject erasure)."""
@@ -170,3 +277,23 @@ class GraphService:
             cached = self._rings.get(tenant)
             ring = None if cached is None else cached.by_member.get(account_id)
             return AccountGraph(near, ring, cached is None or cached.version != graph.version)
+
+    def describe(
+        self, account_id: str, *, tenant: str = DEFAULT_TENANT, reveal: bool = False
+    ) -> dict[str, Any]:
+        """An account for an investigator: its neighbourhood and ring, its graph score and reason codes, and
+        with ``reveal`` the clear values of every identifier key mentioned (``values``: key -> value)."""
+        view = self.neighbourhood(account_id, tenant=tenant)
+        graph = self.graph(tenant)
+        with self._lock:
+            found = assess(graph, account_id, self.score, self.score_meaning)
+        out = view.to_dict()
+        out.update(
+            {"graph_score": found.score, "score_meaning": found.score_meaning, "reasons": list(found.reasons)}
+        )
+        if reveal:
+            keys = [i["key"] for i in out["identifiers"]]
+            keys += [k for n in out["neighbours"] for k in n["shared"]]
+            keys += [s["key"] for s in (out["ring"] or {}).get("shared", [])]
+            out["values"] = self.reveal(sorted(set(keys)), tenant=tenant)
+        return out

@@ -71,6 +71,9 @@ class GraphConfig:
     seed: int = 0
     #: at most this many accounts listed per hop in a neighbourhood (strongest first)
     max_neighbours: int = 200
+    #: the online score walks the applicant's component to find its ring; past this many nodes it stops
+    #: and scores without a ring (the offline ``rings`` still split such components)
+    online_component_cap: int = 1000
     weight: WeightFunction = field(default=default_weight)
 
     def __post_init__(self) -> None:

@@ -102,6 +102,20 @@ class IdentityGraph:
             self.version += 1
         return fresh
 
+    def discard_keys(self, account_id: str, keys: Iterable[str]) -> None:
+        """Unlink an account from ``keys`` (undoing an ``add`` that returned them); the account stays."""
+        own = self._keys.get(account_id)
+        if own is None:
+            return
+        for key in keys:
+            if key in own:
+                own.discard(key)
+                holders = self._holders[key]
+                holders.discard(account_id)
+                if not holders:
+                    del self._holders[key]
+                self.version += 1
+
     def remove(self, account_id: str) -> bool:
         """Forget an account and its links (erasure); False when it was not there."""
         own = self._keys.pop(account_id, None)

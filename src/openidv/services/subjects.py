@@ -21,6 +21,7 @@ from typing import Any
 
 from openidv.errors import InvalidInput
 from openidv.services.face_gallery import GalleryService
+from openidv.services.graph_service import GraphService
 from openidv.settings import Settings
 from openidv.store import privacy
 from openidv.store.graph_repository import GraphRepository, StoredAccount
@@ -58,14 +59,15 @@ class ErasureReport:
         return asdict(self)
 
 
-def _graph_export(account: StoredAccount | None) -> dict[str, Any] | None:
-    """The subject's identity-graph account: when it was added and the identifier keys it links by."""
+def _graph_export(account: StoredAccount | None, values: dict[str, str]) -> dict[str, Any] | None:
+    """The subject's identity-graph account: when it was added, the identifier keys it links by (keyed
+    pseudonyms) and the value behind each, which is the subject's own data."""
     if account is None:
         return None
     return {
         "account_id": account.account_id,
         "created_at": account.created_at.isoformat(),
-        "identifiers": list(account.keys),
+        "identifiers": [{"key": k, "value": values.get(k)} for k in account.keys],
         "verification_id": account.verification_id,
     }
 
@@ -86,12 +88,19 @@ class PurgeReport:
 
 
 class SubjectService:
-    """Export, erasure and retention over one store and its face galleries (``gallery`` None: no
-    galleries in this deployment)."""
+    """Export, erasure and retention over one store, its face galleries (``gallery`` None: no galleries in
+    this deployment) and its identity graph (``graph``: the service whose in-memory graph must forget the
+    subject too; None: the graph tables only)."""
 
-    def __init__(self, store: Store, gallery: GalleryService | None) -> None:
+    def __init__(
+        self, store: Store, gallery: GalleryService | None, graph: GraphService | None = None
+    ) -> None:
         self.store = store
         self.gallery = gallery
+        self.graph_repository = (
+            graph.repository if graph else GraphRepository(self.store.engine, lambda: store.keyring)
+        )
+        self.graph = graph
 
     def export(self, subject_id: str, *, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
         subject_id = validate_subject_id(subject_id)
@@ -104,8 +113,13 @@ class SubjectService:
             "verifications": verifications,
             "gallery_enrolments": privacy.export_enrolments(self.store.engine, tenant, subject_id),
             "liveness_sessions": privacy.export_sessions(self.store.engine, tenant, sessions),
-            "graph_account": _graph_export(GraphRepository(self.store.engine).get(subject_id, tenant)),
+            "graph_account": self._graph_account(subject_id, tenant),
         }
+
+    def _graph_account(self, subject_id: str, tenant: str) -> dict[str, Any] | None:
+        account = self.graph_repository.get(subject_id, tenant)
+        values = {} if account is None else self.graph_repository.reveal(list(account.keys), tenant)
+        return _graph_export(account, values)
 
     def erase(self, subject_id: str, *, tenant: str = DEFAULT_TENANT, actor: str = "system") -> ErasureReport:
         """Erase everything held on the subject; idempotent (a second call erases nothing, and says so)."""
@@ -114,7 +128,10 @@ class SubjectService:
         if self.gallery is not None:
             for name in privacy.galleries_holding(self.store.engine, tenant, subject_id):
                 templates += self.gallery.delete_subject(name, subject_id, tenant=tenant)
-        graph_accounts = int(GraphRepository(self.store.engine).erase(subject_id, tenant) is not None)
+        if self.graph is not None:
+            graph_accounts = int(self.graph.erase(subject_id, tenant=tenant))
+        else:
+            graph_accounts = int(self.graph_repository.erase(subject_id, tenant) is not None)
         ids = privacy.subject_verification_ids(self.store, tenant, subject_id)
         subject_hash = self.store.keyring.keyed_hash("subject", f"{tenant}\x00{subject_id}")
         erased = privacy.erase_verifications(

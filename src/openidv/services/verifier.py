@@ -95,12 +95,13 @@ class Verifier:
         )
 
     def _follow_ups(self, run: VerificationRun, tenant: str) -> Callable[[Session], None] | None:
-        if not run.leaves_trace or not run.follow_ups:
+        follow_ups = run.applicable_follow_ups()
+        if not follow_ups:
             return None
         services = self.services.as_mapping()
 
         def apply(session: Session) -> None:
-            for name, follow_up in run.follow_ups:
+            for name, follow_up in follow_ups:
                 service: Any = services[name]
                 service.apply_follow_up(follow_up, reference=run.record.id, session=session, tenant=tenant)
 

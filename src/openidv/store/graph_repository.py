@@ -8,7 +8,8 @@ leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,14 +19,17 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from openidv.crypto import KeyRing
 from openidv.errors import InvalidInput
 from openidv.store.graph_tables import (
     ACCOUNT_LENGTH,
     KEY_LENGTH,
     GraphAccount,
+    GraphIdentifierValue,
     GraphLink,
     create_graph_tables,
 )
+from openidv.store.sealed import open_json, seal_json
 from openidv.tenancy import DEFAULT_TENANT
 
 __all__ = ["AccountRecord", "GraphRepository", "StoredAccount", "create_graph_tables", "validate_key"]
@@ -64,6 +68,10 @@ class AccountRecord:
     keys: tuple[str, ...]
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     verification_id: str | None = None
+    #: derived facts for the ring models (JSON-able, no personal data in clear)
+    facts: Mapping[str, Any] | None = None
+    #: key -> its clear normalised value, kept sealed when the keys are pseudonyms
+    values: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         _validate_account(self.account_id)
@@ -83,25 +91,46 @@ class StoredAccount:
     created_at: datetime
     keys: tuple[str, ...]
     verification_id: str | None = None
+    facts: Mapping[str, Any] | None = None
+
+
+def _value_aad(tenant: str, key: str) -> bytes:
+    return f"graph_identifier_values\x00{tenant}\x00{key}".encode()
 
 
 class GraphRepository:
-    """Graph accounts and links of every tenant on one database."""
+    """Graph accounts and links of every tenant on one database.
 
-    def __init__(self, engine: Engine) -> None:
+    With a ``keyring``, the clear values that records carry (``AccountRecord.values``) are stored sealed
+    and ``reveal`` opens them; without one, values are not stored."""
+
+    def __init__(self, engine: Engine, keyring: KeyRing | Callable[[], KeyRing] | None = None) -> None:
         self.engine = engine
+        self._keyring = keyring
+
+    @property
+    def keyring(self) -> KeyRing | None:
+        """The key ring, read on first use (a deployment that never seals a value never needs the key)."""
+        if self._keyring is not None and not isinstance(self._keyring, KeyRing):
+            self._keyring = self._keyring()
+        return self._keyring
 
     def add(self, record: AccountRecord, tenant: str = DEFAULT_TENANT) -> tuple[bool, tuple[str, ...]]:
         """Add one account and its keys; returns whether the account is new and the keys newly linked."""
         return self.add_many([record], tenant)[record.account_id]
 
     def add_many(
-        self, records: Sequence[AccountRecord], tenant: str = DEFAULT_TENANT
+        self,
+        records: Sequence[AccountRecord],
+        tenant: str = DEFAULT_TENANT,
+        *,
+        session: Session | None = None,
     ) -> dict[str, tuple[bool, tuple[str, ...]]]:
         """Add accounts in one transaction; per account id: whether it is new and its newly linked keys.
 
         Records of the same account are merged (the first one's time and verification are kept). Rows a
-        concurrent writer added first are skipped, not an error."""
+        concurrent writer added first are skipped, not an error. With ``session``, the rows are written in
+        that session's transaction (a verification's), which the caller commits."""
         merged: dict[str, AccountRecord] = {}
         for record in records:
             old = merged.get(record.account_id)
@@ -109,51 +138,105 @@ class GraphRepository:
                 tuple(dict.fromkeys((*old.keys, *record.keys))) if old else tuple(dict.fromkeys(record.keys))
             )
             first = old or record
+            values = {**(record.values or {}), **((old.values or {}) if old else {})}
             merged[record.account_id] = AccountRecord(
-                record.account_id, keys, first.created_at, first.verification_id
+                record.account_id,
+                keys,
+                first.created_at,
+                first.verification_id,
+                first.facts if first.facts is not None else record.facts,
+                values,
             )
-        return self._add(list(merged.values()), tenant)
+        scope: AbstractContextManager[Session] = (
+            _transaction(self.engine) if session is None else nullcontext(session)
+        )
+        with scope as active:
+            return self._add(active, list(merged.values()), tenant)
 
-    def _add(self, records: list[AccountRecord], tenant: str) -> dict[str, tuple[bool, tuple[str, ...]]]:
+    def _add(
+        self, session: Session, records: list[AccountRecord], tenant: str
+    ) -> dict[str, tuple[bool, tuple[str, ...]]]:
         """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (SQLite and PostgreSQL): the rows that come back
         are the new ones, with no read first (which, on a table without planner statistics yet, made
         PostgreSQL scan the table for every batch) and no race with a concurrent writer."""
         out: dict[str, tuple[bool, tuple[str, ...]]] = {}
         now = datetime.now(UTC)
-        with Session(self.engine) as session, session.begin():
-            for start in range(0, len(records), _CHUNK):
-                chunk = records[start : start + _CHUNK]
-                accounts = [
-                    {
-                        "tenant_id": tenant,
-                        "account_id": r.account_id,
-                        "created_at": r.created_at,
-                        "verification_id": r.verification_id,
-                    }
-                    for r in chunk
-                ]
-                new_accounts = set(
-                    _insert_new(session, GraphAccount.__table__, accounts, ("account_id",))  # type: ignore[arg-type]
+        for start in range(0, len(records), _CHUNK):
+            chunk = records[start : start + _CHUNK]
+            accounts = [
+                {
+                    "tenant_id": tenant,
+                    "account_id": r.account_id,
+                    "created_at": r.created_at,
+                    "verification_id": r.verification_id,
+                    "facts": dict(r.facts) if r.facts is not None else None,
+                }
+                for r in chunk
+            ]
+            new_accounts = set(
+                _insert_new(session, GraphAccount.__table__, accounts, ("account_id",))  # type: ignore[arg-type]
+            )
+            links = [
+                {"tenant_id": tenant, "account_id": r.account_id, "key": k, "created_at": now}
+                for r in chunk
+                for k in r.keys
+            ]
+            fresh: dict[str, list[str]] = {}
+            for account_id, key in _insert_new(
+                session,
+                GraphLink.__table__,  # type: ignore[arg-type]
+                links,
+                ("account_id", "key"),
+            ):
+                fresh.setdefault(account_id, []).append(key)
+            for r in chunk:
+                got = set(fresh.get(r.account_id, ()))
+                out[r.account_id] = (
+                    (r.account_id,) in new_accounts,
+                    tuple(k for k in r.keys if k in got),
                 )
-                links = [
-                    {"tenant_id": tenant, "account_id": r.account_id, "key": k, "created_at": now}
-                    for r in chunk
-                    for k in r.keys
-                ]
-                fresh: dict[str, list[str]] = {}
-                for account_id, key in _insert_new(
-                    session,
-                    GraphLink.__table__,  # type: ignore[arg-type]
-                    links,
-                    ("account_id", "key"),
-                ):
-                    fresh.setdefault(account_id, []).append(key)
-                for r in chunk:
-                    got = set(fresh.get(r.account_id, ()))
-                    out[r.account_id] = (
-                        (r.account_id,) in new_accounts,
-                        tuple(k for k in r.keys if k in got),
+            self._store_values(session, chunk, tenant)
+        return out
+
+    def _store_values(self, session: Session, records: Sequence[AccountRecord], tenant: str) -> None:
+        """Seal the clear values of keys not yet stored (one row per tenant and key)."""
+        if self.keyring is None:
+            return
+        values = {k: v for r in records for k, v in (r.values or {}).items() if k in r.keys}
+        if not values:
+            return
+        known = set(
+            session.scalars(
+                select(GraphIdentifierValue.key).where(
+                    GraphIdentifierValue.tenant_id == tenant, GraphIdentifierValue.key.in_(sorted(values))
+                )
+            )
+        )
+        rows = [
+            {
+                "tenant_id": tenant,
+                "key": key,
+                "value_sealed": seal_json(self.keyring, value, _value_aad(tenant, key)),
+            }
+            for key, value in sorted(values.items())
+            if key not in known
+        ]
+        _insert_new(session, GraphIdentifierValue.__table__, rows, ("key",))  # type: ignore[arg-type]
+
+    def reveal(self, keys: Sequence[str], tenant: str = DEFAULT_TENANT) -> dict[str, str]:
+        """The clear values of ``keys`` that are stored (needs the key ring; others are left out)."""
+        if self.keyring is None or not keys:
+            return {}
+        out: dict[str, str] = {}
+        with Session(self.engine) as session:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = sorted(set(keys[start : start + _CHUNK]))
+                for key, blob in session.execute(
+                    select(GraphIdentifierValue.key, GraphIdentifierValue.value_sealed).where(
+                        GraphIdentifierValue.tenant_id == tenant, GraphIdentifierValue.key.in_(chunk)
                     )
+                ):
+                    out[str(key)] = str(open_json(self.keyring, blob, _value_aad(tenant, str(key))))
         return out
 
     def get(self, account_id: str, tenant: str = DEFAULT_TENANT) -> StoredAccount | None:
@@ -166,7 +249,7 @@ class GraphRepository:
                 .where(GraphLink.tenant_id == tenant, GraphLink.account_id == account_id)
                 .order_by(GraphLink.key)
             )
-            return StoredAccount(row.account_id, row.created_at, tuple(keys), row.verification_id)
+            return StoredAccount(row.account_id, row.created_at, tuple(keys), row.verification_id, row.facts)
 
     def accounts(
         self, tenant: str = DEFAULT_TENANT, *, limit: int = 100, after: str | None = None
@@ -214,6 +297,20 @@ class GraphRepository:
                     GraphAccount.tenant_id == tenant, GraphAccount.account_id == account_id
                 )
             )
+            # a value nobody holds any more goes too: erasure leaves no clear identifier behind
+            still_held = set(
+                session.scalars(
+                    select(GraphLink.key).where(GraphLink.tenant_id == tenant, GraphLink.key.in_(keys))
+                )
+            )
+            orphans = [k for k in keys if k not in still_held]
+            for start in range(0, len(orphans), _CHUNK):
+                session.execute(
+                    delete(GraphIdentifierValue).where(
+                        GraphIdentifierValue.tenant_id == tenant,
+                        GraphIdentifierValue.key.in_(orphans[start : start + _CHUNK]),
+                    )
+                )
             return keys
 
     def load(self, tenant: str = DEFAULT_TENANT, *, batch: int = 10_000) -> Iterator[list[StoredAccount]]:
@@ -223,7 +320,10 @@ class GraphRepository:
         while True:
             with Session(self.engine) as session:
                 query = select(
-                    GraphAccount.account_id, GraphAccount.created_at, GraphAccount.verification_id
+                    GraphAccount.account_id,
+                    GraphAccount.created_at,
+                    GraphAccount.verification_id,
+                    GraphAccount.facts,
                 ).where(GraphAccount.tenant_id == tenant)
                 if after is not None:
                     query = query.where(GraphAccount.account_id > after)
@@ -243,10 +343,16 @@ class GraphRepository:
                 ):
                     keys.setdefault(str(account_id), []).append(str(key))
             yield [
-                StoredAccount(str(a), created, tuple(keys.get(str(a), ())), verification)
-                for a, created, verification in rows
+                StoredAccount(str(a), created, tuple(keys.get(str(a), ())), verification, facts)
+                for a, created, verification, facts in rows
             ]
             after = last
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as session, session.begin():
+        yield session
 
 
 def _insert_new(

