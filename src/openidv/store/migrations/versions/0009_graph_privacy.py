@@ -1,4 +1,7 @@
-"""Identity graph privacy: sealed identifier values, account facts.
+"""Identity graph privacy: sealed identifier values, account facts; the ``graph:read`` scope.
+
+Keys that held every scope before (the upgrade default) also get the new ``graph:read``; keys with narrower
+scopes do not.
 
 Links now hold keyed pseudonyms (``kind:`` + HMAC), written by the service; the clear value of each key is
 kept sealed in ``graph_identifier_values``. Links written before this revision hold clear keys: re-ingest
@@ -20,7 +23,19 @@ branch_labels = None
 depends_on = None
 
 
+#: every scope a key could hold after 0006 (frozen here)
+ALL_SCOPES_0006 = (
+    "verifications:write,verifications:read,galleries:write,galleries:read,liveness:write,liveness:read,"
+    "subjects:read,subjects:erase,webhooks:manage"
+)
+
+
 def upgrade() -> None:
+    op.execute(
+        sa.text("UPDATE api_keys SET scopes = :new WHERE scopes = :old").bindparams(
+            new=ALL_SCOPES_0006 + ",graph:read", old=ALL_SCOPES_0006
+        )
+    )
     with op.batch_alter_table("graph_accounts") as batch:
         batch.add_column(sa.Column("facts", sa.JSON(), nullable=True))
     op.create_table(
@@ -32,6 +47,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(
+        sa.text("UPDATE api_keys SET scopes = :old WHERE scopes = :new").bindparams(
+            new=ALL_SCOPES_0006 + ",graph:read", old=ALL_SCOPES_0006
+        )
+    )
     op.drop_table("graph_identifier_values")
     with op.batch_alter_table("graph_accounts") as batch:
         batch.drop_column("facts")
