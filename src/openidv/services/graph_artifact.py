@@ -16,7 +16,6 @@ from typing import Any
 
 from openidv.errors import ConfigurationError
 from openidv.models import ModelSpec, get_model, model_path, register_model, sha256_file
-from openidv.services.graph_weights import LearnedWeights
 
 MODEL_ID = "graph-ring-gbt-v1"
 FORMAT = "openidv-trees-v1"
@@ -57,10 +56,6 @@ def load_artifact() -> dict[str, Any]:
     """The packaged artifact, its sha256 checked by the registry (ConfigurationError when missing/changed)."""
     spec()
     return read_artifact(model_path(MODEL_ID))
-
-
-def load_weights() -> LearnedWeights:
-    return LearnedWeights.from_dict(load_artifact()["weights"])
 
 
 def sha256_of(path: Path) -> str:

@@ -163,6 +163,13 @@ class GraphScorer:
             out.append(GRAPH_RING_MEMBER)
         return tuple(out)
 
+    def ring_score(self, graph: IdentityGraph, ring: Ring) -> float:
+        """A learned ring score: the highest member score (a ring is as suspicious as its most suspicious
+        member), meaning attack, on the same scale and threshold as account scores. Costs one feature row
+        per member; meant to replace ``graph_rings.placeholder_score`` where rings are listed."""
+        members = {m: ring for m in ring.members}
+        return round(float(self.score_many(graph, ring.members, members).max()), 6)
+
     # ---- offline: many accounts
     def features_many(
         self, graph: IdentityGraph, accounts: Sequence[str], rings: Mapping[str, Ring] | None = None

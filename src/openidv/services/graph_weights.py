@@ -78,13 +78,19 @@ class LearnedWeights:
     def __post_init__(self) -> None:
         if len(self.kinds) != len(self.rows) or any(not row for row in self.rows):
             raise ValueError("one non-empty row of weights per kind")
-        object.__setattr__(self, "_lookup", dict(zip(self.kinds, self.rows, strict=True)))
+        # expanded to one entry per degree up to the last bucket: the graph asks for weights very often
+        top = 2 ** (max(len(r) for r in self.rows) + 1)
+        expanded = {
+            kind: tuple(row[min(degree_bucket(d), len(row)) - 1] for d in range(top))
+            for kind, row in zip(self.kinds, self.rows, strict=True)
+        }
+        object.__setattr__(self, "_lookup", expanded)
 
     def __call__(self, kind: str, degree: int) -> float:
         row = self._lookup.get(kind)
         if row is None:
             return self.unknown
-        return row[min(degree_bucket(degree), len(row)) - 1]
+        return row[degree] if 0 <= degree < len(row) else row[-1]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,9 +139,9 @@ class GraphConfig:
     def learned(cls, **overrides: Any) -> GraphConfig:
         """This config with the packaged learned weights (``models/graph-ring-gbt-v1.json``, sha256-checked);
         ConfigurationError when the artifact is missing or changed."""
-        from openidv.services.graph_artifact import load_weights  # the artifact module imports this one
+        from openidv.services.graph_artifact import load_artifact  # reads JSON + registry: only when asked
 
-        return replace(cls(**overrides), weight=load_weights())
+        return replace(cls(**overrides), weight=LearnedWeights.from_dict(load_artifact()["weights"]))
 
     @classmethod
     def default(cls, **overrides: Any) -> GraphConfig:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+_BIG = float(np.finfo(np.float64).max)
+
 
 def export_trees(model: Any, features: tuple[str, ...]) -> dict[str, Any]:
     """A fitted ``HistGradientBoostingClassifier``'s trees as JSON-able lists, baseline, feature names."""
@@ -27,9 +29,11 @@ def export_trees(model: Any, features: tuple[str, ...]) -> dict[str, Any]:
         if np.any(nodes["is_categorical"]):
             raise ValueError("categorical splits are not exported")
         leaf = nodes["is_leaf"].astype(bool)
-        threshold = np.where(leaf, 0.0, nodes["num_threshold"])
-        if not np.all(np.isfinite(threshold)):
-            raise ValueError("a split threshold is not finite")
+        # a split of "every value left, missing right" has threshold +inf; strict JSON has no infinity, and
+        # the largest float sends every finite value the same way (features are finite or NaN)
+        threshold = np.clip(np.where(leaf, 0.0, nodes["num_threshold"]), -_BIG, _BIG)
+        if np.any(np.isnan(threshold)):
+            raise ValueError("a split threshold is NaN")
         depth = max(depth, int(nodes["depth"].max()))
         trees.append(
             {

@@ -1,0 +1,78 @@
+"""Online ring scoring at N accounts: ``GraphScorer.score_account`` (neighbourhood, fresh ring, features,
+trees, explanation) against its peer, the neighbourhood and fresh ring alone (what the graph costs without
+the model), on a SYNTHETIC population (``openidv synth identities``) with the learned hub weights.
+
+Prints JSON. Usage: python bench/graph_scoring.py [--n 100000] [--seed 7] [--queries 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import time
+
+from openidv.services.graph_rings import ring_of
+from openidv.services.graph_scoring import GraphScorer
+from openidv.services.graph_weights import GraphConfig
+from openidv.train.graph_eval import labelled_graph
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {
+        "p50_ms": round(pick(0.5) * 1000, 3),
+        "p99_ms": round(pick(0.99) * 1000, 3),
+        "max_ms": round(ordered[-1] * 1000, 3),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--queries", type=int, default=2000)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    pop = labelled_graph(args.n, args.seed, config=GraphConfig.learned())
+    build_s = time.perf_counter() - started
+    scorer = GraphScorer.default()
+    accounts = random.Random(args.seed).sample(list(pop.accounts), min(args.queries, len(pop.accounts)))
+    peer: list[float] = []
+    full: list[float] = []
+    for account in accounts:  # interleaved, so machine load hits both alike
+        t = time.perf_counter()
+        pop.graph.neighbourhood(account)
+        ring_of(pop.graph, account)
+        peer.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        scorer.score_account(pop.graph, account)
+        full.append(time.perf_counter() - t)
+    print(
+        json.dumps(
+            {
+                "data": "SYNTHETIC",
+                "accounts": args.n,
+                "queries": len(accounts),
+                "build_population_and_graph_s": round(build_s, 1),
+                "score_account": percentiles(full),
+                "peer_neighbourhood_and_ring_of": percentiles(peer),
+                "ratio_p50": round(statistics.median(full) / statistics.median(peer), 2),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "load": os.getloadavg(),
+                },
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
