@@ -20,7 +20,7 @@ from openidv.models import ModelSpec, get_model, model_path, register_model, sha
 MODEL_ID = "graph-ring-gbt-v1"
 FORMAT = "openidv-trees-v1"
 #: sha256 of the shipped artifact (updated by a maintainer after `openidv train graph`)
-SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+SHA256 = "f2a52579c521e13018c99e7b3d0d07cd8ed46617eaf7ec88d014c6867a7247ea"
 
 
 def spec() -> ModelSpec:
