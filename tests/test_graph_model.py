@@ -215,3 +215,29 @@ def test_an_account_outside_any_ring_scores_low_with_an_empty_explanation() -> N
     assert result.ring is None and result.reasons == () and result.explanation.shared == ()
     assert result.score < result.threshold
     assert result.to_dict()["score_meaning"].startswith("attack")
+
+
+def test_train_graph_command_writes_artifact_card_and_report(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from openidv.cli import app
+    from openidv.models import sha256_file
+
+    runner = CliRunner()
+    refused = runner.invoke(
+        app, ["train", "graph", "--out", str(tmp_path), "--train-seeds", "1", "--test-seeds", "1"]
+    )
+    assert refused.exit_code == 2 and "differ" in refused.output
+    args = ["train", "graph", "--out", str(tmp_path), "--n", "600", "--train-seeds", "1,2"]
+    args += ["--calibration-seeds", "3", "--test-seeds", "4", "--replicates", "20"]
+    made = runner.invoke(app, args)
+    assert made.exit_code == 0, made.output
+    artifact = tmp_path / f"{MODEL_ID}.json"
+    card = yaml.safe_load((tmp_path / f"{MODEL_ID}.yaml").read_text(encoding="utf-8"))
+    assert card["sha256"] == sha256_file(artifact) and "SYNTHETIC" in card["training_data"]["source"]
+    assert "SYNTHETIC" in (tmp_path / "graph-eval.md").read_text(encoding="utf-8")
+    report = json.loads((tmp_path / "graph-eval.json").read_text(encoding="utf-8"))
+    assert report["numpy_vs_sklearn_max_abs_diff"] == 0.0
+    assert set(report["model"]["per_typology"]) <= set(EXPECTED)
+    scorer = GraphScorer.from_artifact(json.loads(artifact.read_text(encoding="utf-8")))
+    assert 0.0 <= scorer.threshold <= 1.0
