@@ -186,6 +186,11 @@ def test_every_ring_typology_is_found_and_explained(unseen: Unseen) -> None:
             result = scorer.score_account(pop.graph, pop.accounts[first])
             assert result.score == pytest.approx(scores[first], abs=1e-6)  # online = offline
             assert result.ring is not None and pop.accounts[first] in result.ring.members
+            hood = pop.graph.neighbourhood(pop.accounts[first])  # what a GraphService view hands over
+            assert (
+                scorer.score_account(pop.graph, pop.accounts[first], neighbourhood=hood, ring=result.ring)
+                == result
+            )
             shared_kinds = {s.kind for s in result.explanation.shared}
             ok = (not kinds or shared_kinds & kinds) and (code is None or code in result.reasons)
             explained += bool(ok) and GRAPH_RING_MEMBER in result.reasons

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -141,10 +141,20 @@ class GraphScorer:
         return cls.from_artifact(load_artifact())
 
     # ---- online: one account
-    def score_account(self, graph: IdentityGraph, account_id: str) -> AccountScore:
-        """Score, fresh ring (``ring_of``) and explanation of one account (KeyError: unknown account)."""
-        hood = graph.neighbourhood(account_id)
-        ring = ring_of(graph, account_id)
+    def score_account(
+        self,
+        graph: IdentityGraph,
+        account_id: str,
+        *,
+        neighbourhood: Neighbourhood | None = None,
+        ring: Ring | Literal["fresh"] | None = "fresh",
+    ) -> AccountScore:
+        """Score, ring and explanation of one account (KeyError: unknown account). The ring is found fresh
+        (``ring_of``) unless the caller passes the one it has (``GraphService.neighbourhood`` returns both,
+        so the check can hand them over instead of computing them twice)."""
+        hood = neighbourhood if neighbourhood is not None else graph.neighbourhood(account_id)
+        if ring == "fresh":
+            ring = ring_of(graph, account_id)
         x = account_features(graph, account_id, ring, neighbourhood=hood)
         score = round(float(self.trees.probability(x)[0]), 6)
         explanation = explain(graph, hood)
