@@ -17,8 +17,9 @@ must not glue thousands of accounts into one "ring". Three rules, applied by the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
 #: (kind, degree) -> weight of one shared identifier; 0 means "does not link"
 WeightFunction = Callable[[str, int], float]
@@ -54,6 +55,61 @@ def default_weight(kind: str, degree: int) -> float:
     return KIND_WEIGHTS.get(kind, UNKNOWN_KIND_WEIGHT)
 
 
+def degree_bucket(degree: int) -> int:
+    """Log-degree bucket of a learned weight: floor(log2(degree)); 2-3 -> 1, 4-7 -> 2, ... 512-1023 -> 9."""
+    return max(1, int(degree).bit_length() - 1)
+
+
+@dataclass(frozen=True)
+class LearnedWeights:
+    """``weight(kind, degree)`` read from a table learned on training populations (issue 13 point 3).
+
+    One row per kind, one value per log-degree bucket (``degree_bucket``), non-increasing along the row: the
+    smoothed probability that two accounts holding one identifier of that kind and degree belong together
+    (one person, household, office, dorm or ring; ``openidv.train.graph_weights_fit``). Degrees past the
+    last bucket take its value. Pure and deterministic, so an incrementally grown graph still equals a
+    rebuilt one."""
+
+    kinds: tuple[str, ...]
+    rows: tuple[tuple[float, ...], ...]
+    unknown: float = UNKNOWN_KIND_WEIGHT
+    _lookup: dict[str, tuple[float, ...]] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if len(self.kinds) != len(self.rows) or any(not row for row in self.rows):
+            raise ValueError("one non-empty row of weights per kind")
+        # expanded to one entry per degree up to the last bucket: the graph asks for weights very often
+        top = 2 ** (max(len(r) for r in self.rows) + 1)
+        expanded = {
+            kind: tuple(row[min(degree_bucket(d), len(row)) - 1] for d in range(top))
+            for kind, row in zip(self.kinds, self.rows, strict=True)
+        }
+        object.__setattr__(self, "_lookup", expanded)
+
+    def __call__(self, kind: str, degree: int) -> float:
+        row = self._lookup.get(kind)
+        if row is None:
+            return self.unknown
+        return row[degree] if 0 <= degree < len(row) else row[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "buckets": "floor(log2(degree)), first bucket = degree 2-3",
+            "unknown": self.unknown,
+            "table": {k: list(r) for k, r in zip(self.kinds, self.rows, strict=True)},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> LearnedWeights:
+        table = raw["table"]
+        kinds = tuple(sorted(table))
+        return cls(
+            kinds,
+            tuple(tuple(float(v) for v in table[k]) for k in kinds),
+            float(raw.get("unknown", UNKNOWN_KIND_WEIGHT)),
+        )
+
+
 @dataclass(frozen=True)
 class GraphConfig:
     """Caps, weights and ring-detection settings of one identity graph."""
@@ -81,3 +137,22 @@ class GraphConfig:
             raise ValueError("need 2 <= pair_limit <= hub_cap")
         if self.min_link_weight <= 0:
             raise ValueError("min_link_weight must be positive")
+
+    @classmethod
+    def learned(cls, **overrides: Any) -> GraphConfig:
+        """This config with the packaged learned weights (``models/graph-ring-gbt-v1.json``, sha256-checked);
+        ConfigurationError when the artifact is missing or changed."""
+        from openidv.services.graph_artifact import load_artifact  # reads JSON + registry: only when asked
+
+        return replace(cls(**overrides), weight=LearnedWeights.from_dict(load_artifact()["weights"]))
+
+    @classmethod
+    def default(cls, **overrides: Any) -> GraphConfig:
+        """The learned weights when the packaged model is present, else the hand-set ``default_weight``.
+        ``GraphConfig()`` itself keeps the hand-set weights (tests and explicit choices rely on them)."""
+        from openidv.errors import ConfigurationError
+
+        try:
+            return cls.learned(**overrides)
+        except ConfigurationError:
+            return cls(**overrides)
