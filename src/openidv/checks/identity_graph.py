@@ -60,14 +60,15 @@ class GraphLookup(Protocol):
         *,
         account_id: str | None,
         created_at: datetime,
-        facts: Mapping[str, Any] | None,
+        applicant: Mapping[str, Any] | None,
         tenant: str,
     ) -> GraphFinding: ...
 
 
 @dataclass(frozen=True)
 class AddToGraph(FollowUp):
-    """Add the applicant (``account_id``, or the verification's id when None) with its identifier keys."""
+    """Add the applicant (``account_id``, or the verification's id when None) with its identifier keys;
+    ``applicant`` holds the fields the ring model's facts are derived from (only the facts are kept)."""
 
     service: ClassVar[str] = IDENTITY_GRAPH
     on_reject: ClassVar[bool] = True
@@ -75,7 +76,7 @@ class AddToGraph(FollowUp):
     account_id: str | None
     keys: tuple[str, ...]
     created_at: datetime
-    facts: Mapping[str, Any] | None = None
+    applicant: Mapping[str, Any] | None = None
 
 
 def applicant_fields(evidence: Evidence, prior: Mapping[str, CheckResult]) -> dict[str, Any]:
@@ -95,6 +96,20 @@ def applicant_problems(applicant: ApplicantData) -> list[str]:
     one line each; the API refuses such a request. An issuer alone is fine: the number may be declared."""
     _, problems = identifiers_of(applicant.fields())
     return [p for p in problems if not p.startswith("document_issuer: given without")]
+
+
+def fact_fields(evidence: Evidence) -> dict[str, Any]:
+    """The fields the ring model's facts come from: names, birth date, national-id issue date (the graph
+    service turns them into facts and keyed name tokens; it stores none of them)."""
+    fields: dict[str, Any] = {}
+    if evidence.declared is not None:
+        declared = evidence.declared
+        fields.update({"surname": declared.surname, "given_names": declared.given_names})
+        if declared.birth_date is not None:
+            fields["birth_date"] = declared.birth_date.isoformat()
+    if evidence.applicant is not None and evidence.applicant.national_id_issued is not None:
+        fields["national_id_issued"] = evidence.applicant.national_id_issued.isoformat()
+    return fields
 
 
 def _document_read(prior: Mapping[str, CheckResult]) -> tuple[str | None, str | None]:
@@ -150,7 +165,11 @@ class GraphCheck(Check):
             return self.result(Status.OK, 0.0, (), details)
         created_at = datetime.now(UTC)
         finding = self.graph.assess(
-            keys, account_id=evidence.subject_id, created_at=created_at, facts=None, tenant=evidence.tenant_id
+            keys,
+            account_id=evidence.subject_id,
+            created_at=created_at,
+            applicant=fact_fields(evidence),
+            tenant=evidence.tenant_id,
         )
         details.update(finding.to_dict())
         details["created_at"] = created_at.isoformat()
@@ -162,4 +181,6 @@ class GraphCheck(Check):
             return ()
         created = result.details.get("created_at")
         created_at = datetime.fromisoformat(created) if isinstance(created, str) else datetime.now(UTC)
-        return (AddToGraph(evidence.subject_id, tuple(str(k) for k in keys), created_at, None),)
+        return (
+            AddToGraph(evidence.subject_id, tuple(str(k) for k in keys), created_at, fact_fields(evidence)),
+        )

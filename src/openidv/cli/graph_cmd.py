@@ -13,6 +13,7 @@ a bad line exits 2 naming the line, and the store is left as it was.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,7 +42,11 @@ def _service(settings: Settings) -> GraphService:
     return GraphService.from_store(Store.from_settings(settings), settings)
 
 
-def parse_applicant(line: str) -> tuple[AccountRecord, list[str]]:
+#: an applicant's raw fields and time -> the ring model's facts (``GraphService.facts_of``)
+FactsOf = Callable[[Mapping[str, Any], datetime], dict[str, Any]]
+
+
+def parse_applicant(line: str, facts_of: FactsOf | None = None) -> tuple[AccountRecord, list[str]]:
     """One JSON line -> an account record and the raw fields that could not be normalised; InvalidInput says
     what is wrong with the line itself."""
     try:
@@ -74,10 +79,11 @@ def parse_applicant(line: str) -> tuple[AccountRecord, list[str]]:
     verification = item.get("verification_id")
     if verification is not None and (not isinstance(verification, str) or len(verification) > 36):
         raise InvalidInput("verification_id: a string of at most 36 characters")
-    return AccountRecord(account_id, tuple(identifiers), created, verification), problems
+    facts = facts_of(item, created) if facts_of is not None and item.get("identifiers") is None else None
+    return AccountRecord(account_id, tuple(identifiers), created, verification, facts), problems
 
 
-def read_applicants(path: Path) -> tuple[list[AccountRecord], int]:
+def read_applicants(path: Path, facts_of: FactsOf | None = None) -> tuple[list[AccountRecord], int]:
     """Every applicant of a JSON-lines file (blank lines skipped) and how many raw fields could not be
     normalised; InvalidInput names the first bad line."""
     records: list[AccountRecord] = []
@@ -87,7 +93,7 @@ def read_applicants(path: Path) -> tuple[list[AccountRecord], int]:
             if not line.strip():
                 continue
             try:
-                record, problems = parse_applicant(line)
+                record, problems = parse_applicant(line, facts_of)
             except InvalidInput as exc:
                 raise InvalidInput(f"{path.name} line {number}: {exc}") from None
             records.append(record)
@@ -105,11 +111,12 @@ def ingest_command(
 ) -> None:
     """Add the applicants of FILE to the identity graph (idempotent: adding a file again changes nothing)."""
     validate_tenant(tenant)
+    service = _service(Settings.from_env())
     try:
-        records, dropped = read_applicants(file)
+        records, dropped = read_applicants(file, service.facts_of)
     except UnicodeDecodeError:
         fail(f"{file}: not UTF-8 text")
-    new = _service(Settings.from_env()).add_many(records, tenant=tenant)
+    new = service.add_many(records, tenant=tenant)
     left_out = f"; {dropped} field(s) could not be normalised and were left out" if dropped else ""
     typer.echo(f"ingested {len(records)} applicant(s), {new} new account(s), tenant {tenant}{left_out}")
 

@@ -23,15 +23,11 @@ from sqlalchemy.orm import Session
 from openidv.checks.base import FollowUp
 from openidv.checks.identity_graph import AddToGraph
 from openidv.errors import NotFound
-from openidv.services.graph_assessment import (
-    AccountScore,
-    Assessment,
-    assess,
-    assess_applicant,
-    ring_score,
-)
+from openidv.services.graph_assessment import Assessment, assess, assess_applicant
+from openidv.services.graph_facts import AccountFacts, facts_from_applicant
 from openidv.services.graph_pseudonyms import Pseudonymiser
 from openidv.services.graph_rings import Ring, find_rings, ring_of
+from openidv.services.graph_scoring import GraphScorer
 from openidv.services.graph_weights import GraphConfig
 from openidv.services.identity_graph import IdentityGraph, Neighbourhood
 from openidv.settings import Settings
@@ -81,27 +77,39 @@ class GraphService:
         config: GraphConfig | None = None,
         *,
         pseudonymiser: Pseudonymiser | None = None,
-        score: AccountScore = ring_score,
-        score_meaning: str = "attack: the score of the account's ring (0 outside a ring)",
+        scorer: GraphScorer | None = None,
     ) -> None:
         self.repository = repository
         self.config = config or GraphConfig()
         #: with one, keys are stored and held as keyed pseudonyms and their values sealed
         self.pseudonymiser = pseudonymiser
-        self.score = score
-        self.score_meaning = score_meaning
+        self._scorer = scorer
         self._graphs: dict[str, IdentityGraph] = {}
         self._rings: dict[str, _Rings] = {}
         self._lock = threading.RLock()
 
     @classmethod
     def from_store(cls, store: Store, settings: Settings, config: GraphConfig | None = None) -> GraphService:
-        """The deployment's graph: keys pseudonymous under the graph key, values sealed by the key ring."""
+        """The deployment's graph: the packaged model's learned link weights, keys pseudonymous under the
+        graph key, values sealed by the key ring."""
         return cls(
             GraphRepository(store.engine, lambda: store.keyring),
-            config,
+            config or GraphConfig.default(),
             pseudonymiser=Pseudonymiser.from_settings(settings),
         )
+
+    @property
+    def scorer(self) -> GraphScorer:
+        """The ring model (the packaged one unless given), loaded on first use."""
+        if self._scorer is None:
+            self._scorer = GraphScorer.default()
+        return self._scorer
+
+    def facts_of(self, applicant: Mapping[str, Any], created_at: datetime | None = None) -> dict[str, Any]:
+        """The ring model's facts of an applicant's raw fields (names, birth and national-id dates), with
+        names reduced to tokens keyed by the graph key: what is stored instead of the fields."""
+        key = b"" if self.pseudonymiser is None else self.pseudonymiser.secret
+        return facts_from_applicant(applicant, created_at, key=key).to_dict()
 
     def private(self, record: AccountRecord, tenant: str) -> AccountRecord:
         """``record`` with its clear keys replaced by pseudonyms and their values kept for sealing."""
@@ -135,7 +143,7 @@ class GraphService:
         graph = IdentityGraph(self.config)
         for batch in self.repository.load(tenant):
             for account in batch:
-                graph.add(account.account_id, account.keys, account.created_at)
+                graph.add(account.account_id, account.keys, account.created_at, facts=_facts(account.facts))
         return graph
 
     # ---- changes (SQL first, then memory)
@@ -180,7 +188,7 @@ class GraphService:
                 for record in chunk:
                     # every key, not only those new in SQL: the graph ignores keys it has, and this process
                     # may not yet hold keys another process stored
-                    graph.add(record.account_id, record.keys, record.created_at)
+                    graph.add(record.account_id, record.keys, record.created_at, facts=_facts(record.facts))
         return out
 
     def apply_follow_up(
@@ -196,7 +204,9 @@ class GraphService:
                 follow_up.keys,
                 follow_up.created_at,
                 reference,
-                follow_up.facts,
+                None
+                if follow_up.applicant is None
+                else self.facts_of(follow_up.applicant, follow_up.created_at),
             ),
             tenant,
         )
@@ -208,7 +218,7 @@ class GraphService:
 
         def remember(_: Session) -> None:
             with self._lock:
-                graph.add(record.account_id, record.keys, record.created_at)
+                graph.add(record.account_id, record.keys, record.created_at, facts=_facts(record.facts))
 
         event.listen(session, "after_commit", remember, once=True)
 
@@ -218,7 +228,7 @@ class GraphService:
         *,
         account_id: str | None,
         created_at: datetime,
-        facts: Mapping[str, Any] | None,
+        applicant: Mapping[str, Any] | None,
         tenant: str = DEFAULT_TENANT,
     ) -> Assessment:
         """Score an applicant as if it were in the graph with ``keys`` (clear), changing nothing: it is
@@ -230,7 +240,13 @@ class GraphService:
         graph = self.graph(tenant)
         with self._lock:
             return assess_applicant(
-                graph, trial.account_id, trial.keys, created_at, self.score, self.score_meaning, labels
+                graph,
+                trial.account_id,
+                trial.keys,
+                created_at,
+                self.scorer,
+                labels,
+                None if applicant is None else AccountFacts.from_dict(self.facts_of(applicant, created_at)),
             )
 
     def reveal(self, keys: Sequence[str], *, tenant: str = DEFAULT_TENANT) -> dict[str, str]:
@@ -286,10 +302,15 @@ class GraphService:
         view = self.neighbourhood(account_id, tenant=tenant)
         graph = self.graph(tenant)
         with self._lock:
-            found = assess(graph, account_id, self.score, self.score_meaning)
+            found = assess(graph, account_id, self.scorer)
         out = view.to_dict()
         out.update(
-            {"graph_score": found.score, "score_meaning": found.score_meaning, "reasons": list(found.reasons)}
+            {
+                "graph_score": found.score,
+                "score_meaning": found.scored.to_dict()["score_meaning"],
+                "model_id": found.scored.model_id,
+                "reasons": list(found.scored.reasons),
+            }
         )
         if reveal:
             keys = [i["key"] for i in out["identifiers"]]
@@ -297,3 +318,7 @@ class GraphService:
             keys += [s["key"] for s in (out["ring"] or {}).get("shared", [])]
             out["values"] = self.reveal(sorted(set(keys)), tenant=tenant)
         return out
+
+
+def _facts(raw: Mapping[str, Any] | None) -> AccountFacts | None:
+    return None if raw is None else AccountFacts.from_dict(raw)
