@@ -164,7 +164,10 @@ def test_service_incremental_equals_restart(graph_engine: Engine) -> None:
         service.add(r.account_id, r.keys, created_at=r.created_at)
     restarted = GraphService(GraphRepository(graph_engine))
     assert restarted.graph().snapshot() == service.graph().snapshot() == memory_graph(records).snapshot()
-    assert restarted.rings() == service.rings() == find_rings(memory_graph(records))
+    assert restarted.rings() == service.rings()
+    # the service scores rings with the ring model; the groups are exactly find_rings'
+    members = {r.ring_id: r.members for r in find_rings(memory_graph(records))}
+    assert {r.ring_id: r.members for r in service.rings()} == members
     assert service.rings() != before
     assert restarted.neighbourhood("farm-2") == service.neighbourhood("farm-2")
     ring = service.neighbourhood("farm-2").ring

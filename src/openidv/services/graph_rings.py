@@ -73,6 +73,8 @@ class Ring:
     accounts_per_day: float
     #: placeholder score in [0, 1], meaning "attack" (higher: more likely a fraud ring); see placeholder_score
     score: float
+    #: what ``score`` means; the service replaces the placeholder with the ring model's score
+    score_meaning: str = "attack (placeholder heuristic: density x strongest shared kind)"
 
     @property
     def size(self) -> int:
@@ -82,7 +84,7 @@ class Ring:
         return {
             "ring_id": self.ring_id,
             "score": self.score,
-            "score_meaning": "attack (placeholder heuristic: density x strongest shared kind)",
+            "score_meaning": self.score_meaning,
             "size": self.size,
             "density": self.density,
             "members": list(self.members),

@@ -27,7 +27,7 @@ from openidv.services.graph_assessment import Assessment, assess, assess_applica
 from openidv.services.graph_facts import AccountFacts, facts_from_applicant
 from openidv.services.graph_pseudonyms import Pseudonymiser
 from openidv.services.graph_rings import Ring, find_rings, ring_of
-from openidv.services.graph_scoring import GraphScorer
+from openidv.services.graph_scoring import GraphScorer, rings_by_account
 from openidv.services.graph_weights import GraphConfig
 from openidv.services.identity_graph import IdentityGraph, Neighbourhood
 from openidv.settings import Settings
@@ -270,10 +270,29 @@ class GraphService:
         with self._lock:
             cached = self._rings.get(tenant)
             if cached is None or cached.version != graph.version:
-                rings = find_rings(graph)
+                rings = self._scored(graph, find_rings(graph))
                 cached = _Rings(graph.version, rings, {a: r for r in rings for a in r.members})
                 self._rings[tenant] = cached
             return cached
+
+    def _scored(self, graph: IdentityGraph, rings: list[Ring]) -> list[Ring]:
+        """Rings scored by the ring model: a ring's score is its highest member score (meaning attack, on
+        the account scores' scale and threshold), highest first."""
+        members = [m for ring in rings for m in ring.members]
+        if not members:
+            return rings
+        scores = dict(
+            zip(members, self.scorer.score_many(graph, members, rings_by_account(rings)), strict=True)
+        )
+        scored = [
+            replace(
+                ring,
+                score=round(float(max(scores[m] for m in ring.members)), 6),
+                score_meaning=f"attack: highest member score of {self.scorer.model_id}",
+            )
+            for ring in rings
+        ]
+        return sorted(scored, key=lambda r: (-r.score, -r.size, r.ring_id))
 
     def neighbourhood(
         self, account_id: str, *, tenant: str = DEFAULT_TENANT, fresh: bool = True
@@ -289,7 +308,8 @@ class GraphService:
                 raise NotFound(f"account {account_id!r} is not in the identity graph")
             near = graph.neighbourhood(account_id)
             if fresh:
-                return AccountGraph(near, ring_of(graph, account_id), False)
+                ring = ring_of(graph, account_id)
+                return AccountGraph(near, None if ring is None else self._scored(graph, [ring])[0], False)
             cached = self._rings.get(tenant)
             ring = None if cached is None else cached.by_member.get(account_id)
             return AccountGraph(near, ring, cached is None or cached.version != graph.version)
