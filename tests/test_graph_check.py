@@ -233,3 +233,31 @@ def test_a_store_restart_finds_the_pseudonymous_graph_again(api_client: Any, tmp
     again = GraphService.from_store(Store(store.engine), Settings(data_dir=tmp_path))
     assert again.neighbourhood("p-1").ring is not None
     assert again.key_of("device:dev-farm-7") in again.graph().keys_of("p-0")
+
+
+def test_purge_removes_graph_accounts_past_their_retention(api_client: Any, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from openidv.services.subjects import SubjectService
+    from openidv.settings import Settings
+
+    client, store, headers = api_client
+    for n in range(2):
+        made = client.post(
+            "/v1/verifications",
+            json={"mrz": TD3, "applicant": applicant(n), "subject_id": f"old-{n}"},
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+    graph = client.app.state.services.identity_graph  # type: ignore[attr-defined]
+    subjects = SubjectService(store, None, graph)
+    keep = Settings(data_dir=tmp_path, retention_verifications_days=0, retention_graph_days=30)
+    assert subjects.purge(keep, dry_run=True).graph_accounts == 0
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert subjects.purge(keep, dry_run=True, now=later).graph_accounts == 2
+    report = subjects.purge(keep, now=later)
+    assert report.graph_accounts == 2
+    assert client.get("/v1/graph/accounts/old-0", headers=headers).status_code == 404  # gone from memory too
+    with store.transaction() as session:
+        assert list(session.scalars(select(GraphLink.key))) == []
+        assert list(session.scalars(select(GraphIdentifierValue.key))) == []

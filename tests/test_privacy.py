@@ -339,11 +339,13 @@ def test_purge_erases_what_is_past_its_retention(app: App) -> None:
         retention_verifications_days=0,
         retention_templates_days=0,
         retention_liveness_days=0,
+        retention_graph_days=0,
     )
     assert subjects.purge(keep_all).cutoffs == {
         "verifications": None,
         "templates": None,
         "liveness_sessions": None,
+        "graph_accounts": None,
     }
 
 

@@ -66,6 +66,8 @@ class Settings:
     retention_verifications_days: int = 365
     retention_templates_days: int = 0
     retention_liveness_days: int = 30
+    #: identity-graph accounts (with their links and the values only they held), by when they were added
+    retention_graph_days: int = 365
     audit_checkpoints: Path | None = None
     audit_checkpoint_every: int = 1
     #: webhooks may target loopback and private addresses (off: tenants must not reach the operator's network)
@@ -90,6 +92,7 @@ class Settings:
             retention_verifications_days=_count(env, "OPENIDV_RETENTION_VERIFICATIONS_DAYS", 365),
             retention_templates_days=_count(env, "OPENIDV_RETENTION_TEMPLATES_DAYS", 0),
             retention_liveness_days=_count(env, "OPENIDV_RETENTION_LIVENESS_DAYS", 30),
+            retention_graph_days=_count(env, "OPENIDV_RETENTION_GRAPH_DAYS", 365),
             audit_checkpoints=(
                 Path(env["OPENIDV_AUDIT_CHECKPOINTS"]).expanduser()
                 if env.get("OPENIDV_AUDIT_CHECKPOINTS")

@@ -82,6 +82,8 @@ class PurgeReport:
     #: finished async jobs and settled webhook events, kept as long as verifications
     jobs: int = 0
     webhook_events: int = 0
+    #: identity-graph accounts (with their links and the identifier values only they held)
+    graph_accounts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,6 +158,7 @@ class SubjectService:
             "verifications": _cutoff(now, settings.retention_verifications_days),
             "templates": _cutoff(now, settings.retention_templates_days),
             "liveness_sessions": _cutoff(now, settings.retention_liveness_days),
+            "graph_accounts": _cutoff(now, settings.retention_graph_days),
         }
         verifications = templates = sessions = 0
         if (before := cut["verifications"]) is not None:
@@ -176,6 +179,9 @@ class SubjectService:
             sessions = len(expired_sessions)
             if not dry_run:
                 privacy.erase_sessions(self.store, expired_sessions, reason="retention", actor="purge")
+        graph_accounts = 0
+        if (before := cut["graph_accounts"]) is not None:
+            graph_accounts = self._purge_graph(before, dry_run)
         jobs = events = 0
         if (before := cut["verifications"]) is not None:
             jobs = purge_finished_jobs(self.store, before, dry_run=dry_run)
@@ -190,7 +196,23 @@ class SubjectService:
             {k: v.isoformat() if v else None for k, v in cut.items()},
             jobs,
             events,
+            graph_accounts,
         )
+
+    def _purge_graph(self, before: datetime, dry_run: bool) -> int:
+        """Erase graph accounts added before ``before``, through the graph service when there is one (so
+        its in-memory graph forgets them too)."""
+        if dry_run:
+            return self.graph_repository.count_expired(before)
+        erased = 0
+        while expired := self.graph_repository.expired(before, PURGE_BATCH):
+            for tenant, account in expired:
+                if self.graph is not None:
+                    self.graph.erase(account, tenant=tenant)
+                else:
+                    self.graph_repository.erase(account, tenant)
+                erased += 1
+        return erased
 
 
 def _cutoff(now: datetime, days: int) -> datetime | None:

@@ -313,6 +313,22 @@ class GraphRepository:
                 )
             return keys
 
+    def expired(self, before: datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, account) of up to ``limit`` accounts of any tenant added before ``before`` (retention)."""
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(GraphAccount.tenant_id, GraphAccount.account_id)
+                .where(GraphAccount.created_at < before)
+                .order_by(GraphAccount.created_at, GraphAccount.tenant_id, GraphAccount.account_id)
+                .limit(limit)
+            )
+            return [(str(t), str(a)) for t, a in rows]
+
+    def count_expired(self, before: datetime) -> int:
+        with Session(self.engine) as session:
+            query = select(func.count()).select_from(GraphAccount).where(GraphAccount.created_at < before)
+            return int(session.scalar(query) or 0)
+
     def load(self, tenant: str = DEFAULT_TENANT, *, batch: int = 10_000) -> Iterator[list[StoredAccount]]:
         """Every account of the tenant with its keys, ``batch`` accounts at a time, in account id order
         (keyset paging, so memory stays bounded and a huge tenant never needs one giant query)."""
