@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from openidv.services.graph_facts import AccountFacts
 from openidv.services.graph_weights import GraphConfig, kind_of
 
 
@@ -82,17 +83,30 @@ class IdentityGraph:
         self._keys: dict[str, set[str]] = {}
         self._holders: dict[str, set[str]] = {}
         self._created: dict[str, datetime] = {}
+        #: optional per-account facts (no personal data; ``graph_facts``), read by the ring model
+        self._facts: dict[str, AccountFacts] = {}
         #: bumped on every change; caches derived from the graph (rings) compare it
         self.version = 0
 
     # ---- changes
-    def add(self, account_id: str, keys: Iterable[str], created_at: datetime) -> tuple[str, ...]:
+    def add(
+        self,
+        account_id: str,
+        keys: Iterable[str],
+        created_at: datetime,
+        *,
+        facts: AccountFacts | None = None,
+    ) -> tuple[str, ...]:
         """Link an account to keys (it is created if new; its first time is kept); returns the new keys.
-        Adding the same key twice, or an account again, changes nothing."""
+        Adding the same key twice, or an account again, changes nothing. ``facts`` are kept the first time
+        they are given (like ``created_at``)."""
         own = self._keys.get(account_id)
         if own is None:
             own = self._keys[account_id] = set()
             self._created[account_id] = created_at
+            self.version += 1
+        if facts is not None and account_id not in self._facts:
+            self._facts[account_id] = facts
             self.version += 1
         fresh = tuple(k for k in dict.fromkeys(keys) if k not in own)
         for key in fresh:
@@ -108,6 +122,7 @@ class IdentityGraph:
         if own is None:
             return False
         del self._created[account_id]
+        self._facts.pop(account_id, None)
         for key in own:
             holders = self._holders[key]
             holders.discard(account_id)
@@ -141,6 +156,10 @@ class IdentityGraph:
 
     def created_at(self, account_id: str) -> datetime:
         return self._created[account_id]
+
+    def facts_of(self, account_id: str) -> AccountFacts | None:
+        """The account's facts, None when none were given (or the account is unknown)."""
+        return self._facts.get(account_id)
 
     def weight(self, key: str) -> float:
         """What sharing ``key`` adds to a link: 0 for a hub or a key only one account holds."""
