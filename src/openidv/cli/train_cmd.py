@@ -27,3 +27,6 @@ from openidv.cli.liveness_cmd import (  # noqa: E402
 train_app.command("pad")(train_pad_command)
 train_app.command("pad-fusion")(train_pad_fusion_command)
 train_app.command("deepfake")(train_deepfake_command)
+from openidv.cli.train_graph_gnn_cmd import train_graph_gnn_command  # noqa: E402
+
+train_app.command("graph-gnn")(train_graph_gnn_command)

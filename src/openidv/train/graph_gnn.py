@@ -151,9 +151,9 @@ def train(
         for d, y in zip(data, targets, strict=True):
             optimiser.zero_grad()
             loss = loss_fn(model(d.x_dict, d.edge_index_dict), y)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimiser.step()
-            total += float(loss)
+            total += float(loss.detach())
         losses.append(total / max(len(data), 1))
     return Trained(model, config, seed, time.perf_counter() - start, losses)
 

@@ -175,7 +175,7 @@ def model_card(report: dict[str, Any], weights: Path) -> str:
             "metrics": headline(m),
             "report": f"{MODEL_ID}.report.json",
         },
-        "intended_use": "research comparison with the gradient-boosted ring model; ranking accounts for review",
+        "intended_use": "research comparison with the gradient-boosted ring model; ranking for review",
         "limits": [
             "trained and tested on SYNTHETIC populations only; real rings will differ",
             "identifiers above hub_cap holders lose their edges (counted as an account feature)",
