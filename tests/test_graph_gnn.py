@@ -13,13 +13,13 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("torch_geometric")
 
-import torch  # noqa: E402
+import torch
 
-from openidv.eval.simple import eer  # noqa: E402
-from openidv.train.graph_eval import labelled_graph  # noqa: E402
-from openidv.train.graph_gnn import GnnConfig, load, score, train  # noqa: E402
-from openidv.train.graph_gnn_recipe import Plan, run  # noqa: E402
-from openidv.train.graph_hetero import HeteroArrays, build_arrays  # noqa: E402
+from openidv.eval.simple import eer
+from openidv.train.graph_eval import labelled_graph
+from openidv.train.graph_gnn import GnnConfig, load, score, train
+from openidv.train.graph_gnn_recipe import Plan, run
+from openidv.train.graph_hetero import HeteroArrays, build_arrays
 
 N = 1500
 CONFIG = GnnConfig(epochs=25, hidden=16, threads=1)
