@@ -81,7 +81,14 @@ def train_graph_gnn_command(
     except ValueError as exc:
         fail(str(exc))
     config = GnnConfig(epochs=epochs, hidden=hidden, threads=threads)
-    report = run(out, plan=plan, config=config, seed=seed, replicates=replicates)
+    report = run(
+        out,
+        plan=plan,
+        config=config,
+        seed=seed,
+        replicates=replicates,
+        log=lambda message: typer.echo(message, err=True),
+    )
     if as_json:
         print_json(report)
         return

@@ -15,7 +15,7 @@ without them (``pip install 'openidv[gnn]'``).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,6 +128,7 @@ def train(
     *,
     config: GnnConfig = GnnConfig(),
     seed: int = 0,
+    log: Callable[[str], None] | None = None,
 ) -> Trained:
     """Full-batch training over every training population each epoch (``labels[i]``: True for the ring
     members of ``graphs[i]``, in its account order); binary cross-entropy weighted so the few ring members
@@ -146,7 +147,7 @@ def train(
     losses: list[float] = []
     start = time.perf_counter()
     model.train()
-    for _ in range(config.epochs):
+    for epoch in range(1, config.epochs + 1):
         total = 0.0
         for d, y in zip(data, targets, strict=True):
             optimiser.zero_grad()
@@ -155,6 +156,8 @@ def train(
             optimiser.step()
             total += float(loss.detach())
         losses.append(total / max(len(data), 1))
+        if log is not None and (epoch % 20 == 0 or epoch == config.epochs):
+            log(f"epoch {epoch}/{config.epochs}: loss {losses[-1]:.4f}")
     return Trained(model, config, seed, time.perf_counter() - start, losses)
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,15 +82,27 @@ def run(
     config: GnnConfig = GnnConfig(),
     seed: int = 0,
     replicates: int = DEFAULT_REPLICATES,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The whole recipe; returns the report it writes to ``out/graph-ring-gnn-v1.report.json``."""
+    say = log or (lambda _: None)
     t0 = time.perf_counter()
-    trains = [population(plan, s) for s in plan.train_seeds]
-    calibration = [population(plan, s) for s in plan.calibration_seeds]
-    tests = [population(plan, s) for s in plan.test_seeds]
+
+    def populations(seeds: Sequence[int], role: str) -> list[Population]:
+        say(f"{time.perf_counter() - t0:7.1f}s building {role} populations {list(seeds)} (SYNTHETIC)")
+        return [population(plan, s) for s in seeds]
+
+    trains = populations(plan.train_seeds, "training")
+    calibration = populations(plan.calibration_seeds, "calibration")
+    tests = populations(plan.test_seeds, "test")
     build_seconds = time.perf_counter() - t0
+    say(f"{build_seconds:7.1f}s training on {sum(p.arrays.n for p in trains)} accounts")
     trained = train(
-        [p.arrays for p in trains], [p.labelled.is_ring for p in trains], config=config, seed=seed
+        [p.arrays for p in trains],
+        [p.labelled.is_ring for p in trains],
+        config=config,
+        seed=seed,
+        log=lambda m: say(f"{time.perf_counter() - t0:7.1f}s {m}"),
     )
     calibration_scores, _ = score_all(trained, calibration)
     innocent = np.concatenate(
@@ -99,6 +111,7 @@ def run(
     threshold = policy_threshold(innocent)
     test_scores, per_1k = score_all(trained, tests)
     scored = Scored.of([p.labelled for p in tests], test_scores)
+    say(f"{time.perf_counter() - t0:7.1f}s evaluating ({replicates} bootstrap replicates)")
     metrics = evaluate_scores(scored, threshold=threshold, replicates=replicates, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"{MODEL_ID}.pt"
