@@ -8,7 +8,7 @@ innocent groups flagged at the calibrated threshold. ``gnn_figures()`` returns t
 ``bench/graph.py``. ``--gbt-report`` puts the gradient-boosted model's report (same protocol) beside it.
 Needs ``pip install 'openidv[gnn]'``.
 
-Usage: python bench/graph_gnn.py [--n 20000] [--epochs 120] [--replicates 500] [--gbt-report FILE]
+Usage: python bench/graph_gnn.py [--n 20000] [--epochs 80] [--replicates 500] [--gbt-report FILE]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 
 def gnn_figures(
-    n: int = 20_000, epochs: int = 120, replicates: int = 500, seed: int = 0, threads: int = 2
+    n: int = 20_000, epochs: int = 80, replicates: int = 500, seed: int = 0, threads: int = 1
 ) -> dict[str, Any]:
     """Train and evaluate once; SYNTHETIC figures in a JSON-able dict."""
     from openidv.train.graph_gnn import GnnConfig
@@ -63,10 +63,10 @@ def gnn_figures(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=20_000)
-    parser.add_argument("--epochs", type=int, default=120)
+    parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--replicates", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--gbt-report", type=Path, default=None, help="the GBT's evaluation report JSON")
     args = parser.parse_args()
     out: dict[str, Any] = {

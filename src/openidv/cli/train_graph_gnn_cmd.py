@@ -55,10 +55,10 @@ def train_graph_gnn_command(
     ] = None,
     epochs: Annotated[
         int, typer.Option("--epochs", min=1, help="Full-batch passes over the training set.")
-    ] = 120,
+    ] = 80,
     hidden: Annotated[int, typer.Option("--hidden", min=4, help="Width of every layer.")] = 32,
     replicates: Annotated[int, typer.Option("--replicates", min=0, help="Bootstrap replicates.")] = 500,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="torch CPU threads.")] = 2,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="torch CPU threads.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
 ) -> None:
     """Train the GNN ring model (seeded, CPU) and evaluate it on held-out SYNTHETIC populations."""

@@ -37,11 +37,11 @@ class GnnConfig:
 
     hidden: int = 32
     layers: int = 3
-    epochs: int = 120
+    epochs: int = 80
     lr: float = 0.01
     weight_decay: float = 1e-4
     dropout: float = 0.1
-    threads: int = 2
+    threads: int = 1
     kinds: tuple[str, ...] = field(default=KINDS)
 
     def as_dict(self) -> dict[str, object]:
