@@ -141,7 +141,7 @@ def run(
 
 
 def _fmt(entry: dict[str, Any]) -> str:
-    return f"{entry['value']:.3f} [{entry['ci_low']:.3f}, {entry['ci_high']:.3f}]"
+    return f"{entry['value']:.4f} [{entry['ci_low']:.4f}, {entry['ci_high']:.4f}]"
 
 
 def headline(evaluation: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -167,7 +167,7 @@ def model_card(report: dict[str, Any], weights: Path) -> str:
         "title": "Ring membership per account: heterogeneous GraphSAGE over typed account-identifier edges",
         "version": "1",
         "licence": "Apache-2.0",
-        "status": "experimental: not the shipped default ring model unless docs/graph.md says it won",
+        "status": "experimental, not the shipped default ring model (graph-ring-gbt-v1 is: docs/graph.md)",
         "format": "PyTorch state dict (tensors only; torch.load(weights_only=True)); architecture in config",
         "score": "P(ring member), meaning attack (higher = more likely a fraud-ring account)",
         "config": report["config"],
@@ -186,6 +186,10 @@ def model_card(report: dict[str, Any], weights: Path) -> str:
             "test_accounts": m["accounts"],
             "interval": m["interval"],
             "metrics": headline(m),
+            "policy_threshold": m["threshold"],
+            "innocent_flagged_at_threshold": {
+                t: f"{_fmt(v)} of {v['n']}" for t, v in m["innocent_flagged"].items()
+            },
             "report": f"{MODEL_ID}.report.json",
         },
         "intended_use": "research comparison with the gradient-boosted ring model; ranking for review",
