@@ -8,7 +8,11 @@ innocent groups flagged at the calibrated threshold. ``gnn_figures()`` returns t
 ``bench/graph.py``. ``--gbt-report`` puts the gradient-boosted model's figures (same protocol) beside it.
 Needs ``pip install 'openidv[gnn]'``.
 
+With saved weights (``--weights``, default models/graph-ring-gnn-v1.pt) it also times scoring one account
+online from its neighbourhood (``score_account``) on test seed 201.
+
 Usage: python bench/graph_gnn.py [--n 20000] [--epochs 80] [--replicates 500] [--gbt-report FILE]
+                                 [--weights FILE] [--online-only]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +65,51 @@ def gnn_figures(
     }
 
 
+def online_figures(
+    weights: Path, n: int = 20_000, seed: int = 201, samples: int = 500, threads: int = 1
+) -> dict[str, Any]:
+    """One account at a time from its neighbourhood (``score_account``) with saved weights, on a test
+    population: latency percentiles, neighbourhood size, and the largest gap to the full-batch score."""
+    import numpy as np
+    import torch
+
+    from openidv.train.graph_eval import labelled_graph
+    from openidv.train.graph_gnn import GnnConfig, load, score, score_account
+    from openidv.train.graph_hetero import build_arrays, neighbourhood, token_index
+
+    torch.set_num_threads(threads)
+    pop = labelled_graph(n, seed)
+    model = load(str(weights), GnnConfig())
+    start = time.perf_counter()
+    tokens = token_index(pop.graph)
+    index_seconds = time.perf_counter() - start
+    full = score(model, build_arrays(pop.graph, pop.accounts, tokens=tokens))
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(pop.accounts), size=min(samples, len(pop.accounts)), replace=False)
+    times, sizes, gap = [], [], 0.0
+    for i in picks:
+        account = pop.accounts[int(i)]
+        t = time.perf_counter()
+        online = score_account(model, pop.graph, account, tokens=tokens)
+        times.append(1000.0 * (time.perf_counter() - t))
+        sizes.append(len(neighbourhood(pop.graph, account, tokens=tokens)))
+        gap = max(gap, abs(online - float(full[int(i)])))
+    ms = np.asarray(times)
+    return {
+        "data": "SYNTHETIC",
+        "population_n": n,
+        "seed": seed,
+        "samples": len(picks),
+        "token_index_seconds": round(index_seconds, 3),
+        "ms_p50": round(float(np.percentile(ms, 50)), 2),
+        "ms_p99": round(float(np.percentile(ms, 99)), 2),
+        "ms_max": round(float(ms.max()), 2),
+        "neighbourhood_accounts_p50": int(np.percentile(sizes, 50)),
+        "neighbourhood_accounts_max": int(max(sizes)),
+        "max_abs_gap_to_full_batch": gap,
+    }
+
+
 def gbt_figures(report: dict[str, Any]) -> dict[str, Any]:
     """The GBT's evaluation (``graph_eval`` report under ``model``) in the same shape as the GNN's."""
     from openidv.train.graph_gnn_recipe import headline
@@ -82,10 +132,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--gbt-report", type=Path, default=None, help="the GBT's evaluation report JSON")
+    parser.add_argument("--weights", type=Path, default=Path("models/graph-ring-gnn-v1.pt"))
+    parser.add_argument("--online-only", action="store_true", help="only the one-account latency")
     args = parser.parse_args()
-    out: dict[str, Any] = {
-        "gnn": gnn_figures(args.n, args.epochs, args.replicates, args.seed, args.threads),
-    }
+    out: dict[str, Any] = {}
+    if not args.online_only:
+        out["gnn"] = gnn_figures(args.n, args.epochs, args.replicates, args.seed, args.threads)
+    if args.weights.exists():
+        out["online"] = online_figures(args.weights, n=args.n, threads=args.threads)
     if args.gbt_report is not None:
         out["gbt"] = gbt_figures(json.loads(args.gbt_report.read_text(encoding="utf-8")))
     print(json.dumps(out, indent=2))

@@ -17,9 +17,9 @@ import torch
 
 from openidv.eval.simple import eer
 from openidv.train.graph_eval import labelled_graph
-from openidv.train.graph_gnn import GnnConfig, load, score, train
+from openidv.train.graph_gnn import GnnConfig, load, score, score_account, train
 from openidv.train.graph_gnn_recipe import Plan, run
-from openidv.train.graph_hetero import HeteroArrays, build_arrays
+from openidv.train.graph_hetero import HeteroArrays, build_arrays, token_index
 
 N = 1500
 CONFIG = GnnConfig(epochs=25, hidden=16, threads=1)
@@ -72,6 +72,18 @@ def test_a_model_trained_on_some_seeds_finds_the_rings_of_an_unseen_seed(
     assert auc > 0.9, auc
     # the evaluation layer's EER agrees that the two classes are well apart
     assert eer(scores[~is_ring], scores[is_ring], "attack") < 0.2
+
+
+def test_one_account_scored_from_its_neighbourhood_equals_the_full_batch_score() -> None:
+    pop = labelled_graph(800, 7)
+    tokens = token_index(pop.graph)
+    arrays = build_arrays(pop.graph, pop.accounts, tokens=tokens)
+    trained = train([arrays], [pop.is_ring], config=GnnConfig(epochs=4, hidden=8, threads=1), seed=1)
+    full = score(trained.model, arrays)
+    rings = [i for i in range(len(pop.accounts)) if pop.is_ring[i]][:10]
+    for i in [*rings, *range(0, len(pop.accounts), 80)]:
+        online = score_account(trained.model, pop.graph, pop.accounts[i], tokens=tokens)
+        assert abs(online - full[i]) < 1e-5, pop.accounts[i]
 
 
 def test_the_recipe_writes_weights_that_load_without_pickle_a_card_and_a_report(tmp_path: Path) -> None:

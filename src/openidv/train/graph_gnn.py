@@ -25,7 +25,16 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import HeteroConv, SAGEConv
 
-from openidv.train.graph_hetero import ACCOUNT_FEATURES, IDENTIFIER_FEATURES, KINDS, HeteroArrays
+from openidv.services.identity_graph import IdentityGraph
+from openidv.train.graph_hetero import (
+    ACCOUNT_FEATURES,
+    HUB_CAP,
+    IDENTIFIER_FEATURES,
+    KINDS,
+    HeteroArrays,
+    build_arrays,
+    neighbourhood,
+)
 
 MODEL_ID = "graph-ring-gnn-v1"
 EdgeType = tuple[str, str, str]
@@ -167,6 +176,21 @@ def score(model: RingSage, graph: HeteroArrays) -> npt.NDArray[np.float64]:
     model.eval()
     d = to_hetero_data(graph, model.kinds)
     return torch.sigmoid(model(d.x_dict, d.edge_index_dict)).numpy().astype(np.float64)
+
+
+def score_account(
+    model: RingSage,
+    graph: IdentityGraph,
+    account: str,
+    *,
+    hub_cap: int = HUB_CAP,
+    tokens: dict[tuple[str, str], list[str]] | None = None,
+) -> float:
+    """P(ring member) of one account from its neighbourhood alone (the online path): the account, the holders
+    of its shared identifiers and their identifiers, with features from the whole graph. For the 3-layer
+    model this equals the full-batch score (tested); pass ``tokens=token_index(graph)`` when scoring many."""
+    rows = neighbourhood(graph, account, hub_cap=hub_cap, tokens=tokens)
+    return float(score(model, build_arrays(graph, rows, hub_cap=hub_cap, tokens=tokens))[0])
 
 
 def save(model: RingSage, path: str) -> None:

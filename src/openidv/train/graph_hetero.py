@@ -107,34 +107,57 @@ def _keys(graph: IdentityGraph, account: str) -> list[tuple[str, str]]:
     return [(kind, key) for kind, key in out if kind in KINDS]
 
 
-def build_arrays(graph: IdentityGraph, accounts: Sequence[str], *, hub_cap: int = HUB_CAP) -> HeteroArrays:
-    """The typed graph of ``accounts`` (each in ``graph``), rows in that order."""
+def token_index(graph: IdentityGraph) -> dict[tuple[str, str], list[str]]:
+    """Name-token key -> accounts holding it: the identity graph indexes identifier keys, not the facts'
+    tokens, so their holders are gathered once per graph."""
+    index: dict[tuple[str, str], list[str]] = {}
+    for account in graph.accounts():
+        for key in _keys(graph, account):
+            if key[0] in ("name", "surname"):
+                index.setdefault(key, []).append(account)
+    return index
+
+
+def build_arrays(
+    graph: IdentityGraph,
+    accounts: Sequence[str],
+    *,
+    hub_cap: int = HUB_CAP,
+    tokens: dict[tuple[str, str], list[str]] | None = None,
+) -> HeteroArrays:
+    """The typed graph of ``accounts`` (each in ``graph``), rows in that order.
+
+    Identifier features (degree, time span) and the accounts' shared and hub counts come from the *whole*
+    graph; edges only join the given accounts. With every account of the graph that is the full graph; with an
+    account and the holders of its identifiers (``neighbourhood``) it is exactly what a 3-layer model needs
+    to score that one account. ``tokens`` is ``token_index(graph)``, computed here when not given.
+    """
+    tokens = token_index(graph) if tokens is None else tokens
+    row = {a: i for i, a in enumerate(accounts)}
     keys_of = [_keys(graph, a) for a in accounts]
-    holders: dict[tuple[str, str], list[int]] = {}
-    for i, keys in enumerate(keys_of):
-        for key in keys:
-            holders.setdefault(key, []).append(i)
     created = [graph.created_at(a) for a in accounts]
-    hours = np.array([c.timestamp() / 3600.0 for c in created], dtype=np.float64)
     ident_rows: dict[str, list[list[float]]] = {k: [] for k in KINDS}
     src: dict[str, list[int]] = {k: [] for k in KINDS}
     dst: dict[str, list[int]] = {k: [] for k in KINDS}
     hubs = np.zeros(len(accounts), dtype=np.float64)
     shared = np.zeros((len(accounts), len(KINDS)), dtype=np.float64)
     dropped = 0
-    for key in sorted(holders):  # sorted: node order does not depend on arrival order
-        members = holders[key]
-        if len(members) < 2:
-            continue
+    # sorted: node order does not depend on arrival order
+    for key in sorted({key for keys in keys_of for key in keys}):
         kind = key[0]
-        if len(members) > hub_cap:
+        holders = tokens.get(key, ()) if kind in ("name", "surname") else graph.holders(key[1])
+        if len(holders) < 2:
+            continue
+        members = sorted(row[a] for a in holders if a in row)
+        if len(holders) > hub_cap:
             hubs[members] += 1
             dropped += len(members)
             continue
-        span = float(hours[members].max() - hours[members].min())
+        times = [graph.created_at(a).timestamp() / 3600.0 for a in holders]
+        span = max(times) - min(times)
         dst[kind].extend([len(ident_rows[kind])] * len(members))
         src[kind].extend(members)
-        ident_rows[kind].append([math.log1p(len(members)), math.log1p(span) / 10.0])
+        ident_rows[kind].append([math.log1p(len(holders)), math.log1p(span) / 10.0])
         shared[members, KINDS.index(kind)] += 1
     own = []
     for a, keys, c in zip(accounts, keys_of, created, strict=True):
@@ -167,3 +190,22 @@ def build_arrays(graph: IdentityGraph, accounts: Sequence[str], *, hub_cap: int 
         edges={k: np.array([src[k], dst[k]], dtype=np.int64).reshape(2, -1) for k in KINDS},
         hub_edges_dropped=dropped,
     )
+
+
+def neighbourhood(
+    graph: IdentityGraph,
+    account: str,
+    *,
+    hub_cap: int = HUB_CAP,
+    tokens: dict[tuple[str, str], list[str]] | None = None,
+) -> list[str]:
+    """``account`` first, then every other holder of its shared, non-hub identifiers (sorted): the accounts
+    whose features a 3-layer model reads to score ``account``."""
+    tokens = token_index(graph) if tokens is None else tokens
+    found: set[str] = set()
+    for kind, key in _keys(graph, account):
+        holders = tokens.get((kind, key), ()) if kind in ("name", "surname") else graph.holders(key)
+        if 2 <= len(holders) <= hub_cap:
+            found.update(holders)
+    found.discard(account)
+    return [account, *sorted(found)]
