@@ -88,7 +88,7 @@ def test_one_account_scored_from_its_neighbourhood_equals_the_full_batch_score()
 
 def test_the_recipe_writes_weights_that_load_without_pickle_a_card_and_a_report(tmp_path: Path) -> None:
     plan = Plan(n=600, train_seeds=(101,), calibration_seeds=(151,), test_seeds=(201,))
-    report = run(tmp_path, plan=plan, config=GnnConfig(epochs=5, hidden=8, threads=1), replicates=20)
+    report = run(tmp_path, plan=plan, config=GnnConfig(epochs=5, hidden=8, threads=1), replicates=0)
     weights = tmp_path / "graph-ring-gnn-v1.pt"
     assert weights.exists()
     model = load(str(weights), GnnConfig(epochs=5, hidden=8, threads=1))  # torch.load(weights_only=True)
@@ -106,3 +106,17 @@ def test_the_recipe_writes_weights_that_load_without_pickle_a_card_and_a_report(
     assert saved == json.loads(json.dumps(report))
     card = (tmp_path / "graph-ring-gnn-v1.yaml").read_text(encoding="utf-8")
     assert "SYNTHETIC" in card and "not the shipped default" in card
+
+
+def test_the_command_trains_and_prints_the_synthetic_figures(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from openidv.cli import app
+
+    args = ["train", "graph-gnn", "--out", str(tmp_path), "--n", "300", "--epochs", "2", "--replicates", "0"]
+    result = CliRunner().invoke(app, [*args, "--train-seeds", "101", "--test-seeds", "201"])
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output and "recall@1%FPR" in result.output
+    assert (tmp_path / "graph-ring-gnn-v1.pt").exists()
+    clash = CliRunner().invoke(app, [*args, "--train-seeds", "201", "--test-seeds", "201"])
+    assert clash.exit_code == 2

@@ -141,7 +141,12 @@ def run(
 
 
 def _fmt(entry: dict[str, Any]) -> str:
-    return f"{entry['value']:.4f} [{entry['ci_low']:.4f}, {entry['ci_high']:.4f}]"
+    """``value [low, high]``; ``n/a`` where the value or its interval is undefined (e.g. no bootstrap)."""
+
+    def num(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.4f}"
+
+    return f"{num(entry.get('value'))} [{num(entry.get('ci_low'))}, {num(entry.get('ci_high'))}]"
 
 
 def headline(evaluation: dict[str, Any]) -> dict[str, dict[str, str]]:
