@@ -92,6 +92,14 @@ def labelled_graph(
     )
 
 
+def populations(
+    seeds: Iterable[int], n: int = DEFAULT_N, *, config: GraphConfig | None = None
+) -> list[LabelledGraph]:
+    """``labelled_graph`` of each seed (e.g. ``populations(TEST_SEEDS)``), each with its own graph; give
+    ``GraphConfig.default()`` for the learned weights the shipped model links with."""
+    return [labelled_graph(n, seed, config=config) for seed in seeds]
+
+
 @dataclass(frozen=True)
 class Scored:
     """Scores of the accounts of one or more populations, aligned with their labels."""
