@@ -30,3 +30,7 @@ train_app.command("deepfake")(train_deepfake_command)
 from openidv.cli.train_graph_cmd import train_graph_command  # noqa: E402
 
 train_app.command("graph")(train_graph_command)
+
+from openidv.cli.train_graph_gnn_cmd import train_graph_gnn_command  # noqa: E402
+
+train_app.command("graph-gnn")(train_graph_gnn_command)
