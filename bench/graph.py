@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +132,23 @@ def core(n: int, seed: int, queries: int, store_n: int) -> dict[str, Any]:
 
     scorer._graphs["default"] = graph  # the bench's graph, without a store round trip
     samples: list[float] = []
-    now = datetime.now(UTC)
+    threshold = scorer.scorer.threshold
+    flagged: dict[str, list[bool]] = {}
     for index in sorted(held_out):
-        record = population[index].record
+        account = population[index]
+        record = account.record
+        created = account.created.replace(tzinfo=UTC)
         start = time.perf_counter()
-        scorer.assess(applicant_keys(record), account_id=None, created_at=now, applicant=record)
+        found = scorer.assess(applicant_keys(record), account_id=None, created_at=created, applicant=record)
         samples.append(time.perf_counter() - start)
+        flagged.setdefault(account.typology, []).append(found.score >= threshold)
     out["online_check"] = percentiles(samples)
+    out["held_out_flagged_at_threshold"] = {
+        "threshold": threshold,
+        "note": "share of held-out applicants (scored online as new arrivals) at or above the model card's "
+        "threshold, by typology: ring typologies = recall, innocent ones = false-positive rate",
+        **{t: {"n": len(v), "flagged": round(sum(v) / len(v), 4)} for t, v in sorted(flagged.items())},
+    }
     out["online_check_note"] = (
         "per held-out applicant, what the graph check does: normalise its fields, pseudonymise the keys, "
         "derive facts, trial add, neighbourhood, fresh ring (bounded), model score with explanation, undo "
