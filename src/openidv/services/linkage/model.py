@@ -20,7 +20,10 @@ class LinkageModel:
     ``comparisons`` is a factory (Splink's comparison creators are built lazily so that importing this
     module never imports Splink). ``blocking`` are SQL conditions on ``l`` and ``r`` whose union gives the
     candidate pairs; ``em_blocking`` the rules EM estimates m on (each leaves the others' columns free);
-    ``deterministic`` plus ``deterministic_recall`` estimate the prior match probability.
+    ``deterministic`` plus ``deterministic_recall`` estimate the prior match probability; where they find
+    no pair at all (a small population) the prior is ``prior_matches_per_record`` expected matches per
+    record instead. With no ``em_blocking`` rules EM does not run and the m values set on the comparisons
+    stand.
     """
 
     name: str
@@ -32,6 +35,7 @@ class LinkageModel:
     deterministic_recall: float
     threshold: float = 0.9
     u_max_pairs: float = 2e6
+    prior_matches_per_record: float = 0.01
     retain: tuple[str, ...] = field(default_factory=tuple)
 
     def settings(self) -> Any:

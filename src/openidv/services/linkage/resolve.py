@@ -77,16 +77,8 @@ def resolve(
             db_api.register(frame, table_name=f"input_{i}_{seed}") for i, frame in enumerate(frames)
         ]
         linker = Linker(tables if expected == 2 else tables[0], model.settings(), log_level=None)
-        linker.training.estimate_probability_two_random_records_match(
-            list(model.deterministic), recall=model.deterministic_recall
-        )
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=model.u_max_pairs, seed=seed, min_count_per_level=None, num_chunks=1
-        )
-        for rule in model.em_blocking:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True
-            )
+        records = sum(len(frame) for frame in frames)
+        trained = _train(linker, model, records, seed)
         seconds["train"] = time.perf_counter() - start
         start = time.perf_counter()
         predictions = linker.inference.predict(threshold_match_probability=None)
@@ -102,7 +94,36 @@ def resolve(
         }
         seconds["cluster"] = time.perf_counter() - start
         described = engine.describe()
-    return Resolution(scores, cluster_of, candidates, cut, seconds, described)
+    return Resolution(scores, cluster_of, candidates, cut, seconds, {**described, **trained})
+
+
+def _train(linker: Any, model: LinkageModel, records: int, seed: int) -> dict[str, Any]:
+    """Unsupervised training; returns how it went (prior and its source, whether EM ran)."""
+    linker.training.estimate_probability_two_random_records_match(
+        list(model.deterministic), recall=model.deterministic_recall
+    )
+    settings = linker._settings_obj  # Splink keeps the prior here; there is no public setter
+    source = "deterministic rules"
+    if settings._probability_two_random_records_match <= 0.0:
+        pairs = records * (records - 1) / 2 if model.link_type == "dedupe_only" else (records / 2) ** 2
+        settings._probability_two_random_records_match = min(
+            0.5, model.prior_matches_per_record * records / max(pairs, 1.0)
+        )
+        source = "prior_matches_per_record (the deterministic rules found no pair)"
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=model.u_max_pairs, seed=seed, min_count_per_level=None, num_chunks=1
+    )
+    for rule in model.em_blocking:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True
+            )
+    return {
+        "prior_match_probability": float(settings._probability_two_random_records_match),
+        "prior_source": source,
+        "em_blocking": list(model.em_blocking),
+        "u_max_pairs": model.u_max_pairs,
+        "seed": seed,
+    }
 
 
 def _read_scores(predictions: Any, keep: float) -> tuple[int, dict[Pair, float]]:
