@@ -160,3 +160,9 @@ def show_command(
         typer.echo(f"  hop {x.hops}: {x.account_id}{via}  weight {x.weight:g}  shares {', '.join(x.shared)}")
     if view.ring is not None:
         typer.echo(f"  ring {view.ring.ring_id}: {view.ring.size} members, score {view.ring.score:.2f}")
+
+
+# issue 13 point 2: batch entity resolution (Splink), in its own module
+from openidv.cli.graph_resolve_cmd import resolve_command  # noqa: E402
+
+graph_app.command("resolve")(resolve_command)

@@ -210,4 +210,5 @@ def evaluate(
         "seconds": round(seconds, 2),
         "seconds_by_step": {k: round(v, 2) for k, v in result.seconds.items()},
         "engine": result.engine,
+        "training": result.training,
     }

@@ -72,5 +72,6 @@ def synthetic_figures(
         "largest_cluster": max(clusters.values(), default=0),
         "seconds": round(seconds, 2),
         "seconds_by_step": {k: round(v, 2) for k, v in result.seconds.items()},
-        "training": {k: v for k, v in result.engine.items() if k not in {"engine", "duckdb"}},
+        "engine": result.engine,
+        "training": result.training,
     }

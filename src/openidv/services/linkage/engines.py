@@ -46,24 +46,35 @@ class Engine:
         return {"engine": "spark", "master": master, "pyspark": pyspark.__version__}
 
 
-def start_spark(master: str, *, shuffle_partitions: int = 8, app_name: str = "openidv-linkage") -> Any:
-    """A Spark session with Splink's similarity functions on the class path (the jar ships in Splink)."""
+def start_spark(
+    master: str,
+    *,
+    shuffle_partitions: int = 8,
+    app_name: str = "openidv-linkage",
+    conf: dict[str, str] | None = None,
+) -> Any:
+    """A Spark session with Splink's similarity functions on the class path (the jar ships in Splink);
+    ``conf`` adds settings (tests turn adaptive execution and whole-stage code generation off, which
+    only cost time on tiny tables)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - depends on the install
         raise InvalidInput("--engine spark needs pyspark: pip install 'openidv[spark]'") from None
     from splink.backends.spark import similarity_jar_location
 
-    return (
+    builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.jars", similarity_jar_location())
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.default.parallelism", str(shuffle_partitions))
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
     )
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
 
 
 @contextlib.contextmanager
@@ -86,7 +97,7 @@ def database_api(engine: Engine) -> Iterator[Any]:
     own = engine.spark is None
     spark = start_spark(engine.master, shuffle_partitions=engine.shuffle_partitions) if own else engine.spark
     try:
-        yield SparkAPI(
+        yield SparkAPI(  # type: ignore[no-untyped-call]
             spark_session=spark,
             break_lineage_method="persist",
             num_partitions_on_repartition=engine.shuffle_partitions,

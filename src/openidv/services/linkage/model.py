@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 LinkType = Literal["dedupe_only", "link_only"]
 
@@ -46,7 +46,7 @@ class LinkageModel:
             link_type=self.link_type,
             unique_id_column_name="unique_id",
             comparisons=list(self.comparisons()),
-            blocking_rules_to_generate_predictions=list(self.blocking),
+            blocking_rules_to_generate_predictions=cast(Any, list(self.blocking)),  # SQL strings are accepted
             retain_intermediate_calculation_columns=False,
             retain_matching_columns=False,
             additional_columns_to_retain=list(self.retain),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ class Resolution:
     threshold: float
     seconds: dict[str, float] = field(default_factory=dict)
     engine: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
 
     def matches(self, threshold: float | None = None) -> set[Pair]:
         """Pairs whose match probability reaches ``threshold`` (default: the run's)."""
@@ -73,8 +75,9 @@ def resolve(
     logging.getLogger("splink").setLevel(logging.ERROR)
     with database_api(engine) as db_api:
         start = time.perf_counter()
+        run = uuid.uuid4().hex[:8]  # a shared Spark session keeps earlier runs' views
         tables = [
-            db_api.register(frame, table_name=f"input_{i}_{seed}") for i, frame in enumerate(frames)
+            db_api.register(frame, table_name=f"openidv_input_{i}_{run}") for i, frame in enumerate(frames)
         ]
         linker = Linker(tables if expected == 2 else tables[0], model.settings(), log_level=None)
         records = sum(len(frame) for frame in frames)
@@ -88,13 +91,14 @@ def resolve(
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
             predictions, threshold_match_probability=cut
         )
+        table = clusters.as_pandas_dataframe()  # type: ignore[no-untyped-call]
         cluster_of = {
-            str(row["unique_id"]): str(row["cluster_id"])
-            for row in clusters.as_pandas_dataframe()[["unique_id", "cluster_id"]].to_dict("records")
+            str(left): str(cluster)
+            for left, cluster in zip(table["unique_id"], table["cluster_id"], strict=True)
         }
         seconds["cluster"] = time.perf_counter() - start
         described = engine.describe()
-    return Resolution(scores, cluster_of, candidates, cut, seconds, {**described, **trained})
+    return Resolution(scores, cluster_of, candidates, cut, seconds, described, trained)
 
 
 def _train(linker: Any, model: LinkageModel, records: int, seed: int) -> dict[str, Any]:
@@ -114,9 +118,9 @@ def _train(linker: Any, model: LinkageModel, records: int, seed: int) -> dict[st
         max_pairs=model.u_max_pairs, seed=seed, min_count_per_level=None, num_chunks=1
     )
     for rule in model.em_blocking:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True
-            )
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
     return {
         "prior_match_probability": float(settings._probability_two_random_records_match),
         "prior_source": source,
