@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from openidv.cli import app
+from openidv.cli.graph_cmd import parse_applicant
 from openidv.services.linkage.applicants import applicant_model, frame_of, record_of
 from openidv.services.linkage.clusters import person_key, person_keys
 from openidv.services.linkage.resolve import resolve
@@ -99,6 +100,20 @@ GARCIA = [
         "document_number": None,
         "document_issuer": None,
     },
+    # no national id, a new passport, another mailbox: only name, birth date, phone and address agree
+    {
+        "account_id": "zz-garcia-4",
+        "given_names": "Maria",
+        "surname": "Garcia",
+        "birth_date": "1991-03-14",
+        "email": "mariagarcia91@hotmail.com",
+        "phone": "+34-612-34-56-78",
+        "address": "Calle Mayor, 12 3B, 28013 MADRID",
+        "country": "ES",
+        "national_id": None,
+        "document_number": "PAC765432",
+        "document_issuer": "ESP",
+    },
 ]
 SMITHS = [
     {
@@ -142,15 +157,23 @@ def test_cli_joins_one_persons_typed_variants_and_keeps_namesakes_apart(tmp_path
     assert result.exit_code == 0, result.output
     with (out / "persons.csv").open(encoding="utf-8") as handle:
         persons = {row["account_id"]: row["person_key"] for row in csv.DictReader(handle)}
-    assert len(persons) == 405
-    assert persons["zz-garcia-1"] == persons["zz-garcia-2"] == persons["zz-garcia-3"]
-    assert persons["zz-garcia-1"] == person_key(["zz-garcia-1", "zz-garcia-2", "zz-garcia-3"])
+    assert len(persons) == 406
+    assert (
+        persons["zz-garcia-1"] == persons["zz-garcia-2"] == persons["zz-garcia-3"] == persons["zz-garcia-4"]
+    )
+    assert persons["zz-garcia-1"] == person_key(["zz-garcia-1", "zz-garcia-2", "zz-garcia-3", "zz-garcia-4"])
     assert persons["zz-smith-1"] != persons["zz-smith-2"]
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert summary["accounts"] == 405 and summary["persons"] == len(set(persons.values()))
+    assert summary["accounts"] == 406 and summary["persons"] == len(set(persons.values()))
     assert summary["engine"]["engine"] == "duckdb" and summary["threshold_match_probability"] == 0.9
     assert summary["pairs_scored"] >= summary["pairs_at_threshold"] >= 3
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+    # graph_links.jsonl: `openidv graph ingest` lines giving each multi-account person's accounts its key
+    lines = (out / "graph_links.jsonl").read_text(encoding="utf-8").splitlines()
+    linked = {parse_applicant(line)[0].account_id: parse_applicant(line)[0].keys for line in lines}
+    assert linked["zz-garcia-2"] == (persons["zz-garcia-1"],)
+    multi = {a for a, key in persons.items() if list(persons.values()).count(key) > 1}
+    assert set(linked) == multi and "zz-smith-1" not in linked
 
 
 def test_namesakes_merge_only_when_their_other_fields_agree() -> None:

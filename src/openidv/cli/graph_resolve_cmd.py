@@ -3,7 +3,9 @@
 Reads ``applicants.jsonl`` (the lines of ``openidv synth identities``, or any applicant fields), links
 accounts of one person typed differently with Splink, and writes ``DIR/persons.csv``
 (``account_id,person_key``; ``person_key`` is ``person:<hash of the smallest member id>``, the identifier
-key the graph links on) and ``DIR/summary.json``. Both are written to temporary files first and renamed
+key the graph links on), ``DIR/graph_links.jsonl`` (the accounts of persons with two or more accounts, as
+``openidv graph ingest`` lines carrying the ``person:`` key, so the graph links them) and
+``DIR/summary.json``. All are written to temporary files first and renamed
 only when both are complete, so a failed run leaves DIR as it was.
 """
 
@@ -70,16 +72,31 @@ def resolve_command(
         "seconds": round(time.perf_counter() - start, 3),
         "seconds_by_step": {k: round(v, 3) for k, v in result.seconds.items()},
     }
-    _write(out, [(r["unique_id"] or "", keys[r["unique_id"] or ""]) for r in records], summary)
+    members = Counter(keys.values())
+    links = [
+        {
+            "account_id": r["unique_id"],
+            "created_at": r.get("created_at"),
+            "identifiers": [keys[r["unique_id"]]],
+        }
+        for r in records
+        if r["unique_id"] is not None and members[keys[r["unique_id"]]] > 1
+    ]
+    for link in links:
+        if link["created_at"] is None:
+            del link["created_at"]
+    _write(out, [(r["unique_id"] or "", keys[r["unique_id"] or ""]) for r in records], links, summary)
     typer.echo(
         f"{len(records)} account(s), {summary['persons']} person(s), "
-        f"{summary['persons_with_2_or_more_accounts']} with two or more accounts; wrote {out}/persons.csv "
-        f"and {out}/summary.json"
+        f"{summary['persons_with_2_or_more_accounts']} with two or more accounts; wrote {out}/persons.csv, "
+        f"{out}/graph_links.jsonl and {out}/summary.json"
     )
 
 
-def _write(out: Path, rows: list[tuple[str, str]], summary: dict[str, Any]) -> None:
-    """Both files complete in temporary names first, then renamed into place."""
+def _write(
+    out: Path, rows: list[tuple[str, str]], links: list[dict[str, Any]], summary: dict[str, Any]
+) -> None:
+    """Every file complete under a temporary name first, then renamed into place."""
     out.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[str, Path]] = []
     try:
@@ -90,6 +107,11 @@ def _write(out: Path, rows: list[tuple[str, str]], summary: dict[str, Any]) -> N
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["account_id", "person_key"])
             writer.writerows(rows)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=out, prefix=".links-", suffix=".tmp", delete=False, encoding="utf-8"
+        ) as handle:
+            staged.append((handle.name, out / "graph_links.jsonl"))
+            handle.writelines(json.dumps(link, sort_keys=True) + "\n" for link in links)
         with tempfile.NamedTemporaryFile(
             "w", dir=out, prefix=".summary-", suffix=".tmp", delete=False, encoding="utf-8"
         ) as handle:

@@ -101,7 +101,10 @@ def _parse(line: str, seen: set[str], where: str) -> dict[str, str | None]:
     if account in seen:
         raise InvalidInput(f"{where}: account_id {account[:40]!r} appears twice")
     seen.add(account)
-    return record_of(item)
+    record = record_of(item)
+    created = item.get("created_at")
+    record["created_at"] = created if isinstance(created, str) else None  # carried, never compared
+    return record
 
 
 def frame_of(records: Iterable[Mapping[str, str | None]]) -> Any:
