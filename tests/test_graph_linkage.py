@@ -213,6 +213,17 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert not out.exists()
 
 
+def test_a_single_applicant_is_its_own_person(tmp_path: Path) -> None:
+    applicants = tmp_path / "applicants.jsonl"
+    _write(applicants, SMITHS[:1])
+    out = tmp_path / "resolved"
+    result = CliRunner().invoke(app, ["graph", "resolve", str(applicants), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = (out / "persons.csv").read_text(encoding="utf-8").splitlines()
+    assert rows == ["account_id,person_key", f"zz-smith-1,{person_key(['zz-smith-1'])}"]
+    assert (out / "graph_links.jsonl").read_text(encoding="utf-8") == ""
+
+
 def test_bad_options_exit_2(tmp_path: Path) -> None:
     applicants = tmp_path / "applicants.jsonl"
     _write(applicants, SMITHS)

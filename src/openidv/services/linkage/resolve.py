@@ -71,6 +71,10 @@ def resolve(
     if len(frames) != expected:
         raise InvalidInput(f"{model.name}: {model.link_type} takes {expected} table(s), got {len(frames)}")
     keep = cut if keep_above is None else keep_above
+    if min(len(frame) for frame in frames) == 0 or sum(len(frame) for frame in frames) < 2:
+        # nothing to pair (Splink divides by the number of possible pairs): everyone is their own person
+        ids = [str(uid) for frame in frames for uid in frame["unique_id"]]
+        return Resolution({}, {uid: uid for uid in ids}, 0, cut, {}, engine.describe(), {"trained": False})
     seconds: dict[str, float] = {}
     logging.getLogger("splink").setLevel(logging.ERROR)
     with database_api(engine) as db_api:
