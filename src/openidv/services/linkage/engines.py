@@ -8,6 +8,7 @@ one is started for the master URL and stopped after the run.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -99,11 +100,17 @@ def database_api(engine: Engine) -> Iterator[Any]:
     own = engine.spark is None
     spark = start_spark(engine.master, shuffle_partitions=engine.shuffle_partitions) if own else engine.spark
     try:
-        yield SparkAPI(  # type: ignore[no-untyped-call]
-            spark_session=spark,
-            break_lineage_method="persist",
-            num_partitions_on_repartition=engine.shuffle_partitions,
-        )
+        with warnings.catch_warnings():
+            # PySpark 4.3 warns on every pandas conversion that pandas 3 is "not fully supported"; the
+            # conversions here (string columns to and from Spark) are tested equal to DuckDB's
+            warnings.filterwarnings(
+                "ignore", message="PySpark does not yet fully support", category=FutureWarning
+            )
+            yield SparkAPI(  # type: ignore[no-untyped-call]
+                spark_session=spark,
+                break_lineage_method="persist",
+                num_partitions_on_repartition=engine.shuffle_partitions,
+            )
     finally:
         if own:
             spark.stop()
