@@ -24,7 +24,7 @@ from openidv.cli import app
 from openidv.cli.graph_cmd import parse_applicant, read_applicants
 from openidv.eval.spark_scores import ScoreQuery, local_metrics, spark_metrics
 from openidv.services.graph_build import RINGS_FILE, Stages, build_local, ring_line
-from openidv.services.graph_spark import build_spark, spark_session
+from openidv.services.graph_spark import SMALL_DATA_CONF, build_spark, spark_session
 from openidv.services.graph_weights import GraphConfig
 from openidv.synth.identities import generate
 
@@ -33,7 +33,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
-    session = spark_session("local[2]", shuffle_partitions=4, driver_memory="2g")
+    session = spark_session("local[2]", shuffle_partitions=2, driver_memory="2g", conf=SMALL_DATA_CONF)
     yield session
     session.stop()
 
@@ -98,37 +98,34 @@ def _both(
     return local.links, spark_rings, counts, out
 
 
-def test_stars_and_louvain_split_agree(spark: SparkSession, population: Path, tmp_path: Path) -> None:
-    """Small pair limit and Louvain bound: star nodes, large identifiers adding to pairs, and the seeded
-    Louvain split run on the executors, with the same rings as the local build."""
-    config = GraphConfig(pair_limit=3, louvain_above=4, min_link_weight=0.4)
-    links, rings, counts, _ = _both(spark, population, tmp_path, config)
-    assert counts["stars"] > 0
-    assert any(len(shared) > 1 for *_, shared in links)
-    sizes = [json.loads(line)["size"] for line in rings]
-    assert max(sizes) <= 40 and len(rings) > 20
-
-
-def test_hub_of_100000_accounts_makes_no_pairs(spark: SparkSession, tmp_path: Path) -> None:
-    """A carrier NAT address on 100,000 accounts (a hub: links nobody) and a device on 60 (above the pair
-    limit: one star node, no 1,770 pairs)."""
+def test_stars_louvain_and_a_hub_agree(spark: SparkSession, population: Path, tmp_path: Path) -> None:
+    """The SYNTHETIC population plus 100,000 accounts on one carrier NAT address (a hub: links nobody, no
+    all-pairs), 60 of them on one device (above the pair limit: one star node, not 1,770 pairs) and five
+    phone pairs; a small pair limit and Louvain bound so that star nodes, large identifiers adding to
+    pairs and the seeded Louvain split all run on the executors. Same links and rings as the local build."""
     when = datetime(2026, 11, 1, tzinfo=UTC).isoformat()
-    path = tmp_path / "hub.jsonl"
+    path = tmp_path / "applicants.jsonl"
     with path.open("w") as fh:
+        fh.write(population.read_text())
         for i in range(100_000):
             keys = ["ip:100.64.0.1", f"email:a{i}@example.com"]
             if i < 60:
                 keys.append("device:farm")
             if 1000 <= i < 1010:
-                keys.append(f"phone:+1415555{i // 2:04d}")  # five pairs
+                keys.append(f"phone:+1415555{i // 2:04d}")
             fh.write(
                 json.dumps({"account_id": f"acct-{i:06d}", "created_at": when, "identifiers": keys}) + "\n"
             )
-    links, rings, counts, _ = _both(spark, path, tmp_path, GraphConfig())
-    assert counts["accounts"] == 100_000 and counts["links"] == len(links) == 5
-    assert counts["stars"] == 1
-    sizes = sorted(json.loads(line)["size"] for line in rings)
-    assert sum(sizes) == 70 and sizes[-1] >= 30
+    config = GraphConfig(pair_limit=3, louvain_above=4, min_link_weight=0.4)
+    links, rings, counts, _ = _both(spark, path, tmp_path, config)
+    assert counts["accounts"] == 100_600
+    assert sum(1 for a, *_ in links if a.startswith("acct-")) == 5
+    assert counts["stars"] > 1
+    assert any(len(shared) > 1 for *_, shared in links)
+    parsed = [json.loads(line) for line in rings]
+    hub_rings = [r for r in parsed if r["members"][0].startswith("acct-")]
+    assert sum(r["size"] for r in hub_rings) == 70
+    assert max(r["size"] for r in parsed) <= 60 and len(parsed) > 100
 
 
 def test_bad_line_exits_2_and_writes_nothing(spark: SparkSession, population: Path, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def _check_engine(engine: str) -> None:
 
 
 @contextmanager
-def spark_for(master: str) -> Iterator[SparkSession]:
+def spark_for(master: str, driver_memory: str = "4g") -> Iterator[SparkSession]:
     """A Spark session for ``master``, stopped afterwards unless it was already running (a notebook's or a
     test's session is reused and left alone)."""
     from pyspark.sql import SparkSession
@@ -64,7 +64,7 @@ def spark_for(master: str) -> Iterator[SparkSession]:
     from openidv.services.graph_spark import spark_session
 
     running = SparkSession.getActiveSession()
-    session = running or spark_session(master)
+    session = running or spark_session(master, driver_memory=driver_memory)
     try:
         yield session
     finally:
@@ -83,6 +83,9 @@ def build_command(
     engine: Engine = "local",
     master: Master = "local[*]",
     min_size: Annotated[int, typer.Option("--min-size", min=2, help="Smallest ring written.")] = 2,
+    driver_memory: Annotated[
+        str, typer.Option("--driver-memory", help="Spark driver memory (all of Spark's for a local master).")
+    ] = "4g",
 ) -> None:
     """Links and rings of an applicants file: DIR/links.parquet, DIR/rings.jsonl, DIR/summary.json.
 
@@ -124,7 +127,7 @@ def build_command(
         else:
             from openidv.services.graph_spark import build_spark
 
-            with spark_for(master) as spark:
+            with spark_for(master, driver_memory) as spark:
                 counts = build_spark(
                     spark, applicants, tmp, config, parse=parse_applicant, min_size=min_size, stages=stages
                 )

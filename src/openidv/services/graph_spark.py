@@ -42,6 +42,14 @@ if TYPE_CHECKING:
 #: a line parser: JSON text -> (an object with account_id, keys, created_at; the fields left out)
 Parser = Callable[[str], tuple[Any, list[str]]]
 
+#: settings for tiny inputs (tests, demos): the JVM's quick compiler only and no generated code, which
+#: save tens of seconds of warm-up on jobs that each take milliseconds
+SMALL_DATA_CONF = {
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.adaptive.enabled": "false",
+}
+
 #: star nodes (an identifier above ``pair_limit``) are named like this in the component graph
 STAR = "\x00"
 _PARSED = (
@@ -57,10 +65,11 @@ def spark_session(
     app: str = "openidv-graph",
     shuffle_partitions: int | None = None,
     driver_memory: str = "4g",
+    conf: dict[str, str] | None = None,
 ) -> SparkSession:
     """A session for ``master`` (``local[*]``, ``spark://...``, ``yarn``, ``k8s://...``): no UI, quiet logs,
-    and few shuffle partitions for a local master (Spark's 200 are for clusters). Executors run the same
-    Python as the driver unless ``PYSPARK_PYTHON`` says otherwise."""
+    and few shuffle partitions for a local master (Spark's 200 are for clusters); ``conf`` adds any Spark
+    setting. Executors run the same Python as the driver unless ``PYSPARK_PYTHON`` says otherwise."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -78,6 +87,8 @@ def spark_session(
     )
     if shuffle_partitions is not None:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    for name, value in (conf or {}).items():
+        builder = builder.config(name, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
@@ -86,10 +97,16 @@ def spark_session(
 # ------------------------------------------------------------------------------------------- normalise
 
 
+def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """A pandas frame of plain Python objects: pandas 3 would make Arrow-backed string columns, which
+    PySpark 4.3's Arrow writer rejects once they hold more than one chunk."""
+    import pandas as pd
+
+    return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
+
+
 def _parse_batches(parse: Parser) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        import pandas as pd
-
         for frame in batches:
             out: dict[str, list[Any]] = {c: [] for c in ("account", "created", "keys", "dropped", "error")}
             out["raw"], out["ord"] = [], []
@@ -105,16 +122,14 @@ def _parse_batches(parse: Parser) -> Callable[[Iterator[pd.DataFrame]], Iterator
                     row += [len(problems), None, None, order]
                 for column, value in zip(out, row, strict=True):
                     out[column].append(value)
-            yield pd.DataFrame(out)
+            yield _frame(out)
 
     return run
 
 
 def _first_error(spark: SparkSession, path: str, parsed: DataFrame) -> None:
-    """Raise InvalidInput naming the first bad line (its number found only when there is one)."""
+    """Raise InvalidInput naming the first bad line (its number is looked up only when there is one)."""
     bad = parsed.where("error is not null").orderBy("ord").select("error", "raw").limit(1).collect()
-    if not bad:
-        return
     error, raw = bad[0]["error"], bad[0]["raw"]
     numbered = spark.sparkContext.textFile(path).zipWithIndex()
     hit = numbered.filter(lambda pair: pair[0] == raw).map(lambda pair: pair[1]).take(1)
@@ -164,8 +179,9 @@ def connected_components(edges: DataFrame, *, max_rounds: int = 64) -> DataFrame
         e = small
         # a forest of stars: every node has one parent and no parent has a parent
         parents = e.select(F.col("hi").alias("lo")).distinct()
-        nested = e.join(parents, "lo", "left_semi").limit(1).count()
-        if not nested and not e.groupBy("hi").count().where("count > 1").limit(1).count():
+        nested = e.join(parents, "lo", "left_semi").select("hi")
+        shared = e.groupBy("hi").count().where("count > 1").select("hi")
+        if not nested.union(shared).limit(1).count():
             break
     else:  # pragma: no cover - O(log n) rounds; 64 is far beyond any real graph
         raise RuntimeError("connected components did not converge")
@@ -186,8 +202,6 @@ def _ring_batches(
     one starts (or at the end of the partition)."""
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        import pandas as pd
-
         current: str | None = None
         rows: list[tuple[str, str, int, datetime]] = []
         edges: list[tuple[str, str, float]] = []
@@ -218,12 +232,12 @@ def _ring_batches(
                     rows.append((a, b, int(deg), at))
                 else:
                     edges.append((a, b, float(w)))
-            yield pd.DataFrame(out)
+            yield _frame(out)
             for values in out.values():
                 values.clear()
         if current is not None:
             finish()
-            yield pd.DataFrame(out)
+            yield _frame(out)
 
     return run
 
@@ -251,7 +265,9 @@ def build_spark(
     with stages.stage("normalise"):
         lines = spark.read.text(applicants).withColumn("ord", F.monotonically_increasing_id())
         parsed = lines.mapInPandas(_parse_batches(parse), _PARSED).persist(keep)
-        _first_error(spark, applicants, parsed)
+        errors, dropped = parsed.agg(F.count("error"), F.coalesce(F.sum("dropped"), F.lit(0))).collect()[0]
+        if errors:
+            _first_error(spark, applicants, parsed)
         good = parsed.where("error is null")
         # an account given twice keeps its first time (as IdentityGraph.add) and all its keys
         accounts = (
@@ -262,17 +278,24 @@ def build_spark(
         )
         held = good.select("account", F.explode("keys").alias("key")).distinct().persist(keep)
         n_accounts = accounts.count()
-        dropped = int(good.agg(F.sum("dropped")).collect()[0][0] or 0)
 
     with stages.stage("links"):
         degrees = held.groupBy("key").agg(F.count("*").alias("deg")).persist(keep)
-        n_identifiers = degrees.count()
-        kinds = degrees.where(F.col("deg").between(2, cfg.hub_cap)).select(
-            F.substring_index("key", ":", 1).alias("kind"), "deg"
-        )
-        pairs_kd = [(r["kind"], int(r["deg"])) for r in kinds.distinct().collect()]
+        # identifiers per (kind, degree): a small table (kinds x distinct degrees)
+        kind = F.substring_index("key", ":", 1).alias("kind")
+        per_kind = [
+            (r["kind"], int(r["deg"]), int(r["count"]))
+            for r in degrees.groupBy(kind, "deg").count().collect()
+        ]
+        n_identifiers = sum(n for _, _, n in per_kind)
         # the weight hook runs here, on the driver, once per (kind, degree): learned weights plug in unchanged
-        table = [(k, d, w) for k, d in pairs_kd if (w := max(0.0, float(cfg.weight(k, d)))) > 0]
+        linking = [
+            (k, d, w, n)
+            for k, d, n in per_kind
+            if 2 <= d <= cfg.hub_cap and (w := max(0.0, float(cfg.weight(k, d)))) > 0
+        ]
+        n_stars = sum(n for _, d, w, n in linking if d > cfg.pair_limit and w >= cfg.min_link_weight)
+        table = [(k, d, w) for k, d, w, _ in linking]
         weights = spark.createDataFrame(table, "kind string, deg long, w double")
         weighted = (
             degrees.withColumn("kind", F.substring_index("key", ":", 1))
@@ -313,13 +336,11 @@ def build_spark(
         star_edges = large.where(F.col("w") >= cfg.min_link_weight).select(
             F.concat(F.lit(STAR), "key").alias("a"), F.col("account").alias("b"), F.col("w").alias("weight")
         )
-        n_stars = large.where(F.col("w") >= cfg.min_link_weight).select("key").distinct().count()
 
     with stages.stage("components"):
         edges = links.select("a", "b", "weight").unionByName(star_edges).persist(keep)
         labels = connected_components(edges.select(F.col("a").alias("src"), F.col("b").alias("dst")))
         labels = labels.persist(keep)
-        n_nodes = labels.count()
 
     with stages.stage("rings"):
         is_account = ~F.col("node").startswith(STAR)
@@ -360,14 +381,15 @@ def build_spark(
             .mapInPandas(_ring_batches(cfg, min_size), _RINGS)
             .persist(keep)
         )
-        n_rings = rings.count()
 
     with stages.stage("write"):
         links.orderBy("a", "b").write.parquet(str(out / LINKS_FILE))
         ordered = rings.orderBy(F.desc("score"), F.desc("size"), F.asc("ring_id")).select("line")
+        n_rings = 0
         with (out / RINGS_FILE).open("w", encoding="utf-8") as handle:
             for row in ordered.toLocalIterator():
                 handle.write(row["line"])
+                n_rings += 1
 
     for frame in (parsed, accounts, held, degrees, rows, links, edges, labels, rings):
         frame.unpersist()
@@ -376,7 +398,6 @@ def build_spark(
         "identifiers": n_identifiers,
         "links": n_links,
         "stars": n_stars,
-        "component_nodes": n_nodes,
         "rings": n_rings,
-        "fields_left_out": dropped,
+        "fields_left_out": int(dropped),
     }
