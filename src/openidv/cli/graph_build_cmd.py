@@ -1,7 +1,8 @@
 """``openidv graph build`` (links and rings of an applicants file, on one machine or on Spark) and
 ``openidv graph eval`` (headline metrics of a large score file, on one machine or on Spark).
 
-Registered on ``openidv graph`` by ``register``; pyspark is imported only when ``--engine spark`` is asked
+Registered on ``openidv graph`` by ``register`` (called from ``openidv.cli``: ``graph_cmd`` importing this
+module would be an import cycle); pyspark is imported only when ``--engine spark`` is asked
 for, and its absence is one line and exit 2.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from openidv.cli.common import fail, friendly_errors, print_json
+from openidv.cli.graph_cmd import parse_applicant, read_applicants
 from openidv.errors import InvalidInput
 from openidv.services.graph_build import (
     LINKS_FILE,
@@ -91,8 +93,6 @@ def build_command(
 
     The same links and rings on every engine; the Spark engine runs on any master URL (the output folder
     must then be on storage the executors can write, e.g. a shared mount)."""
-    from openidv.cli.graph_cmd import parse_applicant, read_applicants
-
     _check_engine(engine)
     if _is_local_path(applicants) and not Path(applicants).is_file():
         fail(f"{applicants}: no such file")

@@ -160,9 +160,3 @@ def show_command(
         typer.echo(f"  hop {x.hops}: {x.account_id}{via}  weight {x.weight:g}  shares {', '.join(x.shared)}")
     if view.ring is not None:
         typer.echo(f"  ring {view.ring.ring_id}: {view.ring.size} members, score {view.ring.score:.2f}")
-
-
-# `openidv graph build` and `openidv graph eval` (batch, on one machine or on Spark) live in their own module
-from openidv.cli.graph_build_cmd import register as _register_build  # noqa: E402
-
-_register_build(graph_app)
