@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,3 +171,13 @@ def test_score_metrics_on_spark_equal_local(spark: SparkSession, tmp_path: Path)
 
     pd.read_csv(path).to_parquet(parquet)
     assert spark_metrics(spark, str(parquet), query)["overall"] == local_metrics(parquet, query)["overall"]
+
+
+def test_spark_engine_without_pyspark_says_how_to_install(
+    population: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if pyspark were not installed
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["graph", "build", str(population), "--out", str(out), "--engine", "spark"])
+    assert result.exit_code == 2
+    assert "pip install 'openidv[spark]'" in result.output and not out.exists()
