@@ -62,6 +62,9 @@ app.add_typer(webhooks_app, name="webhooks")
 from openidv.cli.graph_cmd import graph_app  # noqa: E402
 
 app.add_typer(graph_app, name="graph")
+from openidv.cli.graph_build_cmd import register as register_graph_build  # noqa: E402
+
+register_graph_build(graph_app)  # `openidv graph build` and `openidv graph eval` (docs/graph.md)
 # --- end of sub-command registration ---
 
 

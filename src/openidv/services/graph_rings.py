@@ -274,3 +274,9 @@ def _density(graph: IdentityGraph, members: list[str]) -> float:
         pairs = [tuple(rng.sample(members, 2)) for _ in range(_DENSITY_PAIRS)]  # type: ignore[misc]
     linked = sum(1 for a, b in pairs if graph.link(a, b)[0] >= graph.config.min_link_weight)
     return round(linked / len(pairs), 4) if pairs else 0.0
+
+
+#: public names for the ring build at scale (``openidv.services.graph_build``, the Spark engine): the split of
+#: one component and the description of one group, so every engine makes rings with the same code
+split_component = _split
+describe_ring = _describe
