@@ -25,6 +25,8 @@ COUNTS = {
     "n_non_mated_searches": "non-mated searches",
     "gallery_size": "gallery size",
     "subjects": "people",
+    "n_ring_accounts": "fraud-ring accounts",
+    "n_innocent_accounts": "innocent accounts",
 }
 _SYNTHETIC_WORDS = ("synthetic", "simulated")
 _RATE_NAME = re.compile(r"^(fmr|fnmr|fpir|fnir|apcer|bpcer|fpr|tpr|recall)(_\w+)?$")
