@@ -22,12 +22,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from openidv.errors import InvalidInput
-from openidv.services.graph_rings import Ring, describe_ring, find_rings, split_component
+from openidv.services.graph_rings import Ring, describe_ring, find_rings, link_candidates, split_component
 from openidv.services.graph_weights import GraphConfig
 from openidv.services.identity_graph import IdentityGraph
 
@@ -99,22 +98,13 @@ def graph_links(graph: IdentityGraph) -> tuple[list[Link], int]:
     """Every link ``find_rings`` joins pairwise (weight >= ``min_link_weight`` through identifiers within
     ``pair_limit``), sorted, and how many identifiers join their holders through a star node instead."""
     cfg = graph.config
-    candidates: set[tuple[str, str]] = set()
-    stars = 0
-    for key, holders in graph.identifiers().items():
-        weight = graph.weight(key)
-        if weight <= 0:
-            continue
-        if len(holders) <= cfg.pair_limit:
-            candidates.update(combinations(sorted(holders), 2))
-        elif weight >= cfg.min_link_weight:
-            stars += 1
+    candidates, stars = link_candidates(graph)
     links: list[Link] = []
     for a, b in sorted(candidates):
         weight, shared = graph.link(a, b)
         if weight >= cfg.min_link_weight:
             links.append((a, b, weight, shared))
-    return links, stars
+    return links, len(stars)
 
 
 @dataclass(frozen=True)

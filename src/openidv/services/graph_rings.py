@@ -114,8 +114,11 @@ def find_rings(graph: IdentityGraph, *, min_size: int = 2) -> list[Ring]:
     return sorted(rings, key=lambda r: (-r.score, -r.size, r.ring_id))
 
 
-def _groups(graph: IdentityGraph) -> list[list[str]]:
-    """Account groups: components of the link graph, large ones split by Louvain."""
+def link_candidates(
+    graph: IdentityGraph,
+) -> tuple[set[tuple[str, str]], list[tuple[str, float, list[str]]]]:
+    """Account pairs sharing an identifier within ``pair_limit`` (to be weighed), and the star nodes
+    ``(star id, weight, holders)`` of identifiers above it that link on their own weight."""
     cfg = graph.config
     candidates: set[tuple[str, str]] = set()
     stars: list[tuple[str, float, list[str]]] = []
@@ -127,6 +130,13 @@ def _groups(graph: IdentityGraph) -> list[list[str]]:
             candidates.update(combinations(sorted(holders), 2))
         elif weight >= cfg.min_link_weight:
             stars.append((f"\x00{key}", weight, sorted(holders)))
+    return candidates, stars
+
+
+def _groups(graph: IdentityGraph) -> list[list[str]]:
+    """Account groups: components of the link graph, large ones split by Louvain."""
+    cfg = graph.config
+    candidates, stars = link_candidates(graph)
     # a pair's weight sums every identifier it shares (in sorted order: the same bits on every run)
     edges = [(a, b, w) for a, b in sorted(candidates) if (w := graph.link(a, b)[0]) >= cfg.min_link_weight]
     edges += [(star, a, w) for star, w, holders in sorted(stars) for a in holders]
