@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openidv.imageio import Image
+from openidv.telemetry import Telemetry
 from openidv.tenancy import DEFAULT_TENANT
 
 MAX_NAME_LENGTH = 200
@@ -90,6 +91,10 @@ class Evidence(BaseModel):
     mrz_text: str | None = Field(default=None, max_length=MAX_MRZ_LENGTH)
     declared: DeclaredData | None = None
     applicant: ApplicantData | None = None  # contact and device details the identity graph links by
+    # device attributes and behaviour events of the onboarding session (the browser collector's
+    # POST /v1/sessions/{id}/telemetry, or a recorded file): read by the device, behaviour and
+    # capture_session checks
+    telemetry: Telemetry | None = None
     as_of: date | None = None  # the date the verification is judged on; today when None
     metadata: dict[str, Any] = Field(default_factory=dict)
     # --- face biometrics (openidv.checks.face); pixels only ever come from openidv.imageio.load_image

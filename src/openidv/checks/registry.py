@@ -63,6 +63,11 @@ _BUILTIN: dict[str, BuiltinCheck] = {
     "deepfake": _builtin("liveness.deepfake:DeepfakeCheck", "liveness.params:DeepfakeParams"),
     "injection": _builtin("liveness.injection:InjectionCheck", "liveness.params:InjectionParams"),
     "graph": _builtin("identity_graph:GraphCheck", "identity_graph_params:GraphParams"),
+    "device": _builtin("device.device_check:DeviceCheck", "device.device_params:DeviceParams"),
+    "behaviour": _builtin("device.behaviour_check:BehaviourCheck", "device.behaviour_params:BehaviourParams"),
+    "capture_session": _builtin(
+        "device.session_check:CaptureSessionCheck", "device.session_params:CaptureSessionParams"
+    ),
     "liveness_session": _builtin(
         "liveness.session_check:LivenessSessionCheck", "liveness.params:LivenessSessionParams"
     ),

@@ -11,5 +11,7 @@ FACE_GALLERY = "face_gallery"  # 1:N face search (openidv.services.face_gallery.
 CAPTURE_INDEX = "capture_index"  # fingerprints of accepted captures (openidv.services.captures)
 LIVENESS_SESSIONS = "liveness_sessions"  # verdicts of challenge sessions (openidv.services.liveness)
 IDENTITY_GRAPH = "identity_graph"  # accounts linked by shared identifiers (openidv.services.graph_service)
+#: device identities, reputation and velocity (Redis, with an in-process fallback)
+DEVICE_REPUTATION = "device_reputation"
 
-ALL = (FACE_GALLERY, CAPTURE_INDEX, LIVENESS_SESSIONS, IDENTITY_GRAPH)
+ALL = (FACE_GALLERY, CAPTURE_INDEX, LIVENESS_SESSIONS, IDENTITY_GRAPH, DEVICE_REPUTATION)
