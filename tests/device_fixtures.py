@@ -87,7 +87,7 @@ def playwright_headless() -> DeviceAttributes:
             "canvas_hash": "e" * 64,
             "webgl_hash": "f" * 64,
             "webgl_vendor": "Google Inc. (Google)",
-            "webgl_renderer": "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)",
+            "webgl_renderer": "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader)",
             "automation": {
                 "webdriver": True,
                 "headless_user_agent": True,

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.device_fixtures import CHROME_UA, FONTS, desktop, evidence, iphone, playwright_headless
 from sqlalchemy.orm import Session
 
 from openidv.checks.device.consistency import device_signals
@@ -26,6 +25,7 @@ from openidv.services.verifier import Verifier
 from openidv.store.db import make_engine
 from openidv.store.repository import Store
 from openidv.telemetry import Event
+from tests.device_fixtures import CHROME_UA, FONTS, desktop, evidence, iphone, playwright_headless
 
 
 def _check(store: MemoryDeviceReputation | None = None, **params: object) -> DeviceCheck:
