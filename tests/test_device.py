@@ -18,6 +18,7 @@ from openidv.checks.device.useragent import parse_user_agent
 from openidv.checks.registry import create_check, params_model
 from openidv.checks.services import DEVICE_REPUTATION
 from openidv.decision.policy import load_policy, parse_policy
+from openidv.errors import ConfigurationError
 from openidv.results import Status
 from openidv.services.container import Services
 from openidv.services.device_reputation import MemoryDeviceReputation
@@ -211,6 +212,12 @@ def test_score_is_a_noisy_or_of_the_policy_weights() -> None:
     assert default == pytest.approx(1 - (1 - 0.6) * (1 - 0.3))
     heavier = _check(weights={"ua_platform_mismatch": 0.9, "no_languages": 0.3}).run(evidence(device)).score
     assert heavier is not None and default is not None and heavier > default  # monotone in each weight
+    off = _check(weights={"ua_platform_mismatch": 0.6, "no_languages": 0.0}).run(evidence(device))
+    assert off.score == pytest.approx(0.6) and off.details["ignored_flags"] == ["no_languages"]
+    expat = _check(weights={"timezone_country_mismatch": 0.0}).run(evidence(desktop(timezone="Asia/Tokyo")))
+    assert expat.reason_codes == () and expat.score == 0.0  # a flag switched off raises no code
+    with pytest.raises(ConfigurationError, match="weights"):
+        _check(weights={"webdriver": 1.5})
 
 
 def test_no_device_attributes_is_device_unknown() -> None:

@@ -10,7 +10,8 @@ Steps, each a small module:
 3. velocity: distinct accounts in 24 h, rejected attempts and distinct countries in ``window_days``, this
    attempt included, against the parameters' limits;
 4. score (meaning ``attack``): noisy-OR of the raised flags' weights, ``1 - prod(1 - w)``: 0 with no flag,
-   monotone in every flag, each weight a policy parameter. Reason codes come from the flags' kinds.
+   monotone in every flag, each weight a policy parameter. Reason codes come from the flags' kinds; a flag
+   whose weight is 0 (or absent) is off: listed in ``ignored_flags``, no score, no reason code.
 
 No device attributes: ``failed_to_acquire`` with ``DEVICE_UNKNOWN``. The service answering from its
 in-process fallback (Redis down) is said in ``details.reputation_source`` and ``details.reputation_degraded``.
@@ -132,9 +133,12 @@ class DeviceCheck(Check):
         known = next((c for c in candidates if c.device_id == match.device_id), None)
         account_known = known is not None and account is not None and known.account_seen_24h
         velocity, counts = velocity_signals(known, self.params, country=country, account_known=account_known)
-        signals = [*device_signals(telemetry, country), *velocity]
+        raised = [*device_signals(telemetry, country), *velocity]
         weights = self.params.weights
-        score = noisy_or([weights.get(s.name, 0.0) for s in signals])
+        # a weight of 0 (or no weight) turns a flag off: listed as ignored, no score, no reason code
+        signals = [s for s in raised if weights.get(s.name, 0.0) > 0]
+        ignored = [s.name for s in raised if weights.get(s.name, 0.0) <= 0]
+        score = noisy_or([weights[s.name] for s in signals])
         details: dict[str, Any] = {
             "device_id": match.device_id,
             "known_device": match.known,
@@ -142,7 +146,8 @@ class DeviceCheck(Check):
             "candidates": len(candidates),
             "caller_device_id": evidence.applicant.device_id if evidence.applicant else None,
             "counts": counts,
-            "flags": [s.to_dict() for s in signals],
+            "flags": [{**s.to_dict(), "weight": weights[s.name]} for s in signals],
+            "ignored_flags": ignored,
             "reputation_source": found.source,
             "seen_at": now,
         }

@@ -3,7 +3,7 @@ without importing the check)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from openidv.checks.base import CheckParams
 
@@ -51,7 +51,16 @@ class DeviceParams(CheckParams):
     max_countries: int = Field(default=2, ge=1, le=300)
     #: the window of the failure and country counts, days (the retention of the data is the service's)
     window_days: int = Field(default=30, ge=1, le=3650)
-    #: weight of each flag in the score (0..1 each; unknown flags weigh 0)
+    #: weight of each flag in the score (0..1 each); 0 or absent turns the flag off (no reason code either)
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    @field_validator("weights")
+    @classmethod
+    def _probabilities(cls, weights: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, w in weights.items() if not 0.0 <= w <= 1.0]
+        if bad:
+            raise ValueError(f"weights must be between 0 and 1 ({', '.join(bad)})")
+        return weights
+
     #: stored candidates read per lookup at most (bounds latency on a device shared by many signatures)
     max_candidates: int = Field(default=32, ge=1, le=1000)
