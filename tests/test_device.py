@@ -333,3 +333,24 @@ def test_params_and_default_policy() -> None:
     assert params_model("device").__name__ == "DeviceParams"
     policy = load_policy()
     assert "device" in policy.checks
+
+
+def test_the_in_process_store_is_bounded() -> None:
+    store = MemoryDeviceReputation(max_devices=20)
+    check = _check(store)
+    for n in range(40):
+        ev = evidence(
+            desktop(
+                canvas_hash=f"{n:064x}",
+                webgl_hash=f"{n + 1000:064x}",
+                screen={"width": 1000 + n, "height": 700},
+            ),
+            subject=f"s{n}",
+        )
+        for f in check.follow_ups(ev, check.run(ev)):
+            store.apply_follow_up(f, reference=f"v{n}", session=None, tenant="t1")
+    assert len(store._devices) <= 20
+    latest = evidence(
+        desktop(canvas_hash=f"{39:064x}", webgl_hash=f"{1039:064x}", screen={"width": 1039, "height": 700})
+    )
+    assert check.run(latest).details["known_device"]

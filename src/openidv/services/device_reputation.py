@@ -16,7 +16,7 @@ Two stores behind one interface (``DeviceLookup`` of ``openidv.checks.device.rep
   A lookup is one Lua script (EVALSHA): band members, their signatures and counters in one round trip. A
   write is one MULTI pipeline, run after the verification's transaction commits.
 - ``MemoryDeviceReputation``: the same model in this process's memory (the embedded default; lost on
-  restart; each worker counts alone).
+  restart; each worker counts alone; at most ``max_devices``, least recently seen dropped first).
 - ``FallbackDeviceReputation``: Redis, and the in-process store while Redis cannot be reached (connect and
   read timeouts of 50 ms; after a failure Redis is retried only after ``retry_after_s``, so a dead Redis
   costs one timeout, not one per request). Its answers then say ``memory-fallback`` and why.
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "openidv:device:"
 DEFAULT_RETENTION_DAYS = 90
 MAX_CANDIDATES = 32
+#: devices the in-process store keeps; beyond, the least recently seen tenth is dropped
+MAX_MEMORY_DEVICES = 100_000
 #: connect and read timeouts for the device store's Redis client: a dead Redis must not blow the 5 ms budget
 REDIS_TIMEOUT_S = 0.05
 
@@ -221,9 +223,16 @@ class _Device:
 class MemoryDeviceReputation:
     """The same data model in this process's memory: the embedded default, and Redis's fallback."""
 
-    def __init__(self, *, retention_days: int = DEFAULT_RETENTION_DAYS, source: Source = "memory") -> None:
+    def __init__(
+        self,
+        *,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        source: Source = "memory",
+        max_devices: int = MAX_MEMORY_DEVICES,
+    ) -> None:
         self.retention_s = max(1, retention_days) * DAY_S
         self.source: Source = source
+        self.max_devices = max(1, max_devices)
         self._devices: dict[tuple[str, str], _Device] = {}
         self._bands: dict[tuple[str, str], set[str]] = {}
         self._lock = threading.Lock()
@@ -275,6 +284,21 @@ class MemoryDeviceReputation:
                     del counter[key]
             for band in record.bands:
                 self._bands.setdefault((tenant, band), set()).add(record.device_id)
+            if len(self._devices) > self.max_devices:
+                self._evict(at)
+
+    def _evict(self, now: float) -> None:
+        """Drop expired devices, then the least recently seen tenth, and their band entries (lock held)."""
+        by_age = sorted(self._devices, key=lambda k: self._devices[k].last_seen)
+        expired = [k for k in by_age if self._devices[k].last_seen < now - self.retention_s]
+        drop = set(expired or by_age[: max(1, len(by_age) // 10)])
+        for key in drop:
+            del self._devices[key]
+        for band_key in list(self._bands):
+            ids = self._bands[band_key]
+            ids.difference_update({d for t, d in drop if t == band_key[0]})
+            if not ids:
+                del self._bands[band_key]
 
     def apply_follow_up(
         self, follow_up: FollowUp, *, reference: str, session: Session | None, tenant: str = DEFAULT_TENANT
