@@ -176,3 +176,52 @@ def test_p99_latency_with_redis_on_localhost(prefix: str) -> None:
         f"cpu p99 {p99_cpu * 1e3:.3f} ms"
     )
     assert p50 < 0.002 and p99_cpu < 0.005
+
+
+POLICY = {
+    "version": "test-device-redis",
+    "default": "approve",
+    "checks": {"device": {"params": {"max_failures": 1}}},
+    "rules": [
+        {
+            "name": "automation",
+            "when": {"check": "device", "reason_code": "DEVICE_AUTOMATION"},
+            "outcome": "reject",
+        },
+        {
+            "name": "velocity",
+            "when": {"check": "device", "reason_code": "DEVICE_VELOCITY"},
+            "outcome": "review",
+        },
+    ],
+}
+
+
+def test_verifier_counts_rejected_attempts_in_redis_across_a_restart(database_url: str, prefix: str) -> None:
+    """Through the real Verifier and store (SQLite and PostgreSQL): rejected attempts are written after the
+    commit, and a new service (a restarted server) reads them from Redis."""
+    from openidv.decision.policy import parse_policy
+    from openidv.services.verifier import Verifier
+    from openidv.store.db import make_engine
+    from openidv.store.repository import Store
+    from tests.device_fixtures import playwright_headless
+
+    policy = parse_policy(POLICY)
+    store = Store(make_engine(database_url))
+    try:
+        for n in range(2):
+            service = device_reputation_from(REDIS_URL, prefix=prefix)
+            record = Verifier(policy, Services(device_reputation=service), store).verify(
+                evidence(playwright_headless(), subject=f"bot-{n}", country=None)
+            )
+            assert record.decision.outcome.value == "reject"
+        restarted = Verifier(
+            policy, Services(device_reputation=device_reputation_from(REDIS_URL, prefix=prefix)), store
+        )
+        record = restarted.verify(evidence(playwright_headless(), subject="bot-2", country=None))
+        device = next(c for c in record.checks if c.check == "device")
+        assert device.details["reputation_source"] == "redis"
+        assert device.details["counts"]["failures"] == 2 and device.details["counts"]["accounts_24h"] == 3
+        assert "velocity_failures" in {f["name"] for f in device.details["flags"]}
+    finally:
+        store.engine.dispose()
