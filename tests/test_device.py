@@ -354,3 +354,24 @@ def test_the_in_process_store_is_bounded() -> None:
         desktop(canvas_hash=f"{39:064x}", webgl_hash=f"{1039:064x}", screen={"width": 1039, "height": 700})
     )
     assert check.run(latest).details["known_device"]
+
+
+def test_a_band_shared_by_too_many_devices_is_skipped() -> None:
+    from openidv.services.device_reputation import MAX_BAND
+
+    store = MemoryDeviceReputation()
+    check = _check(store)
+    for n in range(MAX_BAND + 5):  # one popular configuration, many distinct devices
+        ev = evidence(
+            desktop(canvas_hash=f"{n:064x}", webgl_hash=f"{n + 999:064x}", audio_hash=f"{n + 5000:064x}"),
+            subject=f"s{n}",
+        )
+        for f in check.follow_ups(ev, check.run(ev)):
+            store.apply_follow_up(f, reference=f"v{n}", session=None, tenant="t1")
+    newcomer = desktop(canvas_hash="0" * 63 + "f", webgl_hash="e" * 64, audio_hash="b" * 64, fonts=("Arial",))
+    result = check.run(evidence(newcomer))
+    assert result.details["candidates"] == 0 and not result.details["known_device"]
+    again = check.run(
+        evidence(desktop(canvas_hash=f"{3:064x}", webgl_hash=f"{1002:064x}", audio_hash=f"{5003:064x}"))
+    )
+    assert again.details["known_device"] and again.details["candidates"] >= 1  # found by its own bands

@@ -13,7 +13,8 @@ Two stores behind one interface (``DeviceLookup`` of ``openidv.checks.device.rep
   ``dev:<id>:cty``      ZSET declared country -> last seen
   ``dev:<id>:meta``     HASH first_seen, last_seen, sightings
 
-  A lookup is one Lua script (EVALSHA): band members, their signatures and counters in one round trip. A
+  A lookup is one Lua script (EVALSHA): band members (bands wider than ``MAX_BAND`` skipped), their
+  signatures and counters in one round trip. A
   write is one MULTI pipeline, run after the verification's transaction commits.
 - ``MemoryDeviceReputation``: the same model in this process's memory (the embedded default; lost on
   restart; each worker counts alone; at most ``max_devices``, least recently seen dropped first).
@@ -44,6 +45,10 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "openidv:device:"
 DEFAULT_RETENTION_DAYS = 90
 MAX_CANDIDATES = 32
+#: a band shared by more devices than this is skipped in lookups, like a search engine's stop word: a
+#: popular configuration (1920x1080, 8 cores, Win32) says little, and reading its members would cost
+#: more the larger the tenant. The other bands still find the device.
+MAX_BAND = 64
 #: devices the in-process store keeps; beyond, the least recently seen tenth is dropped
 MAX_MEMORY_DEVICES = 100_000
 #: connect and read timeouts for the device store's Redis client: a dead Redis must not blow the 5 ms budget
@@ -51,10 +56,12 @@ REDIS_TIMEOUT_S = 0.05
 
 _LOOKUP = """
 local seen, ids = {}, {}
-local limit = tonumber(ARGV[6])
+local limit, widest = tonumber(ARGV[6]), tonumber(ARGV[7])
 for _, band in ipairs(KEYS) do
-  for _, id in ipairs(redis.call('SMEMBERS', band)) do
-    if not seen[id] and #ids < limit then seen[id] = true; ids[#ids + 1] = id end
+  if redis.call('SCARD', band) <= widest then
+    for _, id in ipairs(redis.call('SMEMBERS', band)) do
+      if not seen[id] and #ids < limit then seen[id] = true; ids[#ids + 1] = id end
+    end
   end
 end
 local now, day, window = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -155,7 +162,15 @@ class RedisDeviceReputation:
         base = self._tenant(tenant)
         rows = self._script(
             keys=[f"{base}band:{b}" for b in bands],
-            args=[f"{base}dev:", repr(now), repr(DAY_S), repr(window_s), account or "", MAX_CANDIDATES],
+            args=[
+                f"{base}dev:",
+                repr(now),
+                repr(DAY_S),
+                repr(window_s),
+                account or "",
+                MAX_CANDIDATES,
+                MAX_BAND,
+            ],
         )
         devices = tuple(
             KnownDevice(
@@ -244,7 +259,10 @@ class MemoryDeviceReputation:
         with self._lock:
             ids: dict[str, None] = {}
             for band in bands:
-                for device_id in sorted(self._bands.get((tenant, band), ())):
+                members = self._bands.get((tenant, band), set())
+                if len(members) > MAX_BAND:
+                    continue  # too common to discriminate (see MAX_BAND)
+                for device_id in sorted(members):
                     if len(ids) < MAX_CANDIDATES:
                         ids.setdefault(device_id)
             for device_id in ids:
