@@ -148,6 +148,12 @@ def test_emulator_and_vm_signs(renderer: str, model: str | None, flag: str) -> N
     assert "DEVICE_EMULATOR" in _check().run(evidence(device)).reason_codes
 
 
+def test_a_phone_user_agent_on_a_desktop_gpu_is_an_emulator() -> None:
+    spoofed = iphone(webgl_renderer="ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0, D3D11)")
+    assert "mobile_desktop_gpu" in _names(spoofed)
+    assert "mobile_desktop_gpu" not in _names(iphone()) and "mobile_desktop_gpu" not in _names(desktop())
+
+
 def test_user_agent_against_platform_and_client_hints() -> None:
     assert "ua_platform_mismatch" in _names(desktop(platform="MacIntel"))
     assert "ua_client_hints_mismatch" in _names(desktop(client_hints={"platform": "macOS", "mobile": False}))
@@ -247,6 +253,21 @@ def test_velocity_accounts_per_device_per_day() -> None:
         window_s=30 * 86_400,
     )
     assert later.candidates[0].accounts_24h == 0 and later.candidates[0].accounts_total == 5
+
+
+def test_a_returning_account_is_not_a_new_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MemoryDeviceReputation()
+    check = _check(store)
+    for n in range(3):
+        ev = evidence(desktop(), subject=f"account-{n}")
+        for f in check.follow_ups(ev, check.run(ev)):
+            store.apply_follow_up(f, reference=f"v{n}", session=None, tenant="t1")
+    two_days_later = time.time() + 2 * 86_400
+    monkeypatch.setattr("openidv.checks.device.device_check.time.time", lambda: two_days_later)
+    back = check.run(evidence(desktop(), subject="account-0")).details["counts"]
+    assert back["accounts_24h"] == 1 and back["accounts_total"] == 3
+    new = check.run(evidence(desktop(), subject="account-9")).details["counts"]
+    assert new["accounts_24h"] == 1 and new["accounts_total"] == 4
 
 
 def test_velocity_countries_and_failures() -> None:

@@ -70,9 +70,10 @@ for _, id in ipairs(ids) do
   local base = ARGV[1] .. id
   local sig = redis.call('GET', base .. ':sig')
   if sig then
-    local own = 0
+    local own, ever = 0, 0
     if ARGV[5] ~= '' then
       local s = redis.call('ZSCORE', base .. ':acc', ARGV[5])
+      if s then ever = 1 end
       if s and tonumber(s) >= now - day then own = 1 end
     end
     local meta = redis.call('HMGET', base .. ':meta', 'first_seen', 'last_seen')
@@ -82,6 +83,7 @@ for _, id in ipairs(ids) do
       redis.call('ZCARD', base .. ':acc'),
       own,
       redis.call('ZCOUNT', base .. ':fail', now - window, '+inf'),
+      ever,
       redis.call('ZRANGEBYSCORE', base .. ':cty', now - window, '+inf'),
       meta[1] or '', meta[2] or ''
     }
@@ -180,9 +182,10 @@ class RedisDeviceReputation:
                 accounts_total=int(row[3]),
                 account_seen_24h=bool(int(row[4])),
                 failures=int(row[5]),
-                countries=tuple(sorted(_text(c) for c in row[6])),
-                first_seen=_float(row[7]),
-                last_seen=_float(row[8]),
+                account_seen=bool(int(row[6])),
+                countries=tuple(sorted(_text(c) for c in row[7])),
+                first_seen=_float(row[8]),
+                last_seen=_float(row[9]),
             )
             for row in rows
         )
@@ -276,6 +279,7 @@ class MemoryDeviceReputation:
                         accounts_24h=sum(1 for t in d.accounts.values() if t >= now - DAY_S),
                         accounts_total=len(d.accounts),
                         account_seen_24h=account is not None and d.accounts.get(account, -1.0) >= now - DAY_S,
+                        account_seen=account is not None and account in d.accounts,
                         failures=sum(1 for t in d.failures.values() if t >= now - window_s),
                         countries=tuple(sorted(c for c, t in d.countries.items() if t >= now - window_s)),
                         first_seen=d.first_seen,

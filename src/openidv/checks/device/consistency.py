@@ -29,6 +29,8 @@ REASON_OF_KIND: dict[str, str] = {
 
 SOFTWARE_RENDERERS = ("swiftshader", "llvmpipe", "softpipe", "microsoft basic render")
 VM_RENDERERS = ("virtualbox", "vmware", "svga3d", "parallels", "qxl", "virgl", "hyper-v")
+#: renderer names only desktop GPUs carry (phones have Adreno, Mali, PowerVR, Apple GPU, Xclipse...)
+DESKTOP_GPUS = ("geforce", "nvidia", "radeon", "intel(r) uhd", "intel(r) hd", "intel(r) iris", "iris(r) xe")
 EMULATOR_MODELS = ("sdk_gphone", "android sdk built for", "emulator", "generic_x86", "genymotion", "vbox86")
 #: navigator.platform prefixes each user-agent OS is expected to report
 PLATFORMS: dict[str, tuple[str, ...]] = {
@@ -103,7 +105,7 @@ def automation_signals(device: DeviceAttributes, ua: UserAgent | None) -> list[S
     return out
 
 
-def emulator_signals(device: DeviceAttributes, ua_text: str) -> list[Signal]:
+def emulator_signals(device: DeviceAttributes, ua_text: str, ua: UserAgent | None = None) -> list[Signal]:
     out: list[Signal] = []
     renderer = f"{device.webgl_renderer or ''} {device.webgl_vendor or ''}".lower()
     if any(s in renderer for s in SOFTWARE_RENDERERS):
@@ -121,6 +123,15 @@ def emulator_signals(device: DeviceAttributes, ua_text: str) -> list[Signal]:
                 "virtual_machine",
                 "emulator",
                 f"the WebGL renderer is a virtual machine's ({device.webgl_renderer})",
+            )
+        )
+    if ua is not None and ua.os in ("Android", "iOS") and any(g in renderer for g in DESKTOP_GPUS):
+        out.append(
+            Signal(
+                "mobile_desktop_gpu",
+                "emulator",
+                f"a {ua.os} user agent rendering on a desktop GPU ({device.webgl_renderer}): an emulator "
+                "or a spoofed user agent",
             )
         )
     model = f"{(device.client_hints.model if device.client_hints else None) or ''} {ua_text}".lower()
@@ -264,6 +275,6 @@ def device_signals(telemetry: Telemetry, country: str | None) -> list[Signal]:
     ua = parse_user_agent(device.user_agent)
     return [
         *automation_signals(device, ua),
-        *emulator_signals(device, device.user_agent or ""),
+        *emulator_signals(device, device.user_agent or "", ua),
         *inconsistency_signals(device, ua, telemetry, country),
     ]

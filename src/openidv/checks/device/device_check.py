@@ -43,17 +43,20 @@ def noisy_or(weights: Sequence[float]) -> float:
 
 
 def velocity_signals(
-    device: KnownDevice | None, params: DeviceParams, *, country: str | None, account_known: bool
+    device: KnownDevice | None, params: DeviceParams, *, country: str | None, account: str | None
 ) -> tuple[list[Signal], dict[str, Any]]:
-    """Velocity flags and the counts they read; this attempt is counted in."""
-    accounts = (device.accounts_24h if device else 0) + (0 if account_known else 1)
+    """Velocity flags and the counts they read; this attempt is counted in (an account without a subject
+    id is a new account each time)."""
+    known_24h = device is not None and account is not None and device.account_seen_24h
+    known_ever = device is not None and account is not None and device.account_seen
+    accounts = (device.accounts_24h if device else 0) + (0 if known_24h else 1)
     failures = device.failures if device else 0
     countries = set(device.countries if device else ())
     if country:
         countries.add(country.upper())
     counts = {
         "accounts_24h": accounts,
-        "accounts_total": (device.accounts_total if device else 0) + (0 if account_known else 1),
+        "accounts_total": (device.accounts_total if device else 0) + (0 if known_ever else 1),
         "failures": failures,
         "countries": len(countries),
         "window_days": params.window_days,
@@ -131,8 +134,7 @@ class DeviceCheck(Check):
             min_similarity=self.params.min_similarity,
         )
         known = next((c for c in candidates if c.device_id == match.device_id), None)
-        account_known = known is not None and account is not None and known.account_seen_24h
-        velocity, counts = velocity_signals(known, self.params, country=country, account_known=account_known)
+        velocity, counts = velocity_signals(known, self.params, country=country, account=account)
         raised = [*device_signals(telemetry, country), *velocity]
         weights = self.params.weights
         # a weight of 0 (or no weight) turns a flag off: listed as ignored, no score, no reason code

@@ -19,6 +19,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "software_renderer": 0.4,
     "virtual_machine": 0.6,
     "android_emulator": 0.8,
+    "mobile_desktop_gpu": 0.6,
     "ua_platform_mismatch": 0.6,
     "ua_client_hints_mismatch": 0.6,
     "mobile_without_touch": 0.5,

@@ -30,6 +30,7 @@ class KnownDevice:
     accounts_24h: int  # distinct accounts seen on it in the last 24 h
     accounts_total: int  # distinct accounts in the retention window
     account_seen_24h: bool  # the asking account is already among ``accounts_24h``
+    account_seen: bool  # the asking account is already among ``accounts_total``
     failures: int  # rejected verifications within ``window_s``
     countries: tuple[str, ...]  # distinct declared countries within ``window_s``
     first_seen: float | None  # unix seconds
