@@ -106,6 +106,8 @@ def test_keys_are_per_tenant_and_expire(prefix: str) -> None:
     ttls = [client.ttl(n) for n in names]
     assert all(0 < t <= 7 * 86_400 for t in ttls)  # everything expires: retention
     assert not any("NVIDIA" in n or "Berlin" in n for n in names)  # keyed digests only
+    accounts = [m.decode() for n in names if n.endswith(":acc") for m in client.zrange(n, 0, -1)]
+    assert accounts and all(a.startswith("acct_") and "acct-" not in a for a in accounts)  # no subject ids
     client.close()
 
 

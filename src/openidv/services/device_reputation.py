@@ -8,7 +8,8 @@ Two stores behind one interface (``DeviceLookup`` of ``openidv.checks.device.rep
 
   ``band:<band key>``   SET of device ids whose signature has that band (the fuzzy lookup's index)
   ``dev:<id>:sig``      the latest signature (JSON of keyed digests; no raw attribute)
-  ``dev:<id>:acc``      ZSET account -> last seen (unix s): distinct accounts in any window by ZCOUNT
+  ``dev:<id>:acc``      ZSET account (keyed digest of the subject id, else the verification id) -> last
+                        seen (unix s): distinct accounts in any window by ZCOUNT
   ``dev:<id>:fail``     ZSET verification id -> when, for rejected verifications
   ``dev:<id>:cty``      ZSET declared country -> last seen
   ``dev:<id>:meta``     HASH first_seen, last_seen, sightings

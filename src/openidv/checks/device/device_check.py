@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from openidv.checks.base import Check, CheckParams, FollowUp
 from openidv.checks.device.consistency import REASON_OF_KIND, Signal, device_signals
 from openidv.checks.device.device_params import DeviceParams
-from openidv.checks.device.fingerprint import band_keys, match_device, signature_of
+from openidv.checks.device.fingerprint import account_key, band_keys, match_device, signature_of
 from openidv.checks.device.reputation import DAY_S, DeviceLookup, KnownDevice, RecordDevice
 from openidv.checks.services import DEVICE_REPUTATION
 from openidv.evidence import Evidence
@@ -122,7 +122,7 @@ class DeviceCheck(Check):
         signature = signature_of(telemetry.device, tenant)
         bands = band_keys(signature, tenant)
         now = time.time()
-        account = evidence.subject_id
+        account = account_key(evidence.subject_id, tenant)
         found = self.reputation.lookup(
             bands, tenant=tenant, account=account, now=now, window_s=self.params.window_days * DAY_S
         )
@@ -175,7 +175,7 @@ class DeviceCheck(Check):
                 device_id=str(details["device_id"]),
                 signature=signature,
                 bands=tuple(band_keys(signature, evidence.tenant_id)),
-                account=evidence.subject_id,
+                account=account_key(evidence.subject_id, evidence.tenant_id),
                 country=evidence.applicant.country.upper()
                 if evidence.applicant and evidence.applicant.country
                 else None,

@@ -140,6 +140,11 @@ class Match:
     known: bool  # False: no candidate was close enough, the id is newly minted
 
 
+def account_key(subject_id: str | None, tenant: str) -> str | None:
+    """The keyed digest under which a device's accounts are counted: no subject id is stored in clear."""
+    return None if subject_id is None else "acct_" + _digest(tenant, "account", subject_id)
+
+
 def mint_device_id(signature: Signature, tenant: str) -> str:
     parts = [f"{name}={_flat(signature[name])}" for name in sorted(signature)]
     return ID_PREFIX + _digest(tenant, "id", *parts) + _digest(tenant, "id2", *parts)[:8]
