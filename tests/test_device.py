@@ -25,7 +25,7 @@ from openidv.services.device_reputation import MemoryDeviceReputation
 from openidv.services.verifier import Verifier
 from openidv.store.db import make_engine
 from openidv.store.repository import Store
-from openidv.telemetry import Event
+from openidv.telemetry import DeviceAttributes, Event
 from tests.device_fixtures import CHROME_UA, FONTS, desktop, evidence, iphone, playwright_headless
 
 
@@ -229,6 +229,20 @@ def test_score_is_a_noisy_or_of_the_policy_weights() -> None:
 def test_no_device_attributes_is_device_unknown() -> None:
     result = _check().run(evidence(None))
     assert result.status == Status.FAILED_TO_ACQUIRE and result.reason_codes == ("DEVICE_UNKNOWN",)
+    empty = _check().run(evidence(DeviceAttributes()))
+    assert empty.status == Status.FAILED_TO_ACQUIRE and empty.reason_codes == ("DEVICE_UNKNOWN",)
+
+
+def test_too_few_attributes_give_signals_but_no_identity() -> None:
+    store = MemoryDeviceReputation()
+    check = _check(store, max_accounts_per_day=1)
+    thin = DeviceAttributes(user_agent=CHROME_UA.format(v=130), platform="MacIntel", languages=("en",))
+    for n in range(3):  # thin browsers must not pool their counts under one id
+        ev = evidence(thin, subject=f"s{n}")
+        result = check.run(ev)
+        assert result.status == Status.OK and result.details["device_id"] is None
+        assert result.reason_codes == ("DEVICE_INCONSISTENT",)  # Windows UA on MacIntel still seen
+        assert check.follow_ups(ev, result) == ()
 
 
 def test_velocity_accounts_per_device_per_day() -> None:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from openidv.checks.base import Check, CheckParams, FollowUp
 from openidv.checks.device.consistency import REASON_OF_KIND, Signal, device_signals
 from openidv.checks.device.device_params import DeviceParams
-from openidv.checks.device.fingerprint import account_key, band_keys, match_device, signature_of
+from openidv.checks.device.fingerprint import Signature, account_key, band_keys, match_device, signature_of
 from openidv.checks.device.reputation import DAY_S, DeviceLookup, KnownDevice, RecordDevice
 from openidv.checks.services import DEVICE_REPUTATION
 from openidv.evidence import Evidence
@@ -110,21 +110,58 @@ class DeviceCheck(Check):
 
     def run(self, evidence: Evidence) -> CheckResult:
         telemetry = evidence.telemetry
-        if telemetry is None or telemetry.device is None:
+        device = telemetry.device if telemetry is not None else None
+        tenant = evidence.tenant_id
+        signature = signature_of(device, tenant) if device is not None else {}
+        if telemetry is None or device is None or not signature:
             return self.result(
                 Status.FAILED_TO_ACQUIRE,
                 None,
                 ("DEVICE_UNKNOWN",),
                 {"note": "the telemetry carries no device attributes"},
             )
-        tenant = evidence.tenant_id
         country = evidence.applicant.country if evidence.applicant else None
-        signature = signature_of(telemetry.device, tenant)
-        bands = band_keys(signature, tenant)
         now = time.time()
+        details: dict[str, Any] = {}
+        velocity: list[Signal] = []
+        if len(signature) >= self.params.min_attributes:
+            velocity, details = self._identity(evidence, signature, country, now)
+        else:
+            # too thin to tell devices apart: every such browser would share one id and its counts
+            details = {
+                "device_id": None,
+                "note": f"{len(signature)} stable attributes (fewer than {self.params.min_attributes}): "
+                "the device is not identified and no velocity is counted",
+            }
+        raised = [*device_signals(telemetry, country), *velocity]
+        weights = self.params.weights
+        # a weight of 0 (or no weight) turns a flag off: listed as ignored, no score, no reason code
+        signals = [s for s in raised if weights.get(s.name, 0.0) > 0]
+        ignored = [s.name for s in raised if weights.get(s.name, 0.0) <= 0]
+        score = noisy_or([weights[s.name] for s in signals])
+        details.update(
+            {
+                "caller_device_id": evidence.applicant.device_id if evidence.applicant else None,
+                "flags": [{**s.to_dict(), "weight": weights[s.name]} for s in signals],
+                "ignored_flags": ignored,
+                "seen_at": now,
+            }
+        )
+        codes = [REASON_OF_KIND[s.kind] for s in signals]
+        return self.result(Status.OK, round(score, 6), codes, details)
+
+    def _identity(
+        self, evidence: Evidence, signature: Signature, country: str | None, now: float
+    ) -> tuple[list[Signal], dict[str, Any]]:
+        """Match the device against the stored ones (one lookup) and count its velocity."""
+        tenant = evidence.tenant_id
         account = account_key(evidence.subject_id, tenant)
         found = self.reputation.lookup(
-            bands, tenant=tenant, account=account, now=now, window_s=self.params.window_days * DAY_S
+            band_keys(signature, tenant),
+            tenant=tenant,
+            account=account,
+            now=now,
+            window_s=self.params.window_days * DAY_S,
         )
         candidates = found.candidates[: self.params.max_candidates]
         match = match_device(
@@ -135,28 +172,17 @@ class DeviceCheck(Check):
         )
         known = next((c for c in candidates if c.device_id == match.device_id), None)
         velocity, counts = velocity_signals(known, self.params, country=country, account=account)
-        raised = [*device_signals(telemetry, country), *velocity]
-        weights = self.params.weights
-        # a weight of 0 (or no weight) turns a flag off: listed as ignored, no score, no reason code
-        signals = [s for s in raised if weights.get(s.name, 0.0) > 0]
-        ignored = [s.name for s in raised if weights.get(s.name, 0.0) <= 0]
-        score = noisy_or([weights[s.name] for s in signals])
         details: dict[str, Any] = {
             "device_id": match.device_id,
             "known_device": match.known,
             "similarity": match.similarity,
             "candidates": len(candidates),
-            "caller_device_id": evidence.applicant.device_id if evidence.applicant else None,
             "counts": counts,
-            "flags": [{**s.to_dict(), "weight": weights[s.name]} for s in signals],
-            "ignored_flags": ignored,
             "reputation_source": found.source,
-            "seen_at": now,
         }
         if found.degraded:
             details["reputation_degraded"] = found.degraded
-        codes = [REASON_OF_KIND[s.kind] for s in signals]
-        return self.result(Status.OK, round(score, 6), codes, details)
+        return velocity, details
 
     def follow_ups(self, evidence: Evidence, result: CheckResult) -> Sequence[FollowUp]:
         """The signature is recomputed (pure, cheap): the stored result keeps no digests."""

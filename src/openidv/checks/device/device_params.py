@@ -42,6 +42,8 @@ class DeviceParams(CheckParams):
     limits are counts of events, not score thresholds, so they live here like ``mrz``'s ``min_age``.
     """
 
+    #: stable attributes needed to identify a device at all (fewer: signals only, no id, no velocity)
+    min_attributes: int = Field(default=4, ge=1, le=13)
     #: weighted attribute agreement at which a stored device is the same device (0..1)
     min_similarity: float = Field(default=0.8, ge=0.5, le=1.0)
     #: most distinct accounts one device may open in 24 hours (this one included)
