@@ -10,6 +10,8 @@ for a tenant's own sessions until those exist (docs/device.md). Anomalous kinds:
 ``virtual_camera``  3-8 camera switches (hunting for the virtual camera an injection tool provides)
 ``identity_paste``  2-4 pastes into name / document number / birth date (someone else's identity)
 ``long_focus_loss`` away 2-20 minutes, several times (fetching data or handing the phone over)
+``paced_script``    (evasive) a script with human-looking waits and nothing rare: the model is not
+                    expected to catch it; generated to measure that
 
 Entry points: ``capture_flow_events(rng, kind, start_ms=0.0, mobile=None)`` (events to merge into a larger
 synthetic session, e.g. ``openidv synth telemetry``), ``capture_session(seed, kind)`` (a ``Telemetry``)
@@ -23,6 +25,9 @@ import numpy as np
 from openidv.telemetry import Event, Telemetry
 
 NORMAL = "normal"
+#: attacks this model is not meant to catch, generated to measure that honestly: a script paced like a
+#: person (human-like waits, no retries, no focus loss, no pastes) has no rare feature
+EVASIVE_KINDS: tuple[str, ...] = ("paced_script",)
 ANOMALOUS_KINDS: tuple[str, ...] = (
     "scripted",
     "many_retries",
@@ -30,7 +35,7 @@ ANOMALOUS_KINDS: tuple[str, ...] = (
     "identity_paste",
     "long_focus_loss",
 )
-KINDS: tuple[str, ...] = (NORMAL, *ANOMALOUS_KINDS)
+KINDS: tuple[str, ...] = (NORMAL, *ANOMALOUS_KINDS, *EVASIVE_KINDS)
 CONTACT_FIELDS = ("email", "phone", "address")
 IDENTITY_FIELDS = ("surname", "given_names", "document_number", "birth_date")
 
@@ -53,6 +58,18 @@ def _away(flow: _Flow, rng: np.random.Generator, seconds: float) -> None:
     hidden = rng.random() < 0.6
     flow.add("visibility_hidden" if hidden else "blur", after_s=_lognormal(rng, 2.0, 0.8))
     flow.add("visibility_visible" if hidden else "focus", after_s=seconds)
+
+
+def _paced(flow: _Flow, rng: np.random.Generator) -> None:
+    """A script with human-looking waits: every field typed, each capture 3-7 s after the camera starts."""
+    flow.add("step", "form")
+    for field in (*CONTACT_FIELDS, *IDENTITY_FIELDS):
+        flow.add("click", field, after_s=float(rng.uniform(1.5, 4.0)))
+    for field in ("document", "selfie"):
+        flow.add("step", field, after_s=float(rng.uniform(1.0, 2.5)))
+        flow.add("camera_start", field, after_s=float(rng.uniform(0.5, 1.5)))
+        flow.add("capture", field, after_s=float(rng.uniform(3.0, 7.0)))
+    flow.add("submit", after_s=float(rng.uniform(1.0, 3.0)))
 
 
 def _capture(flow: _Flow, rng: np.random.Generator, field: str, kind: str) -> None:
@@ -81,6 +98,9 @@ def capture_flow_events(
     mobile = bool(rng.random() < 0.7) if mobile is None else mobile
     scripted = kind == "scripted"
     flow = _Flow(start_ms)
+    if kind == "paced_script":
+        _paced(flow, rng)
+        return flow.events
     flow.add("step", "form")
     for field in (*CONTACT_FIELDS, *IDENTITY_FIELDS):
         flow.add("click", field, after_s=0.02 if scripted else _lognormal(rng, 2.5, 0.6))
