@@ -256,7 +256,7 @@ def inconsistency_signals(
                     f"country {country.upper()}",
                 )
             )
-    if not device.languages:
+    if not device.languages and device.user_agent:  # the collector ran (it reads both) yet found none
         out.append(
             Signal(
                 "no_languages",
