@@ -22,6 +22,8 @@
 ``OPENIDV_RETENTION_TEMPLATES_DAYS`` days a gallery face template is kept; default ``0`` (until erased: an
                           enrolment is a deliberate act with its own lifecycle).
 ``OPENIDV_RETENTION_LIVENESS_DAYS`` days a liveness session and its frame fingerprints are kept; default 30.
+``OPENIDV_RETENTION_DEVICE_DAYS`` days a device's signature and counters live in Redis (or memory) after its
+                          last sighting (keys expire); default 90.
                           The audit log is never purged (it holds no personal data).
 ``OPENIDV_WEBHOOK_ALLOW_PRIVATE`` ``1`` lets webhook endpoints point at loopback, private and link-local
                           addresses (a receiver on the same network); off by default.
@@ -68,6 +70,9 @@ class Settings:
     retention_liveness_days: int = 30
     #: identity-graph accounts (with their links and the values only they held), by when they were added
     retention_graph_days: int = 365
+    #: device signatures, band index and velocity counters expire this many days after their last write
+    retention_device_days: int = 90
+    device_redis_prefix: str = "openidv:device:"
     audit_checkpoints: Path | None = None
     audit_checkpoint_every: int = 1
     #: webhooks may target loopback and private addresses (off: tenants must not reach the operator's network)
@@ -93,6 +98,7 @@ class Settings:
             retention_templates_days=_count(env, "OPENIDV_RETENTION_TEMPLATES_DAYS", 0),
             retention_liveness_days=_count(env, "OPENIDV_RETENTION_LIVENESS_DAYS", 30),
             retention_graph_days=_count(env, "OPENIDV_RETENTION_GRAPH_DAYS", 365),
+            retention_device_days=max(1, _count(env, "OPENIDV_RETENTION_DEVICE_DAYS", 90)),
             audit_checkpoints=(
                 Path(env["OPENIDV_AUDIT_CHECKPOINTS"]).expanduser()
                 if env.get("OPENIDV_AUDIT_CHECKPOINTS")

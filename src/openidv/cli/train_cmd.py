@@ -34,3 +34,7 @@ train_app.command("graph")(train_graph_command)
 from openidv.cli.train_graph_gnn_cmd import train_graph_gnn_command  # noqa: E402
 
 train_app.command("graph-gnn")(train_graph_gnn_command)
+
+from openidv.cli.train_session_cmd import train_session_command  # noqa: E402
+
+train_app.command("session")(train_session_command)
