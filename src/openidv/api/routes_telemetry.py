@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import ClientDisconnect
 
 from openidv.api.auth import Caller
 from openidv.api.problems import problem, validation_problem
@@ -170,6 +171,8 @@ async def post_telemetry(
         return problem(410, str(exc))
     except (TooManyEvents, BodyTooLarge) as exc:
         return problem(413, str(exc))
+    except ClientDisconnect:  # the page went away mid-post: nothing was stored, nobody reads an answer
+        return problem(400, "the client disconnected before the body was complete")
     return JSONResponse(accepted.to_api())
 
 
