@@ -389,3 +389,28 @@ def test_ten_million_events_are_refused_before_the_body_is_read(server: tuple[st
         assert row is not None and row.n_events == 0
         assert s.scalar(select(func.count()).select_from(TelemetryBatch)) == 0
     assert MAX_TELEMETRY_BYTES < 400_000_000
+
+
+def test_library_verify_takes_session_id(api: Api) -> None:
+    import openidv
+    from openidv.errors import InvalidInput
+
+    session = api.new_session()
+    assert api.post(session, batch(12)).status_code == 200
+    record = openidv.verify(mrz=TD3, session_id=session["session_id"], store=api.store, save=False)
+    assert record.decision is not None
+    status = api.client.get(f"/v1/sessions/{session['session_id']}", headers=api.headers()).json()
+    assert status["status"] == "used"
+    with pytest.raises(InvalidInput, match=r"^session_id:"):
+        openidv.verify(mrz=TD3, session_id="nope", store=api.store, save=False)
+
+
+def test_queued_evidence_keeps_its_telemetry(api: Api) -> None:
+    """An async verification packs the evidence for the worker: the telemetry must survive exactly."""
+    from openidv.store.job_evidence import pack_evidence, unpack_evidence
+
+    session = api.new_session()
+    api.post(session, batch(40))
+    telemetry = TelemetrySessions(api.store).telemetry(session["session_id"])
+    evidence = Evidence(mrz_text=TD3, telemetry=telemetry)
+    assert unpack_evidence(pack_evidence(evidence)).telemetry == telemetry
