@@ -36,20 +36,23 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def seal_events(ring: KeyRing, events: list[dict[str, Any]], aad: bytes) -> bytes:
-    return ring.encrypt(zlib.compress(_dumps(events), 1), aad)
+def seal_events(ring: KeyRing, events_json: bytes, aad: bytes) -> bytes:
+    return ring.encrypt(zlib.compress(events_json, 1), aad)
 
 
-def open_events(ring: KeyRing, blob: bytes, aad: bytes) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = json.loads(zlib.decompress(ring.decrypt(bytes(blob), aad)))
-    return events
+def open_events(ring: KeyRing, blob: bytes, aad: bytes) -> bytes:
+    """The batch's events as the JSON array text they were sealed as (parsed by the caller's schema)."""
+    return zlib.decompress(ring.decrypt(bytes(blob), aad))
 
 
 @dataclass(frozen=True)
 class Batch:
-    """One validated post, ready to store: events as plain dicts (``exclude_none``), in time order."""
+    """One validated post, ready to store: its events as a JSON array (validated, in time order)."""
 
-    events: list[dict[str, Any]]
+    events_json: bytes
+    n_events: int
+    first_t: float | None
+    last_t: float | None
     device: dict[str, Any] | None
     device_sha256: str | None
     source: str
@@ -99,21 +102,21 @@ def append_batch(
             raise NotFound(f"telemetry session {session_id!r} does not exist")
         check(row)
         seq = row.n_batches
-        if batch.events:
+        if batch.n_events:
             session.add(
                 TelemetryBatch(
                     session_id=session_id,
                     seq=seq,
-                    n_events=len(batch.events),
-                    first_t=batch.events[0]["t"],
-                    last_t=batch.events[-1]["t"],
-                    events_sealed=seal_events(ring, batch.events, batch_aad(session_id, seq)),
+                    n_events=batch.n_events,
+                    first_t=batch.first_t,
+                    last_t=batch.last_t,
+                    events_sealed=seal_events(ring, batch.events_json, batch_aad(session_id, seq)),
                     created_at=now,
                 )
             )
             row.n_batches = seq + 1
-            row.n_events += len(batch.events)
-            row.last_t = batch.events[-1]["t"]
+            row.n_events += batch.n_events
+            row.last_t = batch.last_t
         if batch.device is not None and batch.device_sha256 != row.device_sha256:
             if row.device_sha256 is not None:
                 row.device_changes += 1
@@ -131,18 +134,18 @@ def append_batch(
         return row
 
 
-def read_session(store: Store, row: TelemetrySession) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The session's device attributes and all its events, opened, in time order."""
+def read_session(store: Store, row: TelemetrySession) -> tuple[dict[str, Any] | None, list[bytes]]:
+    """The session's device attributes and each batch's events (JSON array text), opened, in time order."""
     ring = store.keyring
     device = read_device(store, row)
-    events: list[dict[str, Any]] = []
+    events: list[bytes] = []
     with Session(store.engine) as session:
         for seq, blob in session.execute(
             select(TelemetryBatch.seq, TelemetryBatch.events_sealed)
             .where(TelemetryBatch.session_id == row.id)
             .order_by(TelemetryBatch.seq)
         ):
-            events.extend(open_events(ring, blob, batch_aad(row.id, int(seq))))
+            events.append(open_events(ring, blob, batch_aad(row.id, int(seq))))
     return device, events
 
 
