@@ -178,7 +178,7 @@ async def post_telemetry(
 
 
 def _parse(raw: bytes) -> TelemetryBatchIn:
-    with paused_gc(len(raw) // 1_000_000):  # only for bodies of a megabyte or more
+    with paused_gc(len(raw) // 1_000_000):  # only for bodies of two megabytes or more
         return TelemetryBatchIn.model_validate_json(raw)
 
 
