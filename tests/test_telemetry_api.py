@@ -414,3 +414,30 @@ def test_queued_evidence_keeps_its_telemetry(api: Api) -> None:
     telemetry = TelemetrySessions(api.store).telemetry(session["session_id"])
     evidence = Evidence(mrz_text=TD3, telemetry=telemetry)
     assert unpack_evidence(pack_evidence(evidence)).telemetry == telemetry
+
+
+def test_concurrent_posts_never_interleave_out_of_order(api: Api) -> None:
+    """Eight posts at once, each starting where its predecessor in t would end: whichever order the row lock
+    admits them in, every accepted batch is whole, the stored events are in time order, and the refused
+    ones (starting before a later batch) left nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from openidv.errors import InvalidInput
+    from openidv.telemetry import Telemetry
+
+    service = TelemetrySessions(api.store)
+    new = service.create()
+    batches = [Telemetry.model_validate(batch(200, start=i * 2000.0, device=i == 0)) for i in range(8)]
+
+    def post(b: Telemetry) -> int:
+        try:
+            return service.append(new.id, new.token, b).accepted_events
+        except InvalidInput:
+            return 0
+
+    with ThreadPoolExecutor(8) as pool:
+        accepted = list(pool.map(post, batches))
+    assert sum(accepted) > 0 and all(n in (0, 200) for n in accepted)
+    telemetry = service.telemetry(new.id)
+    stamps = [e.t for e in telemetry.events]
+    assert len(stamps) == sum(accepted) and stamps == sorted(stamps)
