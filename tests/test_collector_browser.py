@@ -237,3 +237,39 @@ def test_key_values_field_contents_and_clipboard_never_leave_the_page(
                 keys.add(event["key"])
     # slots, not characters: distinct physical keys of both typed strings (plus Shift and Control+V)
     assert 5 <= len(keys) <= len(set(SECRET.lower() + TYPED_NAME.lower())) + 3, keys
+
+
+def test_a_flood_of_events_goes_in_batches_within_the_servers_limit(
+    browser_context: Any, world: World
+) -> None:
+    """60,000 key events in a burst: the collector posts them in batches of at most MAX_EVENTS_PER_BATCH,
+    every one accepted, and stops at its own ``maxEvents``."""
+    from openidv.telemetry import MAX_EVENTS_PER_BATCH
+
+    session = httpx.post(f"{world.api}/v1/sessions", headers=world.headers()).json()
+    page = browser_context.new_page()
+    sizes: list[int] = []
+    page.on(
+        "request",
+        lambda r: (
+            sizes.append(len(json.loads(r.post_data or "{}").get("events", [])))
+            if r.method == "POST" and "/telemetry" in r.url
+            else None
+        ),
+    )
+    page.goto(f"{world.page_url}?session={session['session_id']}&token={session['token']}")
+    answer = page.evaluate(
+        """async () => {
+            const field = document.getElementById("surname");
+            for (let i = 0; i < 60000; i++) {
+                const type = i % 2 ? "keyup" : "keydown";
+                field.dispatchEvent(new KeyboardEvent(type, {code: "KeyA", bubbles: true}));
+            }
+            return await c.flush();
+        }"""
+    )
+    page.close()
+    assert max(sizes) <= MAX_EVENTS_PER_BATCH and len(sizes) >= 2, sizes
+    assert answer["total_events"] >= 60_000, answer
+    status = httpx.get(f"{world.api}/v1/sessions/{session['session_id']}", headers=world.headers()).json()
+    assert status["events"] >= 60_000 and status["batches"] >= 2
