@@ -199,6 +199,23 @@ def test_document_and_face_keys_come_from_the_checks_that_read_them() -> None:
     assert face_keys(evidence, {}) == []
 
 
+def test_the_device_checks_fingerprint_links_when_the_caller_sends_no_device_id() -> None:
+    device = CheckResult(
+        check="device",
+        version="1",
+        status=Status.OK,
+        score=0.0,
+        meaning=Meaning.ATTACK,
+        details={"device_id": "dev_5f1c"},
+    )
+    plain = Evidence(declared=DeclaredData(surname="Eriksson"))
+    assert applicant_fields(plain, {"device": device})["device_id"] == "dev_5f1c"
+    failed = device.model_copy(update={"status": Status.FAILED_TO_ACQUIRE, "details": {"device_id": None}})
+    assert "device_id" not in applicant_fields(plain, {"device": failed})
+    called = Evidence(applicant=ApplicantData(device_id="caller-device-7"))
+    assert applicant_fields(called, {"device": device})["device_id"] == "caller-device-7"  # the caller's wins
+
+
 def test_cli_show_draws_the_neighbourhood_and_refuses_a_bad_file_type(tmp_path: Path) -> None:
     runner = CliRunner()
     population = tmp_path / "population"

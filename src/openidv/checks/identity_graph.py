@@ -13,7 +13,8 @@ investigators, ``GET /v1/graph/accounts/{id}``).
 The document comes from what the ``mrz`` or ``document_read`` check read (their issuer and number win over
 declared ones); faces come from ``face_duplicate``: every enrolled subject it matched at the policy's
 ``duplicate`` threshold is a face the applicant shares (``face:<subject>``), and the applicant's own subject
-is its own face. So this check runs after those three (``after``).
+is its own face; without a device id from the caller, the ``device`` check's fuzzy-matched device id links
+accounts on one device. So this check runs after those four (``after``).
 
 Scoring writes nothing. The applicant joins the graph through a follow-up (``AddToGraph``) applied in the
 transaction that stores the verification, rejected applicants included (``on_reject``): a ring's declined
@@ -37,6 +38,8 @@ from openidv.results import CheckResult, Meaning, Status
 #: the checks whose results name the applicant's document and face
 DOCUMENT_CHECKS = ("mrz", "document_read")
 FACE_CHECK = "face_duplicate"
+#: the device check's stable device id (fuzzy-matched fingerprint) links accounts when the caller sends none
+DEVICE_CHECK = "device"
 
 
 class GraphFinding(Protocol):
@@ -88,6 +91,10 @@ def applicant_fields(evidence: Evidence, prior: Mapping[str, CheckResult]) -> di
     number, issuer = _document_read(prior)
     if number and issuer:
         fields["document_number"], fields["document_issuer"] = number, issuer
+    if "device_id" not in fields:
+        device = prior.get(DEVICE_CHECK)
+        if device is not None and device.status == Status.OK and device.details.get("device_id"):
+            fields["device_id"] = str(device.details["device_id"])
     return fields
 
 
@@ -142,7 +149,7 @@ class GraphCheck(Check):
     meaning: ClassVar[Meaning] = Meaning.ATTACK
     Params: ClassVar[type[CheckParams]] = GraphParams
     needs: ClassVar[tuple[str, ...]] = (IDENTITY_GRAPH,)
-    after: ClassVar[tuple[str, ...]] = (*DOCUMENT_CHECKS, FACE_CHECK)
+    after: ClassVar[tuple[str, ...]] = (*DOCUMENT_CHECKS, FACE_CHECK, DEVICE_CHECK)
 
     @property
     def graph(self) -> GraphLookup:
@@ -150,8 +157,9 @@ class GraphCheck(Check):
         return lookup
 
     def applies_to(self, evidence: Evidence) -> bool:
-        """Anything the graph can link on: applicant details, declared data, an MRZ, or a selfie's face."""
-        return any(evidence.has(f) for f in ("applicant", "declared", "mrz_text", "selfie"))
+        """Anything the graph can link on: applicant details, declared data, an MRZ, a selfie's face, or the
+        device the collector fingerprinted."""
+        return any(evidence.has(f) for f in ("applicant", "declared", "mrz_text", "selfie", "telemetry"))
 
     def run(self, evidence: Evidence) -> CheckResult:
         return self.run_after(evidence, {})
