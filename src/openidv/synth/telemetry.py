@@ -119,7 +119,9 @@ def _humanised(p: FloatArray, q: FloatArray, rng: np.random.Generator, a: float,
     return Path2D(np.concatenate(ts), np.concatenate(xs), np.concatenate(ys))
 
 
-def _record_times(dur: float, rng: np.random.Generator, recorder: str, dense_dt: float, jitter: float) -> FloatArray:
+def _record_times(
+    dur: float, rng: np.random.Generator, recorder: str, dense_dt: float, jitter: float
+) -> FloatArray:
     """Event times (ms from the stroke start) at which a recorder reports a moving pointer."""
     n = int(dur / 8) + 8
     if recorder == "balabit":
@@ -132,7 +134,9 @@ def _record_times(dur: float, rng: np.random.Generator, recorder: str, dense_dt:
     return np.asarray(times[times < dur], dtype=np.float64)
 
 
-def pointer_bot(level: str, rng: np.random.Generator, duration_s: float | None = None, recorder: str = "dense") -> PointerStream:
+def pointer_bot(
+    level: str, rng: np.random.Generator, duration_s: float | None = None, recorder: str = "dense"
+) -> PointerStream:
     """One SYNTHETIC bot session of ``level`` 1, 2 or 4 (``straight``, ``bezier``, ``humanised``)."""
     if level not in ("straight", "bezier", "humanised"):
         raise ValueError(f"pointer_bot makes straight, bezier or humanised sessions, not {level!r}")
@@ -158,8 +162,8 @@ def pointer_bot(level: str, rng: np.random.Generator, duration_s: float | None =
         dur = float(path.t[-1])
         times = _record_times(dur, rng, recorder, dense_dt, jitter)
         times = np.r_[times, dur]
-        xs = np.round(np.interp(times, path.t, path.x))
-        ys = np.round(np.interp(times, path.t, path.y))
+        xs = np.asarray(np.round(np.interp(times, path.t, path.x)), dtype=np.float64)
+        ys = np.asarray(np.round(np.interp(times, path.t, path.y)), dtype=np.float64)
         rows.extend((t + tt, MOVE, float(xx), float(yy)) for tt, xx, yy in zip(times, xs, ys, strict=True))
         t += dur
         if recorder == "balabit":
@@ -169,7 +173,7 @@ def pointer_bot(level: str, rng: np.random.Generator, duration_s: float | None =
         rows.append((t + dwell, UP, *end))
         t += dwell + wait
         pos = np.array(end)
-    return PointerStream.from_rows([r for r in rows if r[0] < duration])  # type: ignore[misc]
+    return PointerStream.from_rows([r for r in rows if r[0] < duration])
 
 
 def replay_bot(human: PointerStream, rng: np.random.Generator) -> PointerStream:
@@ -220,13 +224,31 @@ def to_telemetry(pointer: PointerStream | None = None, keys: FloatArray | None =
     if pointer is not None:
         for i, (t, k, x, y) in enumerate(zip(pointer.t, pointer.kind, pointer.x, pointer.y, strict=True)):
             extra = {"button": 0} if k != MOVE else {}
-            rows.append((float(t), i, Event(t=float(t), type=names[int(k)], x=float(x), y=float(y), pointer="mouse", **extra)))  # type: ignore[arg-type]
+            rows.append(
+                (
+                    float(t),
+                    i,
+                    Event(t=float(t), type=names[int(k)], x=float(x), y=float(y), pointer="mouse", **extra),
+                )
+            )
     if keys is not None and keys.size:
         base = float(pointer.t[0]) if pointer is not None and len(pointer) else 0.0
         for j, (down, up) in enumerate(keys):
             slot = j % 30
-            rows.append((base + down, 10**6 + 2 * j, Event(t=base + float(down), type="key_down", key=slot, field="name")))
-            rows.append((base + up, 10**6 + 2 * j + 1, Event(t=base + float(up), type="key_up", key=slot, field="name")))
+            rows.append(
+                (
+                    base + down,
+                    10**6 + 2 * j,
+                    Event(t=base + float(down), type="key_down", key=slot, field="name"),
+                )
+            )
+            rows.append(
+                (
+                    base + up,
+                    10**6 + 2 * j + 1,
+                    Event(t=base + float(up), type="key_up", key=slot, field="name"),
+                )
+            )
     rows.sort(key=lambda r: (r[0], r[1]))
     return Telemetry(source="synthetic", events=tuple(r[2] for r in rows))
 
@@ -260,11 +282,29 @@ def generate(
             keys = typing(typing_kind[level], rng)
             name = f"{level}-{i:05d}.json"
             (out / name).write_text(to_telemetry(stream, keys).model_dump_json(), encoding="utf-8")
-            labels.append({"file": name, "label": "bot", "level": level, "typing": typing_kind[level], "recorder": recorder, "data": "SYNTHETIC"})
+            labels.append(
+                {
+                    "file": name,
+                    "label": "bot",
+                    "level": level,
+                    "typing": typing_kind[level],
+                    "recorder": recorder,
+                    "data": "SYNTHETIC",
+                }
+            )
     for i in range(n):
         name = f"typing-human-{i:05d}.json"
         (out / name).write_text(to_telemetry(None, typing("human", rng)).model_dump_json(), encoding="utf-8")
-        labels.append({"file": name, "label": "human", "level": "typing_only", "typing": "human", "recorder": "none", "data": "SYNTHETIC"})
+        labels.append(
+            {
+                "file": name,
+                "label": "human",
+                "level": "typing_only",
+                "typing": "human",
+                "recorder": "none",
+                "data": "SYNTHETIC",
+            }
+        )
     manifest = out / "labels.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in labels), encoding="utf-8")
     return manifest

@@ -49,9 +49,16 @@ class BehaviourModel:
 
     @classmethod
     def from_dict(cls, raw: Any, where: str) -> BehaviourModel:
-        if not isinstance(raw, dict) or raw.get("format") != FORMAT or "pointer" not in raw or "typing" not in raw:
+        if (
+            not isinstance(raw, dict)
+            or raw.get("format") != FORMAT
+            or "pointer" not in raw
+            or "typing" not in raw
+        ):
             raise ConfigurationError(f"{where}: not a {FORMAT} behaviour model (pointer and typing trees)")
-        return cls(Trees.from_dict(raw["pointer"]), Trees.from_dict(raw["typing"]), str(raw.get("id", MODEL_ID)))
+        return cls(
+            Trees.from_dict(raw["pointer"]), Trees.from_dict(raw["typing"]), str(raw.get("id", MODEL_ID))
+        )
 
 
 def read_model(path: Path) -> BehaviourModel:

@@ -15,6 +15,7 @@ steps, stroke straightness (chord / path), where in a stroke the peak speed fall
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +87,9 @@ class PointerStream:
         return cls.from_rows(rows, touch)
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[float, int, float | None, float | None]], touch: bool = False) -> PointerStream:
+    def from_rows(
+        cls, rows: Sequence[tuple[float, int, float | None, float | None]], touch: bool = False
+    ) -> PointerStream:
         if not rows:
             empty = np.zeros(0)
             return cls(empty, np.zeros(0, dtype=np.int64), empty, empty, touch)
@@ -148,7 +151,9 @@ def _wrap(angle: FloatArray) -> FloatArray:
     return np.asarray((angle + np.pi) % (2 * np.pi) - np.pi, dtype=np.float64)
 
 
-def _group_stats(owner: IntArray, speed: FloatArray, n_groups: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _group_stats(
+    owner: IntArray, speed: FloatArray, n_groups: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per stroke: position (0..1) of the peak speed, speed peaks per second, end speed / peak speed."""
     pos = np.full(n_groups, np.nan)
     peaks = np.full(n_groups, np.nan)
@@ -165,7 +170,9 @@ def _group_stats(owner: IntArray, speed: FloatArray, n_groups: int) -> tuple[Flo
     peak_at = top  # one per group, in group order (owner is sorted)
     pos[g] = (peak_at - group_start) / np.maximum(length - 1, 1)
     peak_speed = speed[peak_at]
-    end_ratio[g] = np.where(peak_speed > 0, speed[group_end] / np.where(peak_speed > 0, peak_speed, 1), np.nan)
+    end_ratio[g] = np.where(
+        peak_speed > 0, speed[group_end] / np.where(peak_speed > 0, peak_speed, 1), np.nan
+    )
     interior = np.zeros(speed.size, dtype=bool)
     same = (owner[1:-1] == owner[:-2]) & (owner[1:-1] == owner[2:])
     interior[1:-1] = same & (speed[1:-1] > speed[:-2]) & (speed[1:-1] >= speed[2:])
@@ -229,7 +236,7 @@ def pointer_features(s: PointerStream) -> FloatArray:
             if np.isfinite(f["speed_q50"]) and f["speed_q50"] > 0 and jerk.size:
                 f["jerk_per_speed"] = float(np.median(jerk)) / f["speed_q50"]
             heading = np.arctan2(dy, dx)
-            turn, town = _diff_within(heading, vown)
+            turn, _ = _diff_within(heading, vown)
             both = (moving[1:] & moving[:-1])[vown[1:] == vown[:-1]] if moving.size > 1 else np.zeros(0, bool)
             turn = np.abs(_wrap(turn))[both]
             if turn.size:
@@ -251,7 +258,9 @@ def pointer_features(s: PointerStream) -> FloatArray:
             plen = path[sid[first]]
             long_enough = plen >= MIN_STROKE_PX
             straight = np.clip(chord[long_enough] / plen[long_enough], 0.0, 1.0)
-            f["straightness_q10"], f["straightness_q50"], f["straightness_q90"] = _q(straight, [0.1, 0.5, 0.9])
+            f["straightness_q10"], f["straightness_q50"], f["straightness_q90"] = _q(
+                straight, [0.1, 0.5, 0.9]
+            )
             ok_pos = pos[np.isfinite(pos)]
             if ok_pos.size:
                 f["peak_position_q50"] = float(np.median(ok_pos))

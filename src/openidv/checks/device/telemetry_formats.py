@@ -104,7 +104,7 @@ def balabit_events(text: str, path: Path) -> list[Event]:
 
 
 def read_balabit(path: Path) -> Telemetry:
-    """One Balabit Mouse Dynamics Challenge session (gzipped or plain CSV) as ``Telemetry(source="balabit")``."""
+    """One Balabit Mouse Dynamics Challenge session (gzipped or plain CSV), ``source="balabit"``."""
     return Telemetry(source="balabit", events=tuple(balabit_events(_text(path), path)))
 
 
