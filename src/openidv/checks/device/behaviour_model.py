@@ -18,7 +18,7 @@ from openidv.trees import Trees
 
 MODEL_ID = "behaviour-bot-v1"
 FORMAT = "openidv-trees-v1"
-SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+SHA256 = "0526d82b2a3614b74baf1e9ac1124be3f6ca1186fd9c2f91524b310838d64d2d"
 
 
 def spec() -> ModelSpec:

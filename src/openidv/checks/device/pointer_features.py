@@ -28,6 +28,7 @@ IntArray = npt.NDArray[np.int64]
 
 MOVE, DOWN, UP = 0, 1, 2
 _KIND = {"move": MOVE, "touch_move": MOVE, "down": DOWN, "touch_start": DOWN, "up": UP, "touch_end": UP}
+_TOUCH = frozenset(("touch_start", "touch_move", "touch_end"))
 GRID_MS = 100.0
 STROKE_GAP_MS = 500.0
 #: strokes shorter than this (path, CSS px) give no straightness or speed-profile reading
@@ -78,12 +79,13 @@ class PointerStream:
 
     @classmethod
     def from_telemetry(cls, telemetry: Telemetry) -> PointerStream:
+        kinds = _KIND
         rows = [
-            (e.t, _KIND[e.type], e.x, e.y)
+            (e.t, kinds[e.type], e.x, e.y)
             for e in telemetry.events
-            if e.type in _KIND and e.x is not None and e.y is not None
+            if e.type in kinds and e.x is not None and e.y is not None
         ]
-        touch = any(e.type.startswith("touch") or e.pointer == "touch" for e in telemetry.events)
+        touch = any(e.pointer == "touch" or e.type in _TOUCH for e in telemetry.events)
         return cls.from_rows(rows, touch)
 
     @classmethod
@@ -185,10 +187,16 @@ def _overshoot(s: PointerStream, sid: IntArray) -> FloatArray:
     """Per press: how far (share of the approach distance) the path went past the press point along the
     approach direction, over the stroke that ends at the press."""
     presses = np.flatnonzero(s.kind == DOWN)
+    if presses.size == 0:
+        return np.zeros(0)
+    first = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])  # first event of each stroke (ids 0..k)
     out = []
     for i in presses:
         # the press starts its own stroke: the approach is the stroke before it, within 2 s
-        prior = np.flatnonzero((sid == sid[i] - 1) & (s.t >= s.t[i] - 2000.0)) if i > 0 else np.zeros(0, int)
+        if sid[i] == 0:
+            continue
+        lo = max(int(first[sid[i] - 1]), int(np.searchsorted(s.t, s.t[i] - 2000.0)))
+        prior = np.arange(lo, int(first[sid[i]]))
         if prior.size < 3:
             continue
         start = np.array([s.x[prior[0]], s.y[prior[0]]])
