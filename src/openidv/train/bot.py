@@ -362,6 +362,12 @@ def model_card(report: dict[str, Any]) -> dict[str, Any]:
                 f"{p['test']['bot_seed']}); replays are of the held-out user",
                 "humans_flagged_at_threshold": p["test"]["humans_flagged"],
                 "humans_flagged_out_of_fold": p["calibration"]["humans_flagged"],
+                "humans_flagged_out_of_fold_per_user": {
+                    f["held_out"]: f["humans_flagged"] for f in p["calibration"]["folds"]
+                },
+                "humans_flagged_every_second_event_dropped": p["test"][
+                    "humans_flagged_every_second_event_dropped"
+                ],
                 "per_level": p["test"]["per_level"],
             },
             "typing": {"data": "SYNTHETIC only", **k["test"]},
