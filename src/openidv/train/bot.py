@@ -445,7 +445,12 @@ def write_policy(report: dict[str, Any], policy: Path, report_path: str) -> None
             "supported": True,
             "n_bona_fide": k["test"]["humans_flagged"]["n"],
             "n_attack": sum(v["detected_at_threshold"]["n"] for v in k["test"]["per_bot"].values()),
-            "rates": ["humans_flagged"],
+            "rates": ["humans_flagged", "bots_detected"],
             "humans_flagged": k["test"]["humans_flagged"],
+            "bots_detected": rate(
+                sum(v["detected_at_threshold"]["detected"] for v in k["test"]["per_bot"].values()),
+                sum(v["detected_at_threshold"]["n"] for v in k["test"]["per_bot"].values()),
+                "detected",
+            ),
         },
     )
