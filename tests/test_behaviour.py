@@ -193,3 +193,13 @@ def test_synth_telemetry_cli_is_seeded_and_labelled(tmp_path: Path) -> None:
     assert (tmp_path / "a" / first).read_bytes() == (tmp_path / "b" / first).read_bytes()
     bad = runner.invoke(app, ["synth", "telemetry", "--out", str(tmp_path / "c"), "--levels", "replay"])
     assert bad.exit_code == 2
+
+
+def test_evidence_from_files_reads_both_formats(shared_data: Path, tmp_path: Path) -> None:
+    check = BehaviourCheck()
+    real = sorted((shared_data / "mouse_sessions" / "user35").glob("session_*"))[0]
+    assert check.evidence_from_files([real]).telemetry is not None
+    path = tmp_path / "s.json"
+    path.write_text(to_telemetry(None, typing("human", np.random.default_rng(0), 20)).model_dump_json())
+    evidence = check.evidence_from_files([path])
+    assert evidence.telemetry is not None and evidence.telemetry.source == "synthetic"

@@ -11,6 +11,8 @@ policy's judge, and adds ``BOT_POINTER`` when the pointer part reaches the polic
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,6 +27,7 @@ from openidv.checks.device.pointer_features import (
     pointer_features,
     timing_summary,
 )
+from openidv.checks.device.telemetry_formats import read_telemetry
 from openidv.evidence import Evidence
 from openidv.results import CheckResult, Meaning, Status
 from openidv.telemetry import Telemetry
@@ -132,6 +135,15 @@ class BehaviourCheck(Check):
         )
         result = self.result(Status.OK, round(score, 6), (), details)
         return result.model_copy(update={"latency_ms": round((time.perf_counter() - start) * 1000, 3)})
+
+    def evidence_from_files(self, paths: Sequence[Path]) -> Evidence:
+        """One recorded session per manifest row (``openidv eval run``): Balabit CSV when the file name ends
+        in ``.csv`` or ``.csv.gz``, openidv telemetry JSON otherwise."""
+        if len(paths) != 1:
+            raise ValueError(f"check 'behaviour' reads 1 file per row (telemetry), got {len(paths)}")
+        path = paths[0]
+        fmt = "balabit" if path.name.endswith((".csv", ".csv.gz")) else "openidv"
+        return Evidence(telemetry=read_telemetry(path, fmt))
 
     def run(self, evidence: Evidence) -> CheckResult:
         if evidence.telemetry is None:
