@@ -203,3 +203,22 @@ def test_evidence_from_files_reads_both_formats(shared_data: Path, tmp_path: Pat
     path.write_text(to_telemetry(None, typing("human", np.random.default_rng(0), 20)).model_dump_json())
     evidence = check.evidence_from_files([path])
     assert evidence.telemetry is not None and evidence.telemetry.source == "synthetic"
+
+
+def test_trainer_runs_on_a_tiny_recipe(shared_data: Path, tmp_path: Path) -> None:
+    """The recipe end to end on one session per user and a handful of bots (not the shipped model)."""
+    from openidv.checks.device.behaviour_model import read_model
+    from openidv.train.bot import Recipe, train
+
+    data = tmp_path / "data"
+    for user in ("user21", "user23", "user29", "user35"):
+        (data / user).mkdir(parents=True)
+        first = sorted((shared_data / "mouse_sessions" / user).glob("session_*"))[0]
+        (data / user / first.name).symlink_to(first)
+    recipe = Recipe(data=data, seed=1, n_train_bots=6, n_test_bots=10, n_typing=60, max_iter=10, replicates=5)
+    report = train(recipe, tmp_path / "out", log=lambda _: None)
+    assert report["sha256"] == sha256_file(tmp_path / "out" / f"{MODEL_ID}.json")
+    assert set(report["pointer"]["test"]["unseen_level"]) == {"straight", "bezier", "humanised", "replay"}
+    model = read_model(tmp_path / "out" / f"{MODEL_ID}.json")
+    assert model.pointer.features == POINTER_FEATURES
+    assert yaml.safe_load((tmp_path / "out" / f"{MODEL_ID}.yaml").read_text())["sha256"] == report["sha256"]

@@ -8,8 +8,9 @@ Every output is SYNTHETIC and labelled so. Levels (pointer):
    jittered sampling (common "human-like" mouse libraries).
 3. ``replay``: a recorded human window replayed with a time stretch, a shift, spatial and timing jitter
    (the attacker owns real traces; training uses only the training users' windows).
-4. ``humanised``: minimum-jerk strokes with Fitts-law durations, bowed paths, hand tremor, random pauses,
-   overshoot-and-correct, lognormal click dwell and jittered sampling.
+4. ``humanised``: minimum-jerk strokes with Fitts-law durations, bowed paths, hand tremor, idle wanders
+   between clicks, lognormal random pauses (no events while resting), overshoot-and-correct, lognormal
+   click dwell and jittered sampling.
 
 Bots are recorded either ``dense`` (their own event rate, like a browser's 60 Hz) or ``balabit`` (event
 times drawn like the Balabit recorder's: ~10 Hz on 15.625 ms clock steps), so that a model trained against
@@ -89,34 +90,44 @@ def _tremor(n: int, rng: np.random.Generator, amp: float) -> FloatArray:
     return np.asarray(smooth / scale * amp, dtype=np.float64)
 
 
-def _humanised(p: FloatArray, q: FloatArray, rng: np.random.Generator, a: float, b: float) -> Path2D:
-    """Minimum-jerk stroke (Fitts-law duration, bowed path), maybe overshoot-and-correct, with tremor."""
-    d = q - p
+def _min_jerk_leg(p: FloatArray, q: FloatArray, t0: float, dur: float, rng: np.random.Generator) -> Path2D:
+    """One minimum-jerk movement from ``p`` to ``q`` starting at ``t0``: bowed path, hand tremor."""
+    leg = q - p
+    dist = float(np.hypot(*leg))
+    n = max(int(dur / 4), 4)
+    tau = np.linspace(0, 1, n)
+    normal = np.array([-leg[1], leg[0]]) / max(dist, 1e-9)
+    bow = rng.normal(0, 0.15) * dist * 16 * tau**2 * (1 - tau) ** 2
+    pts = p + _min_jerk(tau)[:, None] * leg + bow[:, None] * normal
+    pts += _tremor(n, rng, rng.uniform(0.3, 2.0))
+    return Path2D(t0 + tau * dur, pts[:, 0], pts[:, 1])
+
+
+def _humanised(p: FloatArray, q: FloatArray, rng: np.random.Generator, a: float, b: float) -> list[Path2D]:
+    """Level 4: a few idle wanders, then a Fitts-law minimum-jerk approach that may overshoot and correct;
+    lognormal pauses between movements (no events while the hand rests)."""
+    width = rng.uniform(10, 60)
+    stops: list[FloatArray] = []
+    here = p
+    for _ in range(int(rng.choice([0, 1, 2, 3], p=[0.35, 0.3, 0.2, 0.15]))):
+        angle = rng.uniform(0, 2 * np.pi)
+        step = rng.lognormal(np.log(80), 0.8)
+        here = np.clip(here + step * np.array([np.cos(angle), np.sin(angle)]), 5, np.array(VIEWPORT) - 5)
+        stops.append(here)
+    d = q - here
     dist = float(np.hypot(*d))
-    width = rng.uniform(20, 80)
-    legs = [q]
-    if rng.random() < 0.5 and dist > 80:
-        over = q + d / max(dist, 1e-9) * dist * rng.uniform(0.03, 0.12) + rng.normal(0, 4, 2)
-        legs = [over, q]
-    ts, xs, ys = [], [], []
+    if rng.random() < 0.4 and dist > 60:
+        stops.append(q + d / dist * dist * rng.uniform(0.03, 0.12) + rng.normal(0, 4, 2))
+    stops.append(q)
+    legs: list[Path2D] = []
     start, t0 = p, 0.0
-    for k, end in enumerate(legs):
-        leg = end - start
-        ldist = float(np.hypot(*leg))
-        dur = (a + b * np.log2(ldist / width + 1)) if k == 0 else rng.uniform(150, 320)
-        n = max(int(dur / 4), 4)
-        tau = np.linspace(0, 1, n)
-        s = _min_jerk(tau)
-        normal = np.array([-leg[1], leg[0]]) / max(ldist, 1e-9)
-        bow = rng.normal(0, 0.08) * ldist * 16 * tau**2 * (1 - tau) ** 2
-        pts = start + s[:, None] * leg + bow[:, None] * normal
-        pts += _tremor(n, rng, rng.uniform(0.3, 1.5))
-        ts.append(t0 + tau * dur)
-        xs.append(pts[:, 0])
-        ys.append(pts[:, 1])
-        t0 += dur + (rng.uniform(30, 120) if k + 1 < len(legs) else 0.0)
+    for end in stops:
+        ldist = float(np.hypot(*(end - start)))
+        dur = a + b * np.log2(ldist / width + 1)
+        legs.append(_min_jerk_leg(start, end, t0, dur, rng))
+        t0 += dur + float(rng.lognormal(np.log(250), 0.7))
         start = end
-    return Path2D(np.concatenate(ts), np.concatenate(xs), np.concatenate(ys))
+    return legs
 
 
 def _record_times(
@@ -145,27 +156,32 @@ def pointer_bot(
     dense_dt = float(rng.choice([8.0, 10.0, 16.0, 16.667]))
     dwell_const = float(rng.choice([0.0, 1.0, 50.0, 100.0]))
     wait_const = rng.uniform(200, 2000)
-    fitts_a, fitts_b = rng.uniform(150, 300), rng.uniform(100, 180)
+    fitts_a, fitts_b = rng.uniform(200, 400), rng.uniform(120, 250)
+    dwell_median = rng.uniform(110, 180)
     rows: list[tuple[float, int, float, float]] = []
     pos = _target(rng)
     t = rng.uniform(0, 500)
     while t < duration:
         goal = _target(rng)
         if level == "straight":
-            path, jitter, dwell, wait = _straight(pos, goal, rng, speed), 0.0, dwell_const, wait_const
+            legs, jitter, dwell, wait = [_straight(pos, goal, rng, speed)], 0.0, dwell_const, wait_const
         elif level == "bezier":
-            path, jitter = _bezier(pos, goal, rng), 0.08
+            legs, jitter = [_bezier(pos, goal, rng)], 0.08
             dwell, wait = rng.uniform(40, 160), rng.uniform(300, 2500)
         else:
-            path, jitter = _humanised(pos, goal, rng, fitts_a, fitts_b), 0.25
-            dwell, wait = float(rng.lognormal(np.log(100), 0.35)), float(rng.lognormal(np.log(900), 0.8))
-        dur = float(path.t[-1])
-        times = _record_times(dur, rng, recorder, dense_dt, jitter)
-        times = np.r_[times, dur]
-        xs = np.asarray(np.round(np.interp(times, path.t, path.x)), dtype=np.float64)
-        ys = np.asarray(np.round(np.interp(times, path.t, path.y)), dtype=np.float64)
-        rows.extend((t + tt, MOVE, float(xx), float(yy)) for tt, xx, yy in zip(times, xs, ys, strict=True))
-        t += dur
+            legs, jitter = _humanised(pos, goal, rng, fitts_a, fitts_b), 0.25
+            dwell = float(rng.lognormal(np.log(dwell_median), 0.35))
+            wait = float(rng.lognormal(np.log(700), 0.8))
+        for path in legs:  # events only while the pointer moves
+            dur = float(path.t[-1] - path.t[0])
+            times = np.r_[_record_times(dur, rng, recorder, dense_dt, jitter), dur]
+            xs = np.asarray(np.round(np.interp(times, path.t - path.t[0], path.x)), dtype=np.float64)
+            ys = np.asarray(np.round(np.interp(times, path.t - path.t[0], path.y)), dtype=np.float64)
+            base = t + float(path.t[0])
+            rows.extend(
+                (base + tt, MOVE, float(xx), float(yy)) for tt, xx, yy in zip(times, xs, ys, strict=True)
+            )
+        t += float(legs[-1].t[-1])
         if recorder == "balabit":
             t = float(np.ceil(t / CLOCK_MS) * CLOCK_MS)
         end = (float(xs[-1]), float(ys[-1]))

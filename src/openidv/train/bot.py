@@ -145,65 +145,101 @@ def auc(human: FloatArray, bot: FloatArray, rng: np.random.Generator, replicates
     return {"value": round(value, 4), "ci_low": round(float(low), 4), "ci_high": round(float(high), 4)}
 
 
+def _calibrated_fit(
+    hx: dict[str, FloatArray],
+    bx: dict[str, dict[str, FloatArray]],
+    levels: Sequence[str],
+    recipe: Recipe,
+) -> tuple[HistGradientBoostingClassifier, float, list[FloatArray], int, int]:
+    """Leave-one-training-user-out scores of the human windows give the threshold at ``TARGET_FPR``; the
+    returned model is refitted on all training users. Bots of ``levels`` only."""
+    users = recipe.train_users
+
+    def data(fit_users: Sequence[str]) -> tuple[FloatArray, npt.NDArray[np.int64], int]:
+        x = np.vstack([hx[u] for u in fit_users] + [bx[u][lvl] for u in fit_users for lvl in levels])
+        n_h = sum(len(hx[u]) for u in fit_users)
+        return x, np.r_[np.zeros(n_h), np.ones(x.shape[0] - n_h)].astype(np.int64), n_h
+
+    oof = []
+    for held in users:
+        x, y, _ = data([u for u in users if u != held])
+        oof.append(_fit(x, y, recipe.seed, recipe.max_iter).predict_proba(hx[held])[:, 1])
+    threshold = threshold_at(np.concatenate(oof), TARGET_FPR)
+    x, y, n_h = data(users)
+    return _fit(x, y, recipe.seed, recipe.max_iter), threshold, oof, n_h, int(x.shape[0] - n_h)
+
+
+def _test_sets(recipe: Recipe, test_humans: Sequence[PointerStream]) -> dict[str, FloatArray]:
+    """Features of fresh SYNTHETIC test bots per level and recorder (replays of the test users)."""
+    rng = np.random.default_rng(recipe.seed + 1000)
+    sets: dict[str, FloatArray] = {}
+    for level in (*GENERATED, "replay"):
+        for rec in ("dense", "balabit") if level != "replay" else ("as_recorded",):
+            if level == "replay":
+                picks = rng.integers(len(test_humans), size=recipe.n_test_bots)
+                streams = [replay_bot(test_humans[int(i)], rng) for i in picks]
+            else:
+                streams = [pointer_bot(level, rng, recorder=rec) for _ in range(recipe.n_test_bots)]
+            sets[f"{level}/{rec}"] = _features(streams)
+    return sets
+
+
 def _pointer(recipe: Recipe, log: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = np.random.default_rng(recipe.seed)
     humans = human_windows(recipe.data, (*recipe.train_users, *recipe.test_users))
     hx = {u: _features(humans[u]) for u in humans}
     log("human windows: " + ", ".join(f"{u} {len(humans[u])}" for u in humans))
-    # training bots: replays drawn per training user so a fold can hold a user's replays out with the user
-    train_bots = {
-        u: bot_sets(rng, recipe.n_train_bots // len(recipe.train_users), humans[u])
+    # training bots: replays drawn per training user so a fold holds a user's replays out with the user
+    per_user = recipe.n_train_bots // len(recipe.train_users)
+    bx = {
+        u: {lvl: _features(v) for lvl, v in bot_sets(rng, per_user, humans[u]).items()}
         for u in recipe.train_users
     }
-    bx = {u: {lvl: _features(v) for lvl, v in sets.items()} for u, sets in train_bots.items()}
-    oof: list[FloatArray] = []
-    folds = []
-    for held in recipe.train_users:
-        fit_users = [u for u in recipe.train_users if u != held]
-        x = np.vstack([hx[u] for u in fit_users] + [bx[u][lvl] for u in fit_users for lvl in bx[u]])
-        n_h = sum(len(hx[u]) for u in fit_users)
-        y = np.r_[np.zeros(n_h), np.ones(x.shape[0] - n_h)].astype(np.int64)
-        model = _fit(x, y, recipe.seed, recipe.max_iter)
-        scores = model.predict_proba(hx[held])[:, 1]
-        oof.append(scores)
-        folds.append({"held_out": held, "human_windows": len(scores)})
-        log(f"fold {held}: {len(scores)} out-of-fold human windows")
+    levels = (*GENERATED, "replay")
+    model, threshold, oof, n_h, n_b = _calibrated_fit(hx, bx, levels, recipe)
     oof_scores = np.concatenate(oof)
-    threshold = threshold_at(oof_scores, TARGET_FPR)
-    for fold, scores in zip(folds, oof, strict=True):
-        fold["humans_flagged"] = rate(int((scores >= threshold).sum()), scores.size)
-    x = np.vstack(
-        [hx[u] for u in recipe.train_users] + [bx[u][lvl] for u in recipe.train_users for lvl in bx[u]]
-    )
-    n_h = sum(len(hx[u]) for u in recipe.train_users)
-    y = np.r_[np.zeros(n_h), np.ones(x.shape[0] - n_h)].astype(np.int64)
-    model = _fit(x, y, recipe.seed, recipe.max_iter)
+    folds = [
+        {
+            "held_out": u,
+            "human_windows": int(s.size),
+            "humans_flagged": rate(int((s >= threshold).sum()), s.size),
+        }
+        for u, s in zip(recipe.train_users, oof, strict=True)
+    ]
     trees = export_trees(model, POINTER_FEATURES)
     evaluator = Trees.from_dict(trees)
-    if not np.allclose(evaluator.probability(x[:200]), model.predict_proba(x[:200])[:, 1], atol=1e-12):
+    x_check = np.vstack([hx[recipe.train_users[0]][:100], bx[recipe.train_users[0]]["humanised"][:100]])
+    if not np.allclose(evaluator.probability(x_check), model.predict_proba(x_check)[:, 1], atol=1e-12):
         raise RuntimeError("exported pointer trees do not reproduce scikit-learn")
-    # held-out test: the test users' windows, fresh bots, replays of the test users
-    test_rng = np.random.default_rng(recipe.seed + 1000)
+    log(f"threshold {threshold:.6f} at {TARGET_FPR:g} of {oof_scores.size} out-of-fold human windows")
     test_humans = [s for u in recipe.test_users for s in humans[u]]
-    h_scores = evaluator.probability(np.vstack([hx[u] for u in recipe.test_users]))
+    h_test = np.vstack([hx[u] for u in recipe.test_users])
+    h_scores = evaluator.probability(h_test)
+    test_sets = _test_sets(recipe, test_humans)
+    auc_rng = np.random.default_rng(recipe.seed + 3000)
     per_level: dict[str, Any] = {}
-    for level in (*GENERATED, "replay"):
-        recorders = ("dense", "balabit") if level != "replay" else ("as_recorded",)
-        for rec in recorders:
-            if level == "replay":
-                streams = [
-                    replay_bot(test_humans[int(test_rng.integers(len(test_humans)))], test_rng)
-                    for _ in range(recipe.n_test_bots)
-                ]
-            else:
-                streams = [pointer_bot(level, test_rng, recorder=rec) for _ in range(recipe.n_test_bots)]
-            scores = evaluator.probability(_features(streams))
-            key = f"{level}/{rec}"
-            per_level[key] = {
-                "detected_at_threshold": rate(int((scores >= threshold).sum()), scores.size, "detected"),
-                "roc_auc_vs_test_humans": auc(h_scores, scores, test_rng, recipe.replicates),
-            }
-            log(f"{key}: detected {per_level[key]['detected_at_threshold']['value']}")
+    for key, feats in test_sets.items():
+        scores = evaluator.probability(feats)
+        per_level[key] = {
+            "detected_at_threshold": rate(int((scores >= threshold).sum()), scores.size, "detected"),
+            "roc_auc_vs_test_humans": auc(h_scores, scores, auc_rng, recipe.replicates),
+        }
+        log(f"{key}: detected {per_level[key]['detected_at_threshold']['value']}")
+    # a bot design never seen in training: refit without one level, test on that level
+    unseen: dict[str, Any] = {}
+    for level in levels:
+        m, thr, _, _, _ = _calibrated_fit(hx, bx, [lvl for lvl in levels if lvl != level], recipe)
+        hs = m.predict_proba(h_test)[:, 1]
+        entry: dict[str, Any] = {
+            "threshold": thr,
+            "humans_flagged": rate(int((hs >= thr).sum()), hs.size),
+        }
+        for key, feats in test_sets.items():
+            if key.startswith(level + "/"):
+                s = m.predict_proba(feats)[:, 1]
+                entry[key] = rate(int((s >= thr).sum()), s.size, "detected")
+        unseen[level] = entry
+        log(f"unseen {level}: " + ", ".join(f"{k} {v['value']}" for k, v in entry.items() if "/" in k))
     # robustness to the recorder: the held-out humans with every second event dropped (a ~5 Hz recorder)
     thinned = [PointerStream(s.t[::2], s.kind[::2], s.x[::2], s.y[::2], s.touch) for s in test_humans]
     t_scores = evaluator.probability(_features(thinned))
@@ -223,14 +259,12 @@ def _pointer(recipe: Recipe, log: Callable[[str], None]) -> tuple[dict[str, Any]
             "bots_per_level_and_recorder": recipe.n_test_bots,
             "bot_seed": recipe.seed + 1000,
             "per_level": per_level,
+            "unseen_level": unseen,
             "humans_flagged_every_second_event_dropped": rate(
                 int((t_scores >= threshold).sum()), t_scores.size
             ),
         },
-        "training": {
-            "human_windows": n_h,
-            "bot_sessions": int(x.shape[0] - n_h),
-        },
+        "training": {"human_windows": n_h, "bot_sessions": n_b},
     }
     return trees, report
 
@@ -369,6 +403,11 @@ def model_card(report: dict[str, Any]) -> dict[str, Any]:
                     "humans_flagged_every_second_event_dropped"
                 ],
                 "per_level": p["test"]["per_level"],
+                "unseen_level": {
+                    "meaning": "refitted without one bot level (threshold re-chosen the same way), tested on "
+                    "that level: detection of a bot design the model never saw",
+                    **p["test"]["unseen_level"],
+                },
             },
             "typing": {"data": "SYNTHETIC only", **k["test"]},
         },
