@@ -18,7 +18,7 @@ from openidv.trees import Trees
 
 MODEL_ID = "behaviour-bot-v1"
 FORMAT = "openidv-trees-v1"
-SHA256 = "0526d82b2a3614b74baf1e9ac1124be3f6ca1186fd9c2f91524b310838d64d2d"
+SHA256 = "f5eccb4fad1886e374a6c0dcc35c818f8883be7dbdd7c4d04b68b0dda39b7333"
 
 
 def spec() -> ModelSpec:
