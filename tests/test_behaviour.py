@@ -222,3 +222,14 @@ def test_trainer_runs_on_a_tiny_recipe(shared_data: Path, tmp_path: Path) -> Non
     model = read_model(tmp_path / "out" / f"{MODEL_ID}.json")
     assert model.pointer.features == POINTER_FEATURES
     assert yaml.safe_load((tmp_path / "out" / f"{MODEL_ID}.yaml").read_text())["sha256"] == report["sha256"]
+
+
+def test_pipeline_reviews_a_bot_with_the_channel_named(policy: Any) -> None:
+    from openidv.pipeline import Pipeline
+
+    pipeline = Pipeline(policy, checks=[BehaviourCheck()])
+    rng = np.random.default_rng(4)
+    pointer = pipeline.run(Evidence(telemetry=to_telemetry(pointer_bot("bezier", rng, 40))))
+    assert pointer.decision.outcome == "review" and pointer.decision.reason_codes == ("BOT_POINTER",)
+    keys = pipeline.run(Evidence(telemetry=to_telemetry(None, typing("constant", rng, 30))))
+    assert keys.decision.outcome == "review" and keys.decision.reason_codes == ("BOT_TYPING",)

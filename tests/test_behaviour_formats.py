@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openidv.checks.device.key_features import KEY_FEATURES, key_features, key_pairs
 from openidv.checks.device.pointer_features import (
@@ -128,3 +130,29 @@ def test_pointer_features_ignore_the_recorder_rate() -> None:
     sparse = pointer_features(pointer_bot("straight", np.random.default_rng(9), 30, "balabit"))
     i = POINTER_FEATURES.index("straightness_q50")
     assert dense[i] > 0.99 and sparse[i] > 0.99
+
+
+_ROW = st.tuples(
+    st.sampled_from(["0.1", "1e3", "-1", "nan", "inf", "x", ""]),
+    st.sampled_from(["NoButton", "Left", "Right", "Scroll", "Middle", "?"]),
+    st.sampled_from(["Move", "Drag", "Pressed", "Released", "Up", "Down", "Hover"]),
+    st.sampled_from(["0", "12", "65535", "-3", "1e9", "nan", "a"]),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_ROW, max_size=20), st.booleans())
+def test_balabit_reader_accepts_or_refuses_with_value_error(
+    tmp_path: Path, rows: list[tuple[str, str, str, str]], extra_column: bool
+) -> None:
+    """Whatever the rows, the reader returns valid telemetry (times in order) or raises ValueError."""
+    lines = [f"{t},{t},{b},{s},{xy},{xy}" + (",1" if extra_column else "") for t, b, s, xy in rows]
+    path = tmp_path / "h.csv"
+    path.write_text(HEADER + "\n".join(lines) + "\n")
+    try:
+        tel = read_balabit(path)
+    except ValueError:
+        return
+    times = [e.t for e in tel.events]
+    assert times == sorted(times) and tel.events
+    assert all(e.x is None or 0 <= e.x <= 16_384 for e in tel.events)
