@@ -66,17 +66,39 @@ class Recipe:
 
 def human_windows(data: Path, users: Sequence[str]) -> dict[str, list[PointerStream]]:
     """60 s windows of each user's Balabit sessions, as pointer streams (sessions in file-name order)."""
-    out: dict[str, list[PointerStream]] = {}
-    for user in users:
-        files = sorted((data / user).glob("session_*"))
-        if not files:
-            raise ValueError(f"{data / user}: no Balabit sessions")
-        out[user] = [
-            PointerStream.from_telemetry(w)
-            for f in files
-            for w in windows(read_balabit(f), WINDOW_S, MIN_WINDOW_EVENTS)
-        ]
-    return out
+    return {u: [s for _, s in session_windows(data, u)] for u in users}
+
+
+def session_windows(data: Path, user: str) -> list[tuple[str, PointerStream]]:
+    """``(session file name, window)`` for each 60 s window of one user's sessions."""
+    files = sorted((data / user).glob("session_*"))
+    if not files:
+        raise ValueError(f"{data / user}: no Balabit sessions")
+    return [
+        (f.name, PointerStream.from_telemetry(w))
+        for f in files
+        for w in windows(read_balabit(f), WINDOW_S, MIN_WINDOW_EVENTS)
+    ]
+
+
+def session_bootstrap(
+    flagged: npt.NDArray[np.bool_], sessions: Sequence[str], rng: np.random.Generator, replicates: int
+) -> dict[str, Any]:
+    """95% percentile interval of a flag rate with whole sessions resampled: windows of one session are
+    correlated, so this interval is the honest one (and wide: few sessions)."""
+    names = sorted(set(sessions))
+    index = np.array([names.index(s) for s in sessions])
+    hits = np.bincount(index, weights=flagged.astype(np.float64), minlength=len(names))
+    sizes = np.bincount(index, minlength=len(names)).astype(np.float64)
+    draws = rng.integers(len(names), size=(replicates, len(names)))
+    rates = hits[draws].sum(axis=1) / np.maximum(sizes[draws].sum(axis=1), 1.0)
+    low, high = np.quantile(rates, [0.025, 0.975]) if replicates else (np.nan, np.nan)
+    return {
+        "sessions": len(names),
+        "ci_low": round(float(low), 4),
+        "ci_high": round(float(high), 4),
+        "replicates": replicates,
+    }
 
 
 def _features(streams: Sequence[PointerStream]) -> FloatArray:
@@ -186,7 +208,9 @@ def _test_sets(recipe: Recipe, test_humans: Sequence[PointerStream]) -> dict[str
 
 def _pointer(recipe: Recipe, log: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = np.random.default_rng(recipe.seed)
-    humans = human_windows(recipe.data, (*recipe.train_users, *recipe.test_users))
+    tagged = {u: session_windows(recipe.data, u) for u in (*recipe.train_users, *recipe.test_users)}
+    humans = {u: [s for _, s in tagged[u]] for u in tagged}
+    session_of = {u: [name for name, _ in tagged[u]] for u in tagged}
     hx = {u: _features(humans[u]) for u in humans}
     log("human windows: " + ", ".join(f"{u} {len(humans[u])}" for u in humans))
     # training bots: replays drawn per training user so a fold holds a user's replays out with the user
@@ -243,6 +267,9 @@ def _pointer(recipe: Recipe, log: Callable[[str], None]) -> tuple[dict[str, Any]
     # robustness to the recorder: the held-out humans with every second event dropped (a ~5 Hz recorder)
     thinned = [PointerStream(s.t[::2], s.kind[::2], s.x[::2], s.y[::2], s.touch) for s in test_humans]
     t_scores = evaluator.probability(_features(thinned))
+    boot_rng = np.random.default_rng(recipe.seed + 4000)
+    test_sessions = [name for u in recipe.test_users for name in session_of[u]]
+    oof_sessions = [f"{u}/{name}" for u in recipe.train_users for name in session_of[u]]
     report = {
         "threshold": threshold,
         "target": f"fpr={TARGET_FPR:g} of out-of-fold human windows (training users, leave one user out)",
@@ -251,11 +278,17 @@ def _pointer(recipe: Recipe, log: Callable[[str], None]) -> tuple[dict[str, Any]
             "users": list(recipe.train_users),
             "folds": folds,
             "humans_flagged": rate(int((oof_scores >= threshold).sum()), oof_scores.size),
+            "humans_flagged_session_bootstrap": session_bootstrap(
+                oof_scores >= threshold, oof_sessions, boot_rng, 2000
+            ),
         },
         "test": {
             "users": list(recipe.test_users),
             "human_windows": int(h_scores.size),
             "humans_flagged": rate(int((h_scores >= threshold).sum()), h_scores.size),
+            "humans_flagged_session_bootstrap": session_bootstrap(
+                h_scores >= threshold, test_sessions, boot_rng, 2000
+            ),
             "bots_per_level_and_recorder": recipe.n_test_bots,
             "bot_seed": recipe.seed + 1000,
             "per_level": per_level,
@@ -395,7 +428,11 @@ def model_card(report: dict[str, Any]) -> dict[str, Any]:
                 "data": "held-out REAL user(s) vs fresh SYNTHETIC bots (test seed "
                 f"{p['test']['bot_seed']}); replays are of the held-out user",
                 "humans_flagged_at_threshold": p["test"]["humans_flagged"],
+                "humans_flagged_session_bootstrap": p["test"]["humans_flagged_session_bootstrap"],
                 "humans_flagged_out_of_fold": p["calibration"]["humans_flagged"],
+                "humans_flagged_out_of_fold_session_bootstrap": p["calibration"][
+                    "humans_flagged_session_bootstrap"
+                ],
                 "humans_flagged_out_of_fold_per_user": {
                     f["held_out"]: f["humans_flagged"] for f in p["calibration"]["folds"]
                 },
