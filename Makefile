@@ -27,6 +27,7 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/audit_deps.py
 	PYTHON=$(PYTHON) bash scripts/wheel_check.sh
+	bash scripts/ensure_chromium.sh
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -36,7 +36,7 @@ rm -rf "$repo/build"
 wheel=$(ls "$work"/dist/openidv-*.whl)
 for member in openidv/decision/default_policy.yaml openidv/decision/reason_codes.yaml \
     openidv/_models/document-forensics.json openidv/checks/liveness/weights/silent-face-minifasnet-v2.onnx \
-    openidv/py.typed; do
+    openidv/py.typed openidv/api/static/openidv-collector.js; do
   "$venv/bin/python" -c "import sys, zipfile; sys.exit('$member' not in zipfile.ZipFile('$wheel').namelist())" \
     || fail "$member is missing from $(basename "$wheel")"
 done

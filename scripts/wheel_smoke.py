@@ -79,6 +79,11 @@ def check_base() -> None:
     assert policy.version, "default policy has no version"
     assert is_known("MRZ_UNREADABLE"), "reason-code catalogue did not load"
 
+    # the browser collector ships inside the wheel (GET /openidv-collector.js serves it from there)
+    from openidv.api.routes_telemetry import collector_script
+
+    assert b"openidv.telemetry/1" in collector_script(), "openidv-collector.js is missing from the wheel"
+
     # MRZ from text (ICAO Doc 9303 TD3 specimen)
     mrz = openidv.read_mrz(
         "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"

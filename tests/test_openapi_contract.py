@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from openidv.api.app import create_app
-from openidv.api.auth import PUBLIC_ROUTES, ROUTE_SCOPES
+from openidv.api.auth import PUBLIC_ROUTES, ROUTE_SCOPES, SESSION_TOKEN_ROUTES
 from openidv.api.openapi_problems import PROBLEM_REF, expected_errors
 from openidv.api.problems import PROBLEM_JSON
 from openidv.settings import Settings
@@ -78,7 +78,10 @@ def test_every_error_response_is_documented_as_problem_json(contract_app: tuple[
         for status, response in responses.items():  # no body-less success but 204 (and /metrics' text)
             if status.startswith("2") and status != "204" and path != "/metrics":
                 assert response.get("content"), (method, path, status)
-        if path.startswith("/v1"):
+        if (method.upper(), path) in SESSION_TOKEN_ROUTES:  # the telemetry session's token, no scopes
+            assert operation["security"] == [{"sessionToken": []}], (method, path)
+            assert {401, 404, 409, 410, 413, 422} <= errors, (method, path)
+        elif path.startswith("/v1"):
             assert operation["security"] == [{"apiKey": []}], (method, path)
             assert {401, 403, 404} <= errors, (method, path)
     assert "HTTPValidationError" not in str([op["responses"] for _, _, op in operations]), (
@@ -87,7 +90,7 @@ def test_every_error_response_is_documented_as_problem_json(contract_app: tuple[
 
 
 #: every operation of the app: the keyed routes and the public ones (a new route joins by its scope entry)
-OPERATIONS = sorted({*ROUTE_SCOPES, *PUBLIC_ROUTES}, key=lambda r: (r[1], r[0]))
+OPERATIONS = sorted({*ROUTE_SCOPES, *PUBLIC_ROUTES, *SESSION_TOKEN_ROUTES}, key=lambda r: (r[1], r[0]))
 
 
 @pytest.mark.parametrize("mode", ["positive", "negative"])

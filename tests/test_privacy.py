@@ -340,12 +340,14 @@ def test_purge_erases_what_is_past_its_retention(app: App) -> None:
         retention_templates_days=0,
         retention_liveness_days=0,
         retention_graph_days=0,
+        retention_telemetry_days=0,
     )
     assert subjects.purge(keep_all).cutoffs == {
         "verifications": None,
         "templates": None,
         "liveness_sessions": None,
         "graph_accounts": None,
+        "telemetry_sessions": None,
     }
 
 

@@ -23,8 +23,9 @@ import pytest
 from starlette.routing import Route
 
 from openidv.api.app import create_app
-from openidv.api.auth import PUBLIC_ROUTES, ROUTE_SCOPES
+from openidv.api.auth import PUBLIC_ROUTES, ROUTE_SCOPES, SESSION_TOKEN_ROUTES
 from openidv.api.readiness import check_models
+from openidv.services.telemetry_sessions import TelemetrySessions
 from openidv.settings import Settings
 from openidv.store.repository import Store
 from openidv.tenancy import SCOPES
@@ -87,7 +88,14 @@ ROUTES: dict[tuple[str, str], Row] = {
         200, 404, path=lambda w: {"account_id": w.verification_id}
     ),
     ("DELETE", "/v1/webhooks/{endpoint_id}"): Row(204, 404, path=lambda w: {"endpoint_id": w.webhook_id}),
+    ("POST", "/v1/sessions"): Row(201, 201),
+    ("GET", "/v1/sessions/{session_id}"): Row(
+        200, 404, path=lambda w: {"session_id": TelemetrySessions(w.store).create(tenant="a").id}
+    ),
 }
+
+#: routes that take a telemetry session's token instead of an API key (``SESSION_TOKEN_ROUTES``)
+TOKEN_ROUTES: set[tuple[str, str]] = {("POST", "/v1/sessions/{session_id}/telemetry")}
 
 #: routes that take no key, by decision (``PUBLIC_ROUTES``) or by the framework (the API's documentation)
 PUBLIC: dict[tuple[str, str], int] = {
@@ -98,6 +106,7 @@ PUBLIC: dict[tuple[str, str], int] = {
     ("GET", "/docs"): 200,
     ("GET", "/docs/oauth2-redirect"): 200,
     ("GET", "/redoc"): 200,
+    ("GET", "/openidv-collector.js"): 200,
 }
 
 
@@ -122,9 +131,10 @@ def _app_routes(tmp_path: Path) -> set[tuple[str, str]]:
 
 def test_every_route_has_a_row(tmp_path: Path) -> None:
     served = _app_routes(tmp_path)
-    missing = sorted(served - set(ROUTES) - set(PUBLIC))
+    missing = sorted(served - set(ROUTES) - set(PUBLIC) - TOKEN_ROUTES)
     assert not missing, f"routes without a row in ROUTES or PUBLIC (tests/test_route_authz.py): {missing}"
     assert not set(ROUTES) - served and not set(PUBLIC) - served, "rows for routes the app no longer has"
+    assert set(SESSION_TOKEN_ROUTES) == TOKEN_ROUTES and served >= TOKEN_ROUTES
     assert set(ROUTES) == set(ROUTE_SCOPES), "every keyed route has a scope, and only those"
     assert set(PUBLIC) >= PUBLIC_ROUTES and not set(ROUTES) & set(PUBLIC)
     assert set(ROUTE_SCOPES.values()) <= set(SCOPES)
@@ -168,3 +178,25 @@ def test_public_route_answers_every_caller_alike(world: World, route: tuple[str,
     for who, headers, _ in _callers(world, "verifications:read", Row(0, 0)):
         answer = world.client.request(method, path, headers=headers)
         assert answer.status_code == PUBLIC[route], f"{method} {path} by {who}: {answer.status_code}"
+
+
+def test_telemetry_route_takes_only_its_sessions_token(world: World) -> None:  # noqa: F811
+    """No key, any API key (even A's with every scope), another session's token: 401. Its own token: 200."""
+    service = TelemetrySessions(world.store)
+    mine, other = service.create(tenant="a"), service.create(tenant="a")
+    b_session = service.create(tenant="b")
+    body = {"schema": "openidv.telemetry/1", "events": [{"t": 1, "type": "move", "x": 1, "y": 2}]}
+    path = f"/v1/sessions/{mine.id}/telemetry"
+    callers = [
+        ("no key", {}, 401),
+        ("A's API key", bearer(world.key("a")), 401),
+        ("B's API key", bearer(world.key("b")), 401),
+        ("another session's token", bearer(other.token), 401),
+        ("B's session's token", bearer(b_session.token), 401),
+        ("its own token", bearer(mine.token), 200),
+    ]
+    for who, headers, expected in callers:
+        answer = world.client.post(path, json=body, headers=headers)
+        assert answer.status_code == expected, f"{who}: {answer.status_code} {answer.text}"
+        if expected == 401:
+            assert answer.headers["www-authenticate"] == "Bearer", who

@@ -30,6 +30,7 @@ from openidv.evidence import DeclaredData, Evidence
 from openidv.imageio import load_image
 from openidv.services import Services, Verifier
 from openidv.services.captures import SqlCaptureIndex
+from openidv.services.device_reputation import MemoryDeviceReputation
 from openidv.services.face_gallery import GalleryService
 from openidv.services.graph_service import GraphService
 from openidv.services.liveness import LivenessService
@@ -328,7 +329,8 @@ def face_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
 
 def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy: Policy) -> Services:
     """The demo's services on its own database: a gallery with a throw-away key holding three enrolled
-    customers (when the shared photos are there), the capture index, liveness sessions, the identity graph."""
+    customers (when the shared photos are there), the capture index, liveness sessions, the identity graph,
+    in-process device reputation."""
     gallery = GalleryService(
         store.engine, out_dir / "galleries", cipher=store.keyring, policy=policy, audit_log=store.audit
     )
@@ -342,6 +344,7 @@ def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy:
         capture_index=captures,
         liveness_sessions=LivenessService(store.engine, index=captures, policy=policy, audit_log=store.audit),
         identity_graph=GraphService.from_store(store, Settings(data_dir=out_dir)),
+        device_reputation=MemoryDeviceReputation(),
     )
 
 

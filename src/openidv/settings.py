@@ -22,7 +22,16 @@
 ``OPENIDV_RETENTION_TEMPLATES_DAYS`` days a gallery face template is kept; default ``0`` (until erased: an
                           enrolment is a deliberate act with its own lifecycle).
 ``OPENIDV_RETENTION_LIVENESS_DAYS`` days a liveness session and its frame fingerprints are kept; default 30.
+``OPENIDV_RETENTION_DEVICE_DAYS`` days a device's signature and counters live in Redis (or memory) after its
+                          last sighting (keys expire); default 90.
                           The audit log is never purged (it holds no personal data).
+``OPENIDV_RETENTION_TELEMETRY_DAYS`` days a telemetry session (device attributes and behaviour events of the
+                          browser collector) is kept; default 30.
+``OPENIDV_TELEMETRY_SESSION_TTL_S`` seconds a telemetry session accepts events after ``POST /v1/sessions``;
+                          default 3600.
+``OPENIDV_COLLECTOR_ORIGINS`` comma-separated origins (``https://onboarding.example.com``) whose pages may
+                          post telemetry cross-origin (CORS on ``/v1/sessions/{id}/telemetry`` only);
+                          default none (same-origin only). See docs/collector.md.
 ``OPENIDV_WEBHOOK_ALLOW_PRIVATE`` ``1`` lets webhook endpoints point at loopback, private and link-local
                           addresses (a receiver on the same network); off by default.
 ``OPENIDV_AUDIT_CHECKPOINTS`` the audit checkpoint file (default ``<data dir>/audit-checkpoints.jsonl``);
@@ -68,6 +77,14 @@ class Settings:
     retention_liveness_days: int = 30
     #: identity-graph accounts (with their links and the values only they held), by when they were added
     retention_graph_days: int = 365
+    #: device signatures, band index and velocity counters expire this many days after their last write
+    retention_device_days: int = 90
+    device_redis_prefix: str = "openidv:device:"
+    #: browser collector sessions (device attributes and behaviour events)
+    retention_telemetry_days: int = 30
+    telemetry_session_ttl_s: int = 3600
+    #: origins allowed to post telemetry cross-origin (exact ``scheme://host[:port]`` strings)
+    collector_origins: tuple[str, ...] = ()
     audit_checkpoints: Path | None = None
     audit_checkpoint_every: int = 1
     #: webhooks may target loopback and private addresses (off: tenants must not reach the operator's network)
@@ -93,6 +110,10 @@ class Settings:
             retention_templates_days=_count(env, "OPENIDV_RETENTION_TEMPLATES_DAYS", 0),
             retention_liveness_days=_count(env, "OPENIDV_RETENTION_LIVENESS_DAYS", 30),
             retention_graph_days=_count(env, "OPENIDV_RETENTION_GRAPH_DAYS", 365),
+            retention_device_days=max(1, _count(env, "OPENIDV_RETENTION_DEVICE_DAYS", 90)),
+            retention_telemetry_days=_count(env, "OPENIDV_RETENTION_TELEMETRY_DAYS", 30),
+            telemetry_session_ttl_s=max(1, _count(env, "OPENIDV_TELEMETRY_SESSION_TTL_S", 3600)),
+            collector_origins=parse_origins(env.get("OPENIDV_COLLECTOR_ORIGINS") or ""),
             audit_checkpoints=(
                 Path(env["OPENIDV_AUDIT_CHECKPOINTS"]).expanduser()
                 if env.get("OPENIDV_AUDIT_CHECKPOINTS")
@@ -129,6 +150,21 @@ def _count(env: os._Environ[str], name: str, default: int) -> int:
     if not text.isdigit():
         raise ConfigurationError(f"{name} must be a whole number >= 0, not {text!r}")
     return int(text)
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """``"https://a.example, http://localhost:8080"`` -> exact origins (no path, no trailing slash)."""
+    origins = []
+    for entry in (e.strip().rstrip("/") for e in text.split(",")):
+        if not entry:
+            continue
+        scheme, sep, rest = entry.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            raise ConfigurationError(
+                f"OPENIDV_COLLECTOR_ORIGINS: {entry!r} is not an origin like https://onboarding.example.com"
+            )
+        origins.append(entry)
+    return tuple(origins)
 
 
 def parse_rate_limit_overrides(text: str) -> tuple[tuple[str, int], ...]:

@@ -107,8 +107,11 @@ class VerificationRun:
 
     def applicable_follow_ups(self) -> tuple[tuple[str, FollowUp], ...]:
         """The follow-ups to apply once stored: all of them, or when rejected only those marked
-        ``on_reject`` (the identity graph's)."""
-        return tuple(f for f in self.follow_ups if self.leaves_trace or f[1].on_reject)
+        ``on_reject`` (the identity graph's, the device reputation's); each told the outcome (``decided``)."""
+        outcome = self.record.decision.outcome.value
+        return tuple(
+            (name, f.decided(outcome)) for name, f in self.follow_ups if self.leaves_trace or f.on_reject
+        )
 
 
 def run_verification(evidence: Evidence, pipeline: Pipeline) -> VerificationRun:

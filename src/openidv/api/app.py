@@ -20,9 +20,10 @@ from pydantic import ValidationError
 import openidv
 from openidv.api import problems
 from openidv.api.auth import Caller, get_store, require_api_key
+from openidv.api.collector_cors import CollectorCors
 from openidv.api.guard import RequestGuard
 from openidv.api.limits import BodySizeLimit
-from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart
+from openidv.api.multipart import MULTIPART_SCHEMA, evidence_from_multipart, form_session_id
 from openidv.api.observability import Metrics, ObservabilityMiddleware
 from openidv.api.openapi_problems import document_problems
 from openidv.api.problems import problem, validation_problem
@@ -40,6 +41,9 @@ from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_graph import router as graph_router
 from openidv.api.routes_liveness import router as liveness_router
 from openidv.api.routes_subjects import router as subjects_router
+from openidv.api.routes_telemetry import TelemetryBatchIn, get_telemetry_sessions
+from openidv.api.routes_telemetry import public_router as collector_router
+from openidv.api.routes_telemetry import router as telemetry_router
 from openidv.api.routes_webhooks import router as webhooks_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
 from openidv.decision.policy import Policy, load_policy
@@ -115,6 +119,8 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # inside RequestGuard, so its access line has the request id; outside the size limit, so 413s are counted
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    # preflights of the collector's telemetry posts are answered before anything else reads the request
+    app.add_middleware(CollectorCors, origins=settings.collector_origins)
     app.add_middleware(RequestGuard)  # outermost of ours: a request id for everything, no NUL in URLs
     app.state.services = services or Services.open(settings, app.state.store, app.state.policy)
     # face_duplicate, injection and liveness_session inside verifications use the same services as the
@@ -128,6 +134,8 @@ def create_app(
     app.include_router(graph_router, dependencies=[Depends(require_api_key)])
     app.include_router(async_router, dependencies=[Depends(require_api_key)])
     app.include_router(webhooks_router, dependencies=[Depends(require_api_key)])
+    app.include_router(telemetry_router, dependencies=[Depends(require_api_key)])
+    app.include_router(collector_router)  # the script (public) and telemetry posts (a session's token)
     document_problems(app)  # after every route: each operation's error responses as problem+json
     return app
 
@@ -173,16 +181,28 @@ def _register_routes(app: FastAPI) -> None:
                 liveness_session_id=body.liveness_session_id,
                 subject_id=body.subject_id,
             )
-            digest = request_digest(body.model_dump(mode="json", exclude={"mode"}))
+            # without a telemetry session the digest is what it was before session_id existed
+            unhashed = {"mode"} if body.session_id is not None else {"mode", "session_id"}
+            digest = request_digest(body.model_dump(mode="json", exclude=unhashed))
             mode: str | None = body.mode
+            session_id = body.session_id
         elif media_type == "multipart/form-data":
             evidence, digest = await evidence_from_multipart(request)
-            mode = _form_mode((await request.form()).get("mode"))
+            form = await request.form()
+            mode = _form_mode(form.get("mode"))
+            session_id = form_session_id(form.get("session_id"))
         else:
             return problem(
                 415, f"unsupported content type {media_type!r}; send application/json or multipart/form-data"
             )
         evidence = evidence.model_copy(update={"tenant_id": key.tenant_id})
+        if session_id is not None:  # the collector's telemetry, from this tenant's session only
+            telemetry = await run_in_threadpool(
+                lambda: get_telemetry_sessions(request).telemetry(
+                    session_id, tenant=key.tenant_id, subject_id=evidence.subject_id
+                )
+            )
+            evidence = evidence.model_copy(update={"telemetry": telemetry})
         if wants_async(mode, prefer):
             return await enqueue_verification(request, evidence, digest, key, idempotency_key)
         if idempotency_key:
@@ -282,7 +302,7 @@ def _register_ops_routes(app: FastAPI, *, metrics_enabled: bool) -> None:
 
 
 def _add_schema(app: FastAPI) -> None:
-    """Put VerificationRequest into components so the requestBody $ref resolves."""
+    """Put VerificationRequest and TelemetryBatch into components so the requestBody $refs resolve."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -294,6 +314,10 @@ def _add_schema(app: FastAPI) -> None:
         for name, definition in request_schema.pop("$defs", {}).items():
             components.setdefault(name, definition)
         components["VerificationRequest"] = request_schema
+        batch_schema = TelemetryBatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in batch_schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components["TelemetryBatch"] = batch_schema
         app.openapi_schema = schema
         return schema
 

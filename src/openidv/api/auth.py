@@ -10,7 +10,9 @@ inside that tenant: another tenant's id is a 404, never a 403, so ids do not lea
 After the scope, the key's rate limit is counted (``openidv.api.ratelimit``; 429 with ``Retry-After``).
 
 The operational routes in ``PUBLIC_ROUTES`` (``/healthz``, ``/readyz``, ``/metrics``) take no key: probes and
-Prometheus scrapers hold none, and they say nothing about applicants (``docs/operations.md``). ``/metrics``
+Prometheus scrapers hold none, and they say nothing about applicants (``docs/operations.md``); nor does the
+static collector script (``/openidv-collector.js``). The collector's telemetry posts
+(``SESSION_TOKEN_ROUTES``) take the telemetry session's own token instead of an API key. ``/metrics``
 is turned off with ``OPENIDV_METRICS=0``; otherwise bind the port privately or block it at the proxy.
 """
 
@@ -42,11 +44,20 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/v1/subjects/{subject_id}"): "subjects:read",
     ("DELETE", "/v1/subjects/{subject_id}"): "subjects:erase",
     ("GET", "/v1/graph/accounts/{account_id}"): "graph:read",
+    # telemetry sessions exist only to feed a verification: they need the verification scopes
+    ("POST", "/v1/sessions"): "verifications:write",
+    ("GET", "/v1/sessions/{session_id}"): "verifications:read",
 }
 
 #: (method, route path) of the routes that take no API key, by decision (see the module's docstring)
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
-    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openidv-collector.js")}
+)
+
+#: (method, route path) of the routes that take a telemetry session's own token instead of an API key: a
+#: browser cannot hold an API key (``openidv.services.telemetry_sessions``, docs/collector.md)
+SESSION_TOKEN_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {("POST", "/v1/sessions/{session_id}/telemetry")}
 )
 
 _BEARER = {"WWW-Authenticate": "Bearer"}

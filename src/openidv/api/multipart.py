@@ -1,7 +1,8 @@
 """The multipart form of ``POST /v1/verifications``: images plus the same fields as the JSON body.
 
 Fields: ``selfie``, ``document``, ``document_back`` (image files), ``mrz`` (text), ``declared`` (a JSON
-object like the JSON body's), ``subject_id`` (the applicant's id in the caller's system). Every image goes
+object like the JSON body's), ``subject_id`` (the applicant's id in the caller's system), ``session_id`` (a
+telemetry session: the route reads its telemetry, ``form_session_id``). Every image goes
 through ``openidv.imageio``; any problem is a 422 naming the field, and nothing is stored.
 """
 
@@ -27,7 +28,7 @@ from openidv.verification import request_digest
 
 IMAGE_FIELDS = {"selfie": "selfie", "document": "document_image", "document_back": "document_back"}
 # mode: read by the route
-TEXT_FIELDS = {"mrz", "declared", "applicant", "subject_id", "liveness_session_id", "mode"}
+TEXT_FIELDS = {"mrz", "declared", "applicant", "subject_id", "liveness_session_id", "session_id", "mode"}
 #: each image field is decoded within the pixel cap of what reads it (see ``openidv.imageio``)
 FIELD_LIMITS: dict[str, ImageLimits] = {
     "selfie": SELFIE_LIMITS,
@@ -55,6 +56,10 @@ MULTIPART_SCHEMA: dict[str, Any] = {
         "liveness_session_id": {
             "type": "string",
             "description": "A completed challenge-response session; send its best frame as the selfie.",
+        },
+        "session_id": {
+            "type": "string",
+            "description": "A telemetry session (`POST /v1/sessions`) the browser collector posted to.",
         },
         "mode": {"type": "string", "enum": ["sync", "async"], "description": "`async`: answer 202"},
     },
@@ -104,9 +109,16 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
         for name in ("subject_id", "liveness_session_id"):
             if text[name] is not None:
                 values[name] = text[name]
-        if not set(values) & {"selfie", "document_image", "document_back", "mrz_text", "liveness_session_id"}:
+        session_id = form_session_id(form.get("session_id"))
+        if session_id is None and not set(values) & {
+            "selfie",
+            "document_image",
+            "document_back",
+            "mrz_text",
+            "liveness_session_id",
+        }:
             raise InvalidInput(
-                "nothing to verify: send at least one of selfie, document, document_back or mrz"
+                "nothing to verify: send at least one of selfie, document, document_back, mrz or session_id"
             )
         try:
             evidence = Evidence(**values)
@@ -123,7 +135,19 @@ async def evidence_from_multipart(request: Request) -> tuple[Evidence, str]:
         "subject_id": values.get("subject_id"),
         "liveness_session_id": values.get("liveness_session_id"),
     }
+    if session_id is not None:  # absent: the digest of a request without telemetry stays what it was
+        payload["session_id"] = session_id
     return evidence, request_digest(payload)
+
+
+def form_session_id(value: Any) -> str | None:
+    """The ``session_id`` text field: a telemetry session id (1-64 printable characters) or None."""
+    text = _text(value, "session_id")
+    if text is None:
+        return None
+    if not text or len(text) > 64 or not text.isprintable():
+        raise InvalidInput("session_id: 1-64 printable characters")
+    return text
 
 
 def _text(value: Any, field: str) -> str | None:

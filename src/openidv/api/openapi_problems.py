@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from openidv.api.auth import PUBLIC_ROUTES
+from openidv.api.auth import PUBLIC_ROUTES, SESSION_TOKEN_ROUTES
 from openidv.api.problems import PROBLEM_JSON
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -50,6 +50,7 @@ DESCRIPTIONS = {
     403: "The API key lacks the scope this route needs",
     404: "Not found in the caller's tenant",
     409: "Conflicts with stored state (an Idempotency-Key reused with another body)",
+    410: "Gone: the session expired",
     413: "Request body too large",
     415: "Unsupported content type",
     422: "Invalid input; `errors` names each field",
@@ -83,6 +84,11 @@ def add_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
         "scheme": "bearer",
         "description": "An API key from `openidv keys create`, holding the route's scope.",
     }
+    components["securitySchemes"]["sessionToken"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A telemetry session's token (`POST /v1/sessions`): appends to that session only.",
+    }
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             if method in _METHODS:
@@ -94,7 +100,10 @@ def add_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
 def expected_errors(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """The error statuses the app can answer for one operation, from what the operation has."""
     statuses = {400, 500, 503}  # a NUL in the URL; anything unexpected; a component down
-    if (method.upper(), path) not in PUBLIC_ROUTES:
+    route = (method.upper(), path)
+    if route in SESSION_TOKEN_ROUTES:  # a telemetry session's token: wrong, used, expired (no scopes)
+        statuses |= {401, 404, 409, 410}
+    elif route not in PUBLIC_ROUTES:
         statuses |= {401, 403, 404, 429}
     parameters = operation.get("parameters", [])
     if parameters or "requestBody" in operation:
@@ -118,7 +127,9 @@ def _document(path: str, method: str, operation: dict[str, Any]) -> None:
             # FastAPI's own 422 (HTTPValidationError) and bare declared errors: what is sent is a problem
             response["content"] = dict(problem_content)
     _fill_bare_successes(responses)
-    if (method.upper(), path) not in PUBLIC_ROUTES:
+    if (method.upper(), path) in SESSION_TOKEN_ROUTES:
+        operation.setdefault("security", [{"sessionToken": []}])
+    elif (method.upper(), path) not in PUBLIC_ROUTES:
         operation.setdefault("security", [{"apiKey": []}])
 
 

@@ -40,7 +40,11 @@ def check_database(store: Store) -> Component:
 
 def check_redis(client: Any) -> Component:
     if client is None:
-        return {"status": "disabled", "detail": "OPENIDV_REDIS_URL is not set: rate limits are off"}
+        return {
+            "status": "disabled",
+            "detail": "OPENIDV_REDIS_URL is not set: rate limits are off, and device velocity and reputation "
+            "are counted in this process's memory only (per instance, lost on restart)",
+        }
     try:
         client.ping()
     except Exception as exc:

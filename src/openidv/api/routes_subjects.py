@@ -1,8 +1,9 @@
 """HTTP routes for everything held on one person, within the caller's tenant.
 
 - ``GET /v1/subjects/{subject_id}`` (scope ``subjects:read``): the export (``openidv.services.subjects``):
-  verifications with their evidence summary and check details, gallery enrolments (never templates), and
-  linked liveness sessions; 404 when the tenant holds nothing on that subject.
+  verifications with their evidence summary and check details, gallery enrolments (never templates),
+  linked liveness sessions and telemetry sessions (device attributes and counts, never events); 404 when
+  the tenant holds nothing on that subject.
 - ``DELETE /v1/subjects/{subject_id}`` (scope ``subjects:erase``): erase all of it; 204, idempotent (a
   subject with nothing left is a 204 too, so a retried erasure succeeds). The audit log records the
   erasure with a keyed hash of the subject id and counts only.
@@ -42,7 +43,7 @@ ServiceDep = Annotated[SubjectService, Depends(get_subject_service)]
 async def export_subject(subject_id: SubjectId, key: Caller, service: ServiceDep) -> dict[str, Any]:
     """Everything held on the subject in the caller's tenant."""
     export = await run_in_threadpool(service.export, subject_id, tenant=key.tenant_id)
-    held = ("verifications", "gallery_enrolments", "liveness_sessions")
+    held = ("verifications", "gallery_enrolments", "liveness_sessions", "telemetry_sessions")
     if not any(export[name] for name in held):
         raise NotFound("nothing is held on this subject")
     return export

@@ -70,6 +70,13 @@ class VerificationRequest(BaseModel):
     liveness_session_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="A completed challenge-response session."
     )
+    session_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="A telemetry session (`POST /v1/sessions`) whose device attributes and behaviour events "
+        "the browser collector posted: read by the device, behaviour and capture_session checks.",
+    )
     mode: Literal["sync", "async"] | None = Field(
         default=None,
         description="`async`: answer 202 at once and run on a worker (docs/async.md); default `sync`.",
@@ -96,7 +103,7 @@ class VerificationRequest(BaseModel):
             raise ValueError(problems[0])
         return value
 
-    @field_validator("liveness_session_id", "subject_id")
+    @field_validator("liveness_session_id", "subject_id", "session_id")
     @classmethod
     def _plain_id(cls, value: str | None) -> str | None:
         return None if value is None else no_control_characters(value)

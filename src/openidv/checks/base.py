@@ -50,6 +50,11 @@ class FollowUp:
     #: a ring's declined attempts are what links its later ones); capture fingerprints and enrolments are not
     on_reject: ClassVar[bool] = False
 
+    def decided(self, outcome: str) -> FollowUp:
+        """This follow-up once the verification's outcome (``approve``, ``review``, ``reject``) is known.
+        Most ignore it; one that counts outcomes (a device's rejected attempts) returns a copy carrying it."""
+        return self
+
 
 #: the policy's verdict on one score, handed to ``Check.disclose``: ``judge(threshold_name, score)`` is True
 #: when the rule reading ``checks.<check>.thresholds.<threshold_name>`` holds for ``score`` (False when the

@@ -20,6 +20,7 @@ from openidv.errors import InvalidInput
 from openidv.evidence import ApplicantData, DeclaredData, Evidence
 from openidv.imageio import DOCUMENT_LIMITS, SELFIE_LIMITS, ImageLike, as_image
 from openidv.services import Verifier
+from openidv.services.telemetry_sessions import TelemetrySessions
 from openidv.settings import Settings
 from openidv.store.repository import Store
 from openidv.verification import VerificationRecord
@@ -36,6 +37,7 @@ def verify(
     liveness_session_id: str | None = None,
     as_of: date | None = None,
     applicant: ApplicantData | Mapping[str, Any] | None = None,
+    session_id: str | None = None,
     policy: Policy | str | Path | None = None,
     store: Store | None = None,
     verifier: Verifier | None = None,
@@ -49,7 +51,8 @@ def verify(
     one is opened on the deployment's store (``OPENIDV_DATABASE_URL``, or the embedded SQLite under
     ``OPENIDV_DATA_DIR``) and policy, and the verification is stored there like one made through the API
     (``save=False`` only decides). Build ``openidv.Verifier.open()`` once and pass it when verifying many
-    applicants.
+    applicants. ``session_id`` names a telemetry session (``POST /v1/sessions``) in the store: its device
+    attributes and behaviour events become the evidence's ``telemetry``.
     """
     evidence = _evidence(
         selfie, document, document_back, mrz, declared, subject_id, liveness_session_id, as_of, applicant
@@ -57,16 +60,28 @@ def verify(
     if verifier is not None:
         if policy is not None or store is not None:
             raise InvalidInput("give either verifier or policy/store, not both")
-        return verifier.verify(evidence, save=save)
+        return verifier.verify(_with_telemetry(evidence, session_id, verifier.store), save=save)
     settings = Settings.from_env()
     loaded = policy if isinstance(policy, Policy) else load_policy(policy or settings.policy_path)
     own_store = store is None
     opened = Verifier.open(settings, policy=loaded, store=store)
     try:
-        return opened.verify(evidence, save=save)
+        return opened.verify(_with_telemetry(evidence, session_id, opened.store), save=save)
     finally:
         if own_store and opened.store is not None:
             opened.store.engine.dispose()
+
+
+def _with_telemetry(evidence: Evidence, session_id: str | None, store: Store | None) -> Evidence:
+    """The evidence with the telemetry session's telemetry (``InvalidInput`` naming ``session_id``)."""
+    if session_id is None:
+        return evidence
+    if store is None:
+        raise InvalidInput("session_id: telemetry sessions live in a store; this verifier has none")
+    telemetry = TelemetrySessions(store).telemetry(
+        session_id, tenant=evidence.tenant_id, subject_id=evidence.subject_id
+    )
+    return evidence.model_copy(update={"telemetry": telemetry})
 
 
 def _evidence(

@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from openidv.checks.services import CAPTURE_INDEX, FACE_GALLERY, IDENTITY_GRAPH, LIVENESS_SESSIONS
+from openidv.checks.services import (
+    CAPTURE_INDEX,
+    DEVICE_REPUTATION,
+    FACE_GALLERY,
+    IDENTITY_GRAPH,
+    LIVENESS_SESSIONS,
+)
 from openidv.decision.policy import Policy
 from openidv.settings import Settings
 
 if TYPE_CHECKING:
     from openidv.services.captures import CaptureIndex
+    from openidv.services.device_reputation import DeviceReputation
     from openidv.services.face_gallery import GalleryService
     from openidv.services.graph_service import GraphService
     from openidv.services.liveness import LivenessService
@@ -26,6 +33,8 @@ class Services:
     capture_index: CaptureIndex | None = None
     liveness_sessions: LivenessService | None = None
     identity_graph: GraphService | None = None
+    #: device identities, reputation and velocity: Redis (falling back to memory) or memory only
+    device_reputation: DeviceReputation | None = None
 
     def as_mapping(self) -> dict[str, object]:
         """By the names of ``openidv.checks.services`` (what ``Check.needs`` lists)."""
@@ -34,13 +43,16 @@ class Services:
             CAPTURE_INDEX: self.capture_index,
             LIVENESS_SESSIONS: self.liveness_sessions,
             IDENTITY_GRAPH: self.identity_graph,
+            DEVICE_REPUTATION: self.device_reputation,
         }
 
     @classmethod
     def open(cls, settings: Settings, store: Store, policy: Policy) -> Services:
         """The standard set on one store's database: galleries, accepted captures, liveness sessions, and
-        the identity graph (loaded on its first use per tenant)."""
+        the identity graph (loaded on its first use per tenant), and device reputation (Redis when
+        ``settings.redis_url`` is set, with an in-process fallback; in-process otherwise)."""
         from openidv.services.captures import SqlCaptureIndex
+        from openidv.services.device_reputation import device_reputation_from
         from openidv.services.face_gallery import GalleryService
         from openidv.services.graph_service import GraphService
         from openidv.services.liveness import LivenessService
@@ -55,4 +67,9 @@ class Services:
                 store.engine, index=captures, policy=policy, audit_log=store.audit
             ),
             identity_graph=GraphService.from_store(store, settings),
+            device_reputation=device_reputation_from(
+                settings.redis_url,
+                prefix=settings.device_redis_prefix,
+                retention_days=settings.retention_device_days,
+            ),
         )

@@ -1,10 +1,12 @@
 """Everything held on one person (a subject id, within one tenant): export it, erase it, and purge by age.
 
 ``SubjectService.export`` gathers the subject's verifications (opened: evidence summary and check details
-as stored), gallery enrolments (where and when, never the template) and the liveness sessions their
-verifications used. ``erase`` removes all of it: templates through the face gallery service (which rewrites
-its encrypted index files without them), then verifications, check results, decisions, capture
-fingerprints and linked sessions in one transaction with their audit entries. The audit log records
+as stored), gallery enrolments (where and when, never the template), the liveness sessions their
+verifications used and the telemetry sessions (device attributes and counts) linked to the subject when a
+verification of theirs read them. ``erase`` removes all of it: templates through the face gallery service
+(which rewrites its encrypted index files without them), then verifications, check results, decisions,
+capture fingerprints and linked sessions in one transaction with their audit entries, then the telemetry
+sessions (with their own audit entry). The audit log records
 ``verification.erased`` per verification (reason only) and one ``subject.erased`` whose subject is a keyed
 hash of the tenant and subject id, with counts: it proves the erasure without keeping who was erased.
 openidv stores no images (only digests and perceptual hashes), so there are no image files to remove.
@@ -22,6 +24,7 @@ from typing import Any
 from openidv.errors import InvalidInput
 from openidv.services.face_gallery import GalleryService
 from openidv.services.graph_service import GraphService
+from openidv.services.telemetry_sessions import TelemetrySessions
 from openidv.settings import Settings
 from openidv.store import privacy
 from openidv.store.graph_repository import GraphRepository, StoredAccount
@@ -54,6 +57,8 @@ class ErasureReport:
     captures: int
     #: identity-graph accounts (``account_id`` = the subject id) removed with their links
     graph_accounts: int = 0
+    #: browser collector sessions (device attributes, behaviour events) linked to the subject
+    telemetry_sessions: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -84,6 +89,7 @@ class PurgeReport:
     webhook_events: int = 0
     #: identity-graph accounts (with their links and the identifier values only they held)
     graph_accounts: int = 0
+    telemetry_sessions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +109,7 @@ class SubjectService:
             graph.repository if graph else GraphRepository(self.store.engine, lambda: store.keyring)
         )
         self.graph = graph
+        self.telemetry = TelemetrySessions(store)
 
     def export(self, subject_id: str, *, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
         subject_id = validate_subject_id(subject_id)
@@ -116,6 +123,7 @@ class SubjectService:
             "gallery_enrolments": privacy.export_enrolments(self.store.engine, tenant, subject_id),
             "liveness_sessions": privacy.export_sessions(self.store.engine, tenant, sessions),
             "graph_account": self._graph_account(subject_id, tenant),
+            "telemetry_sessions": self.telemetry.export_subject(subject_id, tenant=tenant),
         }
 
     def _graph_account(self, subject_id: str, tenant: str) -> dict[str, Any] | None:
@@ -146,9 +154,15 @@ class SubjectService:
                 {"tenant": tenant, "templates": templates, "graph_accounts": graph_accounts},
             ),
         )
+        telemetry = self.telemetry.erase_subject(subject_id, tenant=tenant, actor=actor)
         privacy.checkpoint(self.store.engine)
         return ErasureReport(
-            erased.verifications, templates, erased.liveness_sessions, erased.captures, graph_accounts
+            erased.verifications,
+            templates,
+            erased.liveness_sessions,
+            erased.captures,
+            graph_accounts,
+            telemetry,
         )
 
     def purge(self, settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
@@ -159,6 +173,7 @@ class SubjectService:
             "templates": _cutoff(now, settings.retention_templates_days),
             "liveness_sessions": _cutoff(now, settings.retention_liveness_days),
             "graph_accounts": _cutoff(now, settings.retention_graph_days),
+            "telemetry_sessions": _cutoff(now, settings.retention_telemetry_days),
         }
         verifications = templates = sessions = 0
         if (before := cut["verifications"]) is not None:
@@ -182,6 +197,9 @@ class SubjectService:
         graph_accounts = 0
         if (before := cut["graph_accounts"]) is not None:
             graph_accounts = self._purge_graph(before, dry_run)
+        telemetry = 0
+        if (before := cut["telemetry_sessions"]) is not None:
+            telemetry = self.telemetry.purge(before, dry_run=dry_run)
         jobs = events = 0
         if (before := cut["verifications"]) is not None:
             jobs = purge_finished_jobs(self.store, before, dry_run=dry_run)
@@ -197,6 +215,7 @@ class SubjectService:
             jobs,
             events,
             graph_accounts,
+            telemetry,
         )
 
     def _purge_graph(self, before: datetime, dry_run: bool) -> int:

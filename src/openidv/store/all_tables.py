@@ -1,5 +1,12 @@
 """Imports every module that defines tables, so ``Base.metadata`` is complete for Alembic and tests."""
 
-from openidv.store import gallery_tables, graph_tables, liveness_tables, models, queue_tables
+from openidv.store import (
+    gallery_tables,
+    graph_tables,
+    liveness_tables,
+    models,
+    queue_tables,
+    telemetry_tables,
+)
 
-__all__ = ["gallery_tables", "graph_tables", "liveness_tables", "models", "queue_tables"]
+__all__ = ["gallery_tables", "graph_tables", "liveness_tables", "models", "queue_tables", "telemetry_tables"]
