@@ -3,7 +3,8 @@
 Every output is SYNTHETIC and labelled so. Levels (pointer):
 
 1. ``straight``: straight lines at a constant speed, events at a fixed interval, a fixed click dwell and a
-   fixed wait between moves (a naive ``mouse.move`` script).
+   fixed wait between moves, or (half of the sessions) moves chained with no rest and few clicks (a naive
+   ``mouse.move`` script).
 2. ``bezier``: cubic Bezier curves with random control points, easing, Gaussian position noise and slightly
    jittered sampling (common "human-like" mouse libraries).
 3. ``replay``: a recorded human window replayed with a time stretch, a shift, spatial and timing jitter
@@ -15,8 +16,9 @@ Every output is SYNTHETIC and labelled so. Levels (pointer):
 Bots are recorded either ``dense`` (their own event rate, like a browser's 60 Hz) or ``balabit`` (event
 times drawn like the Balabit recorder's: ~10 Hz on 15.625 ms clock steps), so that a model trained against
 Balabit humans can not separate the classes by recorder alone. Typing: ``human`` (SYNTHETIC lognormal dwell
-and flight with key overlap; no real key data exists here), bot ``constant``, ``uniform`` and
-``gaussian`` timings. All generators take a numpy ``Generator``: the same seed gives the same sessions.
+and flight with key overlap; no real key data exists here), bot ``constant`` (a fixed delay with event-loop
+jitter), ``uniform`` and ``gaussian`` timings. All generators take a numpy ``Generator``: the same seed
+gives the same sessions.
 """
 
 from __future__ import annotations
@@ -156,6 +158,9 @@ def pointer_bot(
     dense_dt = float(rng.choice([8.0, 10.0, 16.0, 16.667]))
     dwell_const = float(rng.choice([0.0, 1.0, 50.0, 100.0]))
     wait_const = rng.uniform(200, 2000)
+    # half of the level-1 scripts chain moves with no rest and click only now and then
+    # (``page.mouse.move(x, y, steps=n)`` in a loop)
+    chained = level == "straight" and rng.random() < 0.5
     fitts_a, fitts_b = rng.uniform(200, 400), rng.uniform(120, 250)
     dwell_median = rng.uniform(110, 180)
     rows: list[tuple[float, int, float, float]] = []
@@ -185,10 +190,13 @@ def pointer_bot(
         if recorder == "balabit":
             t = float(np.ceil(t / CLOCK_MS) * CLOCK_MS)
         end = (float(xs[-1]), float(ys[-1]))
+        pos = np.array(end)
+        if chained and rng.random() >= 0.2:
+            t += rng.uniform(0, 30)
+            continue
         rows.append((t, DOWN, *end))
         rows.append((t + dwell, UP, *end))
         t += dwell + wait
-        pos = np.array(end)
     return PointerStream.from_rows([r for r in rows if r[0] < duration])
 
 
@@ -217,8 +225,10 @@ def typing(kind: str, rng: np.random.Generator, n_keys: int | None = None) -> Fl
         flight = np.where(overlap, -rng.uniform(0.05, 0.6, n) * dwell, flight)
         flight = np.where(rng.random(n) < 0.05, rng.uniform(800, 3000, n), flight)
     elif kind == "constant":
-        dwell = np.full(n, rng.choice([0.0, 1.0, 20.0, 50.0])) + rng.uniform(0, 0.5, n)
-        flight = np.full(n, rng.choice([10.0, 50.0, 100.0])) + rng.uniform(0, 0.5, n)
+        # a fixed delay seen through a browser's event loop: small multiplicative and additive jitter
+        spread = rng.uniform(0.0, 0.35)
+        dwell = rng.uniform(0, 60) * rng.lognormal(0, spread, n) + rng.uniform(0, 2, n)
+        flight = rng.uniform(0, 120) * rng.lognormal(0, spread, n) + rng.uniform(0, 2, n)
     elif kind == "uniform":
         dwell = rng.uniform(30, 150, n)
         flight = rng.uniform(30, 300, n)
