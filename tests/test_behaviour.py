@@ -110,7 +110,7 @@ def test_check_discloses_bot_pointer_and_bot_typing(judge: Judge) -> None:
     result = check.disclose(check.run(Evidence(telemetry=bot)), judge)
     assert result.status == Status.OK and result.meaning == "attack"
     assert {"BOT_POINTER", "BOT_TYPING"} <= set(result.reason_codes)
-    assert result.details["pointer"]["features"]["straightness_q50"]["value"] > 0.99
+    assert result.details["pointer"]["features"]["turn_q50"]["value"] < 0.05  # straight segments
     human_typing = to_telemetry(None, typing("human", np.random.default_rng(1), 40))
     typed = check.disclose(check.run(Evidence(telemetry=human_typing)), judge)
     assert typed.status == Status.OK and "BOT_TYPING" not in typed.reason_codes

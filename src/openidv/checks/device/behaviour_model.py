@@ -18,7 +18,7 @@ from openidv.trees import Trees
 
 MODEL_ID = "behaviour-bot-v1"
 FORMAT = "openidv-trees-v1"
-SHA256 = "f5eccb4fad1886e374a6c0dcc35c818f8883be7dbdd7c4d04b68b0dda39b7333"
+SHA256 = "b7b2d72272e376ee551e3a41807ad856ecf5bb074a4be7e440e47d2298bd00da"
 
 
 def spec() -> ModelSpec:
