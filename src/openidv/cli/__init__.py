@@ -65,6 +65,9 @@ app.add_typer(graph_app, name="graph")
 from openidv.cli.graph_build_cmd import register as register_graph_build  # noqa: E402
 
 register_graph_build(graph_app)  # `openidv graph build` and `openidv graph eval` (docs/graph.md)
+from openidv.cli.behaviour_cmd import behaviour_app  # noqa: E402
+
+app.add_typer(behaviour_app, name="behaviour")  # `openidv behaviour score` (docs/behaviour.md)
 # --- end of sub-command registration ---
 
 

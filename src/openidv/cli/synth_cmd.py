@@ -42,3 +42,8 @@ def synth_identities_command(
     population = generate(n, out, seed=seed, ring_share=ring_share)
     counts = ", ".join(f"{t} {c}" for t, c in population.counts.items())
     typer.echo(f"wrote {n} SYNTHETIC accounts in {population.rings} rings to {out} ({counts})")
+
+
+from openidv.cli.behaviour_cmd import synth_telemetry_command  # noqa: E402
+
+synth_app.command("telemetry")(synth_telemetry_command)

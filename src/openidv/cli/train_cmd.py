@@ -38,3 +38,7 @@ train_app.command("graph-gnn")(train_graph_gnn_command)
 from openidv.cli.train_session_cmd import train_session_command  # noqa: E402
 
 train_app.command("session")(train_session_command)
+
+from openidv.cli.behaviour_cmd import train_bot_command  # noqa: E402
+
+train_app.command("bot")(train_bot_command)
