@@ -22,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from openidv import demo_sessions
 from openidv.checks.document.mrz import compose_mrz
 from openidv.checks.face.params import FaceDuplicateParams
 from openidv.crypto import KeyRing
@@ -313,7 +314,8 @@ def passport_photo(portrait: Path, out_dir: Path, index: int) -> Path:
 
 
 def face_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
-    """Real selfies against synthetic passports that carry a real portrait of the same or another person."""
+    """Real selfies against synthetic passports that carry a real portrait of the same or another person.
+    The genuine applicant's session carries a real person's mouse movements (``demo_sessions``)."""
     faces = shared_data / "faces"
     applicants = []
     for index, (label, expected, selfie, document, subject) in enumerate(FACE_CASES):
@@ -322,9 +324,44 @@ def face_applicants(shared_data: Path, out_dir: Path) -> list[SampleApplicant]:
             selfie=load_image(faces / selfie, name=f"faces/{selfie}"),
             document_image=load_image(photo, name=f"passport with faces/{document}"),
             subject_id=subject,
+            telemetry=demo_sessions.human_session(shared_data) if index == 0 else None,
         )
         applicants.append(SampleApplicant(label, expected, evidence))
     return applicants
+
+
+def session_applicants() -> list[SampleApplicant]:
+    """Genuine passport data typed by a script: once in an ordinary browser (the pointer gives it away), once
+    in a browser that says it is automated."""
+    today = date.today()
+    passport = compose_mrz(
+        "TD3",
+        {
+            "document_code": "P",
+            "issuer": "UTO",
+            "surname": "ERIKSSON",
+            "given_names": "ANNA MARIA",
+            "document_number": "L898902C3",
+            "nationality": "UTO",
+            "birth_date": "740812",
+            "sex": "F",
+            "expiry_date": _yymmdd(_years_from(today, 6)),
+            "optional_data": "ZE184226B",
+        },
+    )
+    anna = DeclaredData(surname="Eriksson", given_names="Anna Maria", birth_date=date(1974, 8, 12))
+    return [
+        SampleApplicant(
+            "session: pointer moved by a script (straight lines; SYNTHETIC)",
+            "review",
+            Evidence(mrz_text=passport, declared=anna, telemetry=demo_sessions.scripted_session()),
+        ),
+        SampleApplicant(
+            "session: browser driven by automation (navigator.webdriver; SYNTHETIC)",
+            "reject",
+            Evidence(mrz_text=passport, declared=anna, telemetry=demo_sessions.automated_session()),
+        ),
+    ]
 
 
 def demo_services(store: Store, out_dir: Path, shared_data: Path | None, policy: Policy) -> Services:
@@ -364,7 +401,7 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
         audit_log=AuditLog.from_settings(Settings(data_dir=out_dir), demo=True),
     )
     policy = load_policy()
-    applicants = sample_applicants()
+    applicants = sample_applicants() + session_applicants()
     shared_data = find_shared_data()
     if shared_data is None:
         console.print(
