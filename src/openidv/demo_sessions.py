@@ -43,9 +43,25 @@ DESKTOP_CHROME = DeviceAttributes(
     cookies_enabled=True,
     automation=Automation(webdriver=False, plugins=5, chrome_object=True),
 )
-HEADLESS_DRIVEN = DESKTOP_CHROME.model_copy(
+#: the scripts' own machine (another GPU, screen and font set): the identity graph must not link the
+#: genuine applicant to them through a shared device
+SCRIPT_MACHINE = DESKTOP_CHROME.model_copy(
     update={
-        "user_agent": (DESKTOP_CHROME.user_agent or "").replace("Chrome/", "HeadlessChrome/"),
+        "timezone": "Europe/Berlin",
+        "timezone_offset_minutes": -60,
+        "hardware_concurrency": 16,
+        "device_memory": 16,
+        "canvas_hash": "9e41b07a" * 8,
+        "webgl_hash": "33d0f5c2" * 8,
+        "webgl_vendor": "Google Inc. (NVIDIA)",
+        "webgl_renderer": "ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0, D3D11)",
+        "audio_hash": "71c2e9d4" * 8,
+        "fonts": ("Arial", "Consolas", "Segoe UI", "Verdana"),
+    }
+)
+HEADLESS_DRIVEN = SCRIPT_MACHINE.model_copy(
+    update={
+        "user_agent": (SCRIPT_MACHINE.user_agent or "").replace("Chrome/", "HeadlessChrome/"),
         "automation": Automation(
             webdriver=True,
             headless_user_agent=True,
@@ -75,7 +91,7 @@ def human_session(shared_data: Path) -> Telemetry:
 def scripted_session() -> Telemetry:
     """A SYNTHETIC script moving the pointer in straight lines at constant speed, on an ordinary browser."""
     stream = pointer_bot("straight", np.random.default_rng(SEED), duration_s=60.0, recorder="dense")
-    return _with_capture_flow(to_telemetry(pointer=stream), DESKTOP_CHROME)
+    return _with_capture_flow(to_telemetry(pointer=stream), SCRIPT_MACHINE)
 
 
 def automated_session() -> Telemetry:
