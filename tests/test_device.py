@@ -72,6 +72,17 @@ def test_a_different_gpu_and_screen_is_a_different_device() -> None:
     assert not match.known and match.device_id.startswith("dev_") and match.device_id != "dev_x"
 
 
+def test_a_look_alike_machine_in_another_timezone_or_with_other_fonts_is_another_device() -> None:
+    """Same model, same canvas and WebGL renderings: similar enough by weight, but no update moves a
+    machine's timezone or swaps its whole font set, so neither is the stored device."""
+    stored = signature_of(desktop(), "t1")
+    elsewhere = signature_of(desktop(timezone="America/New_York"), "t1")
+    assert similarity(stored, elsewhere) >= 0.8
+    assert not match_device(elsewhere, [("dev_x", stored)], tenant="t1", min_similarity=0.8).known
+    other_fonts = signature_of(desktop(fonts=("Comic Sans MS", "Impact", "Wingdings")), "t1")
+    assert not match_device(other_fonts, [("dev_x", stored)], tenant="t1", min_similarity=0.8).known
+
+
 def test_ids_and_digests_are_keyed_by_tenant_and_hold_no_raw_value() -> None:
     a, b = signature_of(desktop(), "t1"), signature_of(desktop(), "t2")
     assert a != b and not set(band_keys(a, "t1")) & set(band_keys(b, "t2"))

@@ -169,6 +169,8 @@ class DeviceCheck(Check):
             [(c.device_id, c.signature) for c in candidates],
             tenant=tenant,
             min_similarity=self.params.min_similarity,
+            fixed=self.params.fixed_attributes,
+            min_font_overlap=self.params.min_font_overlap,
         )
         known = next((c for c in candidates if c.device_id == match.device_id), None)
         velocity, counts = velocity_signals(known, self.params, country=country, account=account)

@@ -46,6 +46,10 @@ class DeviceParams(CheckParams):
     min_attributes: int = Field(default=4, ge=1, le=13)
     #: weighted attribute agreement at which a stored device is the same device (0..1)
     min_similarity: float = Field(default=0.8, ge=0.5, le=1.0)
+    #: stable attributes that must agree for a match (no update changes them: fingerprint.FIXED_ATTRIBUTES)
+    fixed_attributes: tuple[str, ...] = ("cores", "memory", "platform", "timezone", "touch_points", "family")
+    #: least Jaccard overlap of the font sets for a match (an update adds or drops a font, never the set)
+    min_font_overlap: float = Field(default=0.6, ge=0.0, le=1.0)
     #: most distinct accounts one device may open in 24 hours (this one included)
     max_accounts_per_day: int = Field(default=3, ge=1, le=1_000_000)
     #: most rejected verifications a device may have within ``window_days`` before this one

@@ -10,8 +10,10 @@ an exact hash of all attributes would call the same phone a new device after eve
   is stored, and the same device has unrelated digests in two tenants;
 - candidates are found by **band keys** (LSH style): each band is the digest of a few stable attributes,
   so a device whose one attribute changed still shares the other bands with its stored signature;
-- the best candidate whose weighted attribute similarity is at least ``min_similarity`` is the device;
-  otherwise a new id is minted from the signature (keyed, deterministic: two concurrent first sightings
+- the best candidate whose weighted attribute similarity is at least ``min_similarity``, that agrees on
+  every attribute an update never changes (``FIXED_ATTRIBUTES``: cores, memory, platform, timezone, touch
+  points, browser family) and whose font sets overlap by ``min_font_overlap``, is the device; otherwise a
+  new id is minted from the signature (keyed, deterministic: two concurrent first sightings
   of one device mint the same id).
 
 Everything here is pure; the store of known devices is the ``device_reputation`` service's.
@@ -52,6 +54,9 @@ BANDS: tuple[tuple[str, ...], ...] = (
     ("audio", "fonts", "touch_points"),
 )
 ID_PREFIX = "dev_"
+#: attributes no browser update changes: two look-alike machines (same model, same canvas and WebGL
+#: renderings) that differ in one of them are two devices, however similar the rest (bench/device.py)
+FIXED_ATTRIBUTES: tuple[str, ...] = ("cores", "memory", "platform", "timezone", "touch_points", "family")
 
 #: one stable attribute's digest, or the sorted digests of a set (fonts)
 Value = str | tuple[str, ...]
@@ -150,17 +155,35 @@ def mint_device_id(signature: Signature, tenant: str) -> str:
     return ID_PREFIX + _digest(tenant, "id", *parts) + _digest(tenant, "id2", *parts)[:8]
 
 
+def compatible(
+    a: Signature, b: Signature, fixed: Sequence[str] = FIXED_ATTRIBUTES, min_font_overlap: float = 0.6
+) -> bool:
+    """Could ``b`` be ``a`` after an update? Every fixed attribute present in both agrees, and the font sets
+    (an update adds or drops a font or two, never swaps the set) overlap by ``min_font_overlap`` (Jaccard)."""
+    if any(name in a and name in b and a[name] != b[name] for name in fixed):
+        return False
+    fa, fb = a.get("fonts"), b.get("fonts")
+    if isinstance(fa, tuple) and isinstance(fb, tuple) and (fa or fb):
+        sa, sb = set(fa), set(fb)
+        return len(sa & sb) / len(sa | sb) >= min_font_overlap
+    return True
+
+
 def match_device(
     signature: Signature,
     candidates: Iterable[tuple[str, Signature]],
     *,
     tenant: str,
     min_similarity: float,
+    fixed: Sequence[str] = FIXED_ATTRIBUTES,
+    min_font_overlap: float = 0.6,
 ) -> Match:
-    """The best candidate at ``min_similarity`` or above (ties: the lower id, so the answer is stable);
-    else a newly minted id."""
+    """The best compatible candidate at ``min_similarity`` or above (ties: the lower id, so the answer is
+    stable); else a newly minted id."""
     best: tuple[float, str] | None = None
     for device_id, stored in candidates:
+        if not compatible(signature, stored, fixed, min_font_overlap):
+            continue
         score = similarity(signature, stored)
         if score >= min_similarity and (best is None or (score, _neg(device_id)) > (best[0], _neg(best[1]))):
             best = (score, device_id)
