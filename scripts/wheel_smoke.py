@@ -23,7 +23,6 @@ def sample_face() -> Path:
 #: import names of the optional extras' packages (pyproject.toml [project.optional-dependencies])
 EXTRA_PACKAGES = {
     "psycopg": "postgres",
-    "redis": "redis",
     "torch": "gnn",
     "torch_geometric": "gnn",
     "pyspark": "spark",
