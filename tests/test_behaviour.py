@@ -233,3 +233,23 @@ def test_pipeline_reviews_a_bot_with_the_channel_named(policy: Any) -> None:
     assert pointer.decision.outcome == "review" and pointer.decision.reason_codes == ("BOT_POINTER",)
     keys = pipeline.run(Evidence(telemetry=to_telemetry(None, typing("constant", rng, 30))))
     assert keys.decision.outcome == "review" and keys.decision.reason_codes == ("BOT_TYPING",)
+
+
+def test_synth_telemetry_sessions_carry_a_capture_flow_that_capture_session_reads(tmp_path: Path) -> None:
+    """A crude script's session carries a scripted capture flow (flagged); the others a normal one."""
+    import json
+
+    from openidv.checks.device.telemetry_formats import read_openidv
+    from openidv.checks.registry import create_check
+    from openidv.decision.policy import load_policy
+    from openidv.synth.telemetry import generate
+
+    manifest = generate(tmp_path, 3, seed=11, levels=("straight", "bezier"))
+    threshold = load_policy().threshold("capture_session", "anomaly").value
+    check = create_check("capture_session")
+    for row in map(json.loads, manifest.read_text().splitlines()):
+        if row["label"] != "bot":
+            continue
+        result = check.run(Evidence(telemetry=read_openidv(tmp_path / row["file"])))
+        assert result.score is not None
+        assert (result.score >= threshold) == (row["capture_flow"] == "scripted"), row

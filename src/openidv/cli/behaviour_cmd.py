@@ -118,8 +118,16 @@ def synth_telemetry_command(
     human_dir: Annotated[
         Path | None, typer.Option("--human-dir", help="Balabit sessions to replay (level replay).")
     ] = None,
+    capture_flow: Annotated[
+        bool,
+        typer.Option(
+            "--capture-flow/--no-capture-flow",
+            help="Add a capture flow (steps, camera, captures) to each bot session (capture_session check).",
+        ),
+    ] = True,
 ) -> None:
-    """SYNTHETIC bot sessions (pointer and typing) and SYNTHETIC human typing, with a labels manifest."""
+    """SYNTHETIC bot sessions (pointer, typing and a capture flow) and SYNTHETIC human typing, with a labels
+    manifest."""
     from openidv.checks.device.pointer_features import PointerStream
     from openidv.checks.device.telemetry_formats import read_balabit, windows
     from openidv.synth.telemetry import generate
@@ -137,7 +145,7 @@ def synth_telemetry_command(
         except ValueError as exc:
             fail(str(exc))
     try:
-        manifest = generate(out, n, seed, chosen, humans, recorder)
+        manifest = generate(out, n, seed, chosen, humans, recorder, capture_flow)
     except ValueError as exc:
         fail(str(exc))
     typer.echo(f"wrote {manifest} (SYNTHETIC sessions: bots of {', '.join(chosen)} and human typing)")

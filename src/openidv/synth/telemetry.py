@@ -32,7 +32,8 @@ import numpy as np
 import numpy.typing as npt
 
 from openidv.checks.device.pointer_features import DOWN, MOVE, UP, PointerStream
-from openidv.telemetry import Event, Telemetry
+from openidv.synth.capture_sessions import capture_flow_events
+from openidv.telemetry import POINTER_TYPES, Event, Telemetry
 
 FloatArray = npt.NDArray[np.float64]
 LEVELS = ("straight", "bezier", "replay", "humanised")
@@ -279,6 +280,14 @@ def to_telemetry(pointer: PointerStream | None = None, keys: FloatArray | None =
     return Telemetry(source="synthetic", events=tuple(r[2] for r in rows))
 
 
+def with_capture_flow(session: Telemetry, kind: str, rng: np.random.Generator) -> Telemetry:
+    """``session`` plus a SYNTHETIC desktop capture flow of ``kind``, merged in time order; the flow's own
+    pointer events are left out (the session's pointer events are the ones the behaviour check reads)."""
+    flow = [e for e in capture_flow_events(rng, kind, mobile=False) if e.type not in POINTER_TYPES]
+    events = sorted((*session.events, *flow), key=lambda e: e.t)
+    return session.model_copy(update={"events": tuple(events)})
+
+
 def generate(
     out: Path,
     n: int,
@@ -286,8 +295,14 @@ def generate(
     levels: Sequence[str] = ("straight", "bezier", "humanised"),
     humans: Sequence[PointerStream] = (),
     recorder: str = "dense",
+    capture_flows: bool = True,
 ) -> Path:
-    """Write ``n`` SYNTHETIC sessions per level (plus typing) as openidv JSON files and ``labels.jsonl``."""
+    """Write ``n`` SYNTHETIC sessions per level (plus typing) as openidv JSON files and ``labels.jsonl``.
+
+    With ``capture_flows`` each bot session also carries a capture flow (steps, camera, captures, focus;
+    ``openidv.synth.capture_sessions``) so that one file exercises the ``capture_session`` check too: a
+    crude ``straight`` script gets a ``scripted`` flow (instant captures), the other levels a ``normal``
+    one; the label names the flow's kind."""
     for level in levels:
         if level not in LEVELS:
             raise ValueError(f"unknown bot level {level!r}; known: {', '.join(LEVELS)}")
@@ -307,7 +322,11 @@ def generate(
                 stream = pointer_bot(level, rng, recorder=recorder)
             keys = typing(typing_kind[level], rng)
             name = f"{level}-{i:05d}.json"
-            (out / name).write_text(to_telemetry(stream, keys).model_dump_json(), encoding="utf-8")
+            session = to_telemetry(stream, keys)
+            flow = ("scripted" if level == "straight" else "normal") if capture_flows else None
+            if flow is not None:
+                session = with_capture_flow(session, flow, rng)
+            (out / name).write_text(session.model_dump_json(), encoding="utf-8")
             labels.append(
                 {
                     "file": name,
@@ -315,6 +334,7 @@ def generate(
                     "level": level,
                     "typing": typing_kind[level],
                     "recorder": recorder,
+                    "capture_flow": flow,
                     "data": "SYNTHETIC",
                 }
             )
