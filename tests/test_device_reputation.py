@@ -227,3 +227,38 @@ def test_verifier_counts_rejected_attempts_in_redis_across_a_restart(database_ur
         assert "velocity_failures" in {f["name"] for f in device.details["flags"]}
     finally:
         store.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["redis", "memory"])
+def test_erasing_a_subject_removes_it_and_its_failures_from_every_device(
+    database_url: str, prefix: str, kind: str
+) -> None:
+    """Through the real Verifier and SubjectService: after the erasure the device no longer counts the
+    subject's account or its rejected attempts, the export lists no device, and a second erasure finds
+    none."""
+    from openidv.decision.policy import parse_policy
+    from openidv.services.subjects import SubjectService
+    from openidv.services.verifier import Verifier
+    from openidv.store.db import make_engine
+    from openidv.store.repository import Store
+    from tests.device_fixtures import playwright_headless
+
+    policy = parse_policy(POLICY)
+    store = Store(make_engine(database_url))
+    service = (
+        device_reputation_from(REDIS_URL, prefix=prefix) if kind == "redis" else MemoryDeviceReputation()
+    )
+    try:
+        verifier = Verifier(policy, Services(device_reputation=service), store)
+        for subject in ("erased-1", "erased-1", "kept-2"):
+            verifier.verify(evidence(playwright_headless(), subject=subject, country=None))
+        subjects = SubjectService(store, None, devices=service)
+        assert len(subjects.export("erased-1", tenant="t1")["devices"]) == 1
+        assert subjects.erase("erased-1", tenant="t1").devices == 1
+        assert subjects.export("erased-1", tenant="t1")["devices"] == []
+        assert subjects.erase("erased-1", tenant="t1").devices == 0
+        record = verifier.verify(evidence(playwright_headless(), subject="kept-2", country=None))
+        counts = next(c for c in record.checks if c.check == "device").details["counts"]
+        assert counts["accounts_total"] == 1 and counts["failures"] == 1  # kept-2's first attempt only
+    finally:
+        store.engine.dispose()

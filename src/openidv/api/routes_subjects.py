@@ -33,6 +33,7 @@ def get_subject_service(request: Request) -> SubjectService:
         request.app.state.store,
         getattr(services, "face_gallery", None),
         getattr(services, "identity_graph", None),
+        getattr(services, "device_reputation", None),
     )
 
 

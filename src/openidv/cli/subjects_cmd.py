@@ -13,6 +13,7 @@ import typer
 
 from openidv.cli.common import fail, friendly_errors, print_json
 from openidv.crypto import load_keyring, retire_key_file
+from openidv.services.device_reputation import device_reputation_from
 from openidv.services.face_gallery import GalleryService
 from openidv.services.subjects import SubjectService
 from openidv.settings import Settings
@@ -32,7 +33,10 @@ Tenant = Annotated[str, typer.Option("--tenant", "-t", help="The tenant whose da
 
 def _service(settings: Settings) -> SubjectService:
     store = Store.from_settings(settings)
-    return SubjectService(store, GalleryService.from_settings(settings, engine=store.engine))
+    devices = device_reputation_from(
+        settings.redis_url, prefix=settings.device_redis_prefix, retention_days=settings.retention_device_days
+    )
+    return SubjectService(store, GalleryService.from_settings(settings, engine=store.engine), devices=devices)
 
 
 @subjects_app.command("export")

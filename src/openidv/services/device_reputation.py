@@ -203,6 +203,9 @@ class RedisDeviceReputation:
                 pipe.sadd(f"{base}band:{band}", record.device_id)
                 pipe.expire(f"{base}band:{band}", ttl)
             pipe.zadd(f"{dev}:acc", {record.account or reference: at})
+            if record.account:  # which devices hold this account: what subject erasure removes it from
+                pipe.sadd(f"{base}acct:{record.account}", record.device_id)
+                pipe.expire(f"{base}acct:{record.account}", ttl)
             zsets = [f"{dev}:acc"]
             if record.outcome == "reject":
                 pipe.zadd(f"{dev}:fail", {reference: at})
@@ -227,6 +230,25 @@ class RedisDeviceReputation:
 
     def ping(self) -> bool:
         return bool(self.client.ping())
+
+    def devices_of(self, account: str, *, tenant: str) -> list[str]:
+        """The device ids that have seen ``account`` (subject export)."""
+        return sorted(_text(d) for d in self.client.smembers(f"{self._tenant(tenant)}acct:{account}"))
+
+    def erase_account(self, account: str, references: Sequence[str] = (), *, tenant: str) -> int:
+        """Remove ``account`` (and the subject's verification ``references``, which key its failures) from
+        every device that saw it; the number of devices touched. Devices themselves stay: they are not the
+        subject's alone."""
+        base = self._tenant(tenant)
+        devices = self.devices_of(account, tenant=tenant)
+        with self.client.pipeline(transaction=True) as pipe:
+            for device_id in devices:
+                pipe.zrem(f"{base}dev:{device_id}:acc", account, *references)
+                if references:
+                    pipe.zrem(f"{base}dev:{device_id}:fail", *references)
+            pipe.delete(f"{base}acct:{account}")
+            pipe.execute()
+        return len(devices)
 
 
 @dataclass
@@ -310,6 +332,24 @@ class MemoryDeviceReputation:
             if len(self._devices) > self.max_devices:
                 self._evict(at)
 
+    def devices_of(self, account: str, *, tenant: str) -> list[str]:
+        with self._lock:
+            return sorted(i for (t, i), d in self._devices.items() if t == tenant and account in d.accounts)
+
+    def erase_account(self, account: str, references: Sequence[str] = (), *, tenant: str) -> int:
+        """As ``RedisDeviceReputation.erase_account``, by a scan (at most ``max_devices`` devices)."""
+        touched = 0
+        with self._lock:
+            for (t, _), d in self._devices.items():
+                if t != tenant:
+                    continue
+                hit = d.accounts.pop(account, None) is not None
+                for ref in references:
+                    hit = (d.accounts.pop(ref, None) is not None) or hit
+                    d.failures.pop(ref, None)
+                touched += hit
+        return touched
+
     def _evict(self, now: float) -> None:
         """Drop expired devices, then the least recently seen tenth, and their band entries (lock held)."""
         by_age = sorted(self._devices, key=lambda k: self._devices[k].last_seen)
@@ -388,6 +428,19 @@ class FallbackDeviceReputation:
     ) -> None:
         record = _check_type(follow_up)
         _after_commit(session, lambda: self.write(record, reference=reference, tenant=tenant))
+
+    def devices_of(self, account: str, *, tenant: str) -> list[str]:
+        """Both stores' devices (Redis must answer: an export that silently missed it would be wrong)."""
+        return sorted(
+            set(self.primary.devices_of(account, tenant=tenant))
+            | set(self.fallback.devices_of(account, tenant=tenant))
+        )
+
+    def erase_account(self, account: str, references: Sequence[str] = (), *, tenant: str) -> int:
+        """Both stores. Redis must answer: an erasure that silently skipped it would not be one, so its
+        error propagates (and the caller erases nothing else before this)."""
+        touched = self.primary.erase_account(account, references, tenant=tenant)
+        return touched + self.fallback.erase_account(account, references, tenant=tenant)
 
 
 DeviceReputation = RedisDeviceReputation | MemoryDeviceReputation | FallbackDeviceReputation

@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from openidv.checks.device.fingerprint import account_key
 from openidv.errors import InvalidInput
+from openidv.services.device_reputation import DeviceReputation
 from openidv.services.face_gallery import GalleryService
 from openidv.services.graph_service import GraphService
 from openidv.services.telemetry_sessions import TelemetrySessions
@@ -59,6 +61,8 @@ class ErasureReport:
     graph_accounts: int = 0
     #: browser collector sessions (device attributes, behaviour events) linked to the subject
     telemetry_sessions: int = 0
+    #: devices in the device-reputation store whose account lists held the subject (removed from them)
+    devices: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -101,9 +105,14 @@ class SubjectService:
     subject too; None: the graph tables only)."""
 
     def __init__(
-        self, store: Store, gallery: GalleryService | None, graph: GraphService | None = None
+        self,
+        store: Store,
+        gallery: GalleryService | None,
+        graph: GraphService | None = None,
+        devices: DeviceReputation | None = None,
     ) -> None:
         self.store = store
+        self.devices = devices
         self.gallery = gallery
         self.graph_repository = (
             graph.repository if graph else GraphRepository(self.store.engine, lambda: store.keyring)
@@ -123,6 +132,7 @@ class SubjectService:
             "gallery_enrolments": privacy.export_enrolments(self.store.engine, tenant, subject_id),
             "liveness_sessions": privacy.export_sessions(self.store.engine, tenant, sessions),
             "graph_account": self._graph_account(subject_id, tenant),
+            "devices": self._devices_of(subject_id, tenant),
             "telemetry_sessions": self.telemetry.export_subject(subject_id, tenant=tenant),
         }
 
@@ -131,9 +141,23 @@ class SubjectService:
         values = {} if account is None else self.graph_repository.reveal(list(account.keys), tenant)
         return _graph_export(account, values)
 
+    def _devices_of(self, subject_id: str, tenant: str) -> list[str] | None:
+        """Device ids that saw the subject (None: this service was given no device store)."""
+        account = account_key(subject_id, tenant)
+        if self.devices is None or account is None:
+            return None
+        return self.devices.devices_of(account, tenant=tenant)
+
     def erase(self, subject_id: str, *, tenant: str = DEFAULT_TENANT, actor: str = "system") -> ErasureReport:
-        """Erase everything held on the subject; idempotent (a second call erases nothing, and says so)."""
+        """Erase everything held on the subject; idempotent (a second call erases nothing, and says so).
+        The device store goes first: if Redis cannot be reached the erasure fails before anything else is
+        erased, and a retry does all of it."""
         subject_id = validate_subject_id(subject_id)
+        devices = 0
+        account = account_key(subject_id, tenant)
+        if self.devices is not None and account is not None:
+            references = privacy.subject_verification_ids(self.store, tenant, subject_id)
+            devices = self.devices.erase_account(account, [str(r) for r in references], tenant=tenant)
         templates = 0
         if self.gallery is not None:
             for name in privacy.galleries_holding(self.store.engine, tenant, subject_id):
@@ -163,6 +187,7 @@ class SubjectService:
             erased.captures,
             graph_accounts,
             telemetry,
+            devices,
         )
 
     def purge(self, settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
