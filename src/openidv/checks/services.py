@@ -13,5 +13,7 @@ LIVENESS_SESSIONS = "liveness_sessions"  # verdicts of challenge sessions (openi
 IDENTITY_GRAPH = "identity_graph"  # accounts linked by shared identifiers (openidv.services.graph_service)
 #: device identities, reputation and velocity (Redis, with an in-process fallback)
 DEVICE_REPUTATION = "device_reputation"
+#: external IDV vendors behind routing, failover and shadow calls (openidv.vendors.router)
+VENDOR_ROUTER = "vendor_router"
 
-ALL = (FACE_GALLERY, CAPTURE_INDEX, LIVENESS_SESSIONS, IDENTITY_GRAPH, DEVICE_REPUTATION)
+ALL = (FACE_GALLERY, CAPTURE_INDEX, LIVENESS_SESSIONS, IDENTITY_GRAPH, DEVICE_REPUTATION, VENDOR_ROUTER)
