@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from openidv import models
 from openidv.checks.base import Judge
 from openidv.checks.device.behaviour_check import BehaviourCheck, time_check
 from openidv.checks.device.behaviour_model import MODEL_ID, SHA256, load_model, spec
@@ -128,8 +129,11 @@ def test_params_are_validated() -> None:
         BehaviourCheck(min_pointer_events=0)
 
 
-def test_model_sha256_is_verified(tmp_path: Path) -> None:
+def test_model_sha256_is_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sha256_file(model_path(spec().id)) == SHA256 == CARD["sha256"]
+    # the wrong entry must not outlive this test: /readyz checks every registered model
+    monkeypatch.setattr(models, "_REGISTRY", dict(models._REGISTRY))
+    monkeypatch.setattr(models, "_verified", dict(models._verified))
     wrong = ModelSpec(**{**spec().__dict__, "id": "behaviour-bot-test-wrong", "sha256": "0" * 64})
     register_model(wrong, replace=True)
     with pytest.raises(ConfigurationError, match="sha256"):
