@@ -1,0 +1,31 @@
+"""Vendor adapters by kind (the ``adapter:`` of vendors.yaml), imported on first use.
+
+Adding a vendor: write a class honouring ``openidv.vendors.protocol.VendorAdapter`` (``kind``, ``name``,
+``async call(request, client)``) whose constructor takes ``(name, config)``, and list it here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from openidv.errors import ConfigurationError
+from openidv.vendors.config import VendorConfig
+from openidv.vendors.protocol import VendorAdapter
+
+#: kind -> "module:Class"
+ADAPTERS: dict[str, str] = {
+    "simulated": "openidv.vendors.adapters.simulated:SimulatedAdapter",
+}
+
+
+def build_adapter(name: str, config: VendorConfig) -> VendorAdapter:
+    """The adapter for one configured vendor; an unknown kind is a configuration error naming the kinds."""
+    path = ADAPTERS.get(config.adapter)
+    if path is None:
+        known = ", ".join(sorted(ADAPTERS))
+        raise ConfigurationError(f"vendors.{name}.adapter: unknown kind {config.adapter!r}; known: {known}")
+    module, _, attr = path.partition(":")
+    cls: Any = getattr(importlib.import_module(module), attr)
+    adapter: VendorAdapter = cls(name, config)
+    return adapter
