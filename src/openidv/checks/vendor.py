@@ -161,8 +161,11 @@ class VendorCheck(Check):
         details: dict[str, Any] = {**result.details, "call_key": request.idempotency_key}
         details.setdefault("country", request.country)
         details.setdefault("document_type", request.document_type)
+        codes = list(result.reason_codes)
+        if result.status == Status.FAILED_TO_ACQUIRE:
+            codes.append("VENDOR_UNPROCESSABLE")  # the vendor could not judge: a person must
         # the router's result, as this check's: our name, version and the capability's meaning
-        return self.result(result.status, result.score, result.reason_codes, details)
+        return self.result(result.status, result.score, codes, details)
 
     def follow_ups(self, evidence: Evidence, result: CheckResult) -> Sequence[FollowUp]:
         key = result.details.get("call_key")

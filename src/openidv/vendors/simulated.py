@@ -21,7 +21,8 @@ Behaviour, from ``options`` in vendors.yaml (``SimulatedOptions``):
   ``"*/passport"``, ``"default"`` that is configured;
 - **truth**: an input's ``labels.ground_truth`` when the request carries one (labelled benchmark inputs:
   cheap, and exactly the label the benchmark scores against), else our own in-house check on the real
-  pixels (``face_match`` for face_match, ``pad`` for liveness, ``document_forensics`` for documents), judged
+  pixels (``face_match`` for face_match, ``pad`` for liveness, ``document_capture`` for documents: it judges any design, where the template
+  forensics know only our own templates; it reads the page first, several seconds on a busy CPU), judged
   by the packaged default policy; a check that cannot judge the input makes the vendor answer
   ``unprocessable``. The vendor then gets the truth right with the slice's probability: the draw is seeded
   by (vendor seed, idempotency key), so the same request always gets the same answer;
@@ -48,7 +49,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -67,7 +68,7 @@ REVIEW_REASON = "manual.check"
 TRUTH_CHECKS: Mapping[str, str] = {
     "face_match": "face_match",
     "liveness": "pad",
-    "document": "document_forensics",
+    "document": "document_capture",
 }
 
 
@@ -180,6 +181,7 @@ class VendorState:
     """What a running simulated vendor remembers: answers by idempotency key, counters, outage end."""
 
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     billed: int = 0
     replays: int = 0
@@ -279,7 +281,8 @@ def build_app(vendor: SimulatedVendor) -> Starlette:
         key = request.headers.get("idempotency-key") or ""
         with state.lock:
             state.requests += 1
-            attempt = state.requests
+            # the n-th attempt with this key: seeds its latency and 5xx draw (reproducible, retries differ)
+            attempt = state.attempts[key] = state.attempts.get(key, 0) + 1
             if vendor.down(time.monotonic()):
                 state.errors += 1
                 return JSONResponse({"error": "service unavailable"}, status_code=503)
@@ -295,6 +298,11 @@ def build_app(vendor: SimulatedVendor) -> Starlette:
             return JSONResponse({"error": "Idempotency-Key header required"}, status_code=400)
         try:
             body = await request.json()
+        except ClientDisconnect:  # the caller gave up (its timeout): nobody to answer
+            return JSONResponse({"error": "client went away"}, status_code=499)
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON"}, status_code=422)
+        try:
             if not isinstance(body, dict):
                 raise ValueError("body must be a JSON object")
             answer = await asyncio.to_thread(vendor.judge, body, key)
