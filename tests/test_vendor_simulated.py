@@ -1,5 +1,5 @@
-"""Simulated vendors over real HTTP on loopback: accuracy per slice, idempotent replays, outages, 5xx, timeouts,
-and the adapter's normalisation of their vocabulary."""
+"""Simulated vendors over real HTTP on loopback: accuracy per slice, idempotent replays, outages, 5xx,
+timeouts, and the adapter's normalisation of their vocabulary."""
 
 from __future__ import annotations
 

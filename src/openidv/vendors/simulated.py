@@ -21,11 +21,11 @@ Behaviour, from ``options`` in vendors.yaml (``SimulatedOptions``):
   ``"*/passport"``, ``"default"`` that is configured;
 - **truth**: an input's ``labels.ground_truth`` when the request carries one (labelled benchmark inputs:
   cheap, and exactly the label the benchmark scores against), else our own in-house check on the real
-  pixels (``face_match`` for face_match, ``pad`` for liveness, ``document_capture`` for documents: it judges any design, where the template
-  forensics know only our own templates; it reads the page first, several seconds on a busy CPU), judged
-  by the packaged default policy; a check that cannot judge the input makes the vendor answer
-  ``unprocessable``. The vendor then gets the truth right with the slice's probability: the draw is seeded
-  by (vendor seed, idempotency key), so the same request always gets the same answer;
+  pixels (``face_match`` for face_match, ``pad`` for liveness, ``document_capture`` for documents: it
+  judges any design, where the template forensics know only our own templates; it reads the page first,
+  several seconds on a busy CPU), judged by the packaged default policy; a check that cannot judge the
+  input makes the vendor answer ``unprocessable``. The vendor then gets the truth right with the slice's
+  probability: the draw is seeded by (vendor seed, idempotency key), so a request always gets one answer;
 - **latency** lognormal (``latency.median_ms``, ``latency.sigma``), **error_rate** of 5xx answers,
   **outages** (``[{start_s, seconds}]`` after start, or the admin endpoint), **review_rate** of
   ``consider`` answers;
