@@ -68,6 +68,9 @@ register_graph_build(graph_app)  # `openidv graph build` and `openidv graph eval
 from openidv.cli.behaviour_cmd import behaviour_app  # noqa: E402
 
 app.add_typer(behaviour_app, name="behaviour")  # `openidv behaviour score` (docs/behaviour.md)
+from openidv.cli.vendors_cmd import vendors_app  # noqa: E402
+
+app.add_typer(vendors_app, name="vendors")  # `openidv vendors simulate|serve-simulated|...` (docs/vendors.md)
 # --- end of sub-command registration ---
 
 
