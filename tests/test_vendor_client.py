@@ -235,3 +235,35 @@ def test_runtime_calls_from_worker_threads_share_one_client(runtime: VendorRunti
 
 def test_default_circuit_config_is_valid() -> None:
     assert Circuit().failures == 5
+
+
+class Broken(Scripted):
+    async def call(self, request: VendorRequest, client: httpx.AsyncClient) -> VendorOutcome:
+        self.keys.append(request.idempotency_key)
+        raise KeyError("result")
+
+
+def test_an_adapter_bug_is_a_malformed_fault_and_a_cancelled_trial_frees_the_breaker() -> None:
+    clock = Clock()
+    v = ResilientVendor(Broken([]), config(retries=0), clock=clock, sleep=_no_sleep)
+    with pytest.raises(VendorFault) as raised:
+        call(v)
+    assert raised.value.kind == "malformed"
+
+    hanging = Scripted(["http_5xx"] * 3 + ["hang"])
+    v = ResilientVendor(hanging, config(retries=0, timeout_s=5), clock=clock, sleep=_no_sleep)
+    for _ in range(3):
+        with pytest.raises(VendorFault):
+            call(v)
+    clock.now += 16  # half-open: the trial hangs and its caller gives up
+
+    async def give_up() -> None:
+        task = asyncio.ensure_future(v.call(REQUEST))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await v.aclose()
+
+    asyncio.run(give_up())
+    assert v.breaker.allow()  # the trial slot is free again

@@ -135,6 +135,11 @@ class CircuitBreaker:
                 self._opened_at = now
                 self._faults.clear()
 
+    def abandon(self) -> None:
+        """A call that was let through ended without an answer either way (cancelled): free the trial."""
+        with self._lock:
+            self._trial = False
+
     def snapshot(self) -> dict[str, Any]:
         """For metrics and the router: state, when it opened, faults in the window."""
         return {"state": str(self.state), "opened_at": self.opened_at, "failures": self.failures}
@@ -213,6 +218,9 @@ class ResilientVendor:
             attempts += 1
             try:
                 outcome = await self._attempt(request)
+            except asyncio.CancelledError:  # the caller gave up: a half-open trial must not stay taken
+                self.breaker.abandon()
+                raise
             except VendorFault as fault:
                 self.breaker.fault()
                 if fault.kind not in UNSENT:
@@ -249,6 +257,8 @@ class ResilientVendor:
             raise VendorFault(self.name, "timeout", f"no answer within {self.config.timeout_s:g}s") from None
         except httpx.TransportError as exc:
             raise VendorFault(self.name, "connection", type(exc).__name__) from None
+        except Exception as exc:  # an adapter's bug or an answer it could not read: a fault, never a crash
+            raise VendorFault(self.name, "malformed", type(exc).__name__) from None
 
 
 def _finished(outcome: VendorOutcome, attempts: int, cost: float, start: float) -> VendorOutcome:
