@@ -44,8 +44,8 @@ class DriftAlert:
     metric: str  # pass_rate | score_distribution
     test: str  # cusum | ks
     baseline: float  # p0, or the reference window's median score
-    current: float  # the recent pass rate, or the tested block's median score
-    n: int  # observations behind ``current`` (since the baseline for CUSUM, the block size for KS)
+    current: float  # the pass rate since the estimated change point, or the tested block's median score
+    n: int  # observations behind ``current`` (since the change point for CUSUM, the block for KS)
     statistic: float  # the CUSUM sum, or the KS D
     threshold: float  # h, or alpha
     direction: str  # down | up | changed
@@ -67,19 +67,28 @@ class _Cusum:
         self.h = h
         self.s_down = 0.0
         self.s_up = 0.0
-        self.n = 0
-        self.passes = 0
+        # observations and passes since each sum last sat at 0: the estimated change point onwards
+        self.run_down = [0, 0]
+        self.run_up = [0, 0]
 
     def add(self, passed: bool) -> str | None:
-        self.n += 1
-        self.passes += passed
-        self.s_down = max(0.0, self.s_down + self.down[0 if passed else 1])
-        self.s_up = max(0.0, self.s_up + self.up[0 if passed else 1])
+        self.s_down = self._step(self.s_down, self.down[0 if passed else 1], self.run_down, passed)
+        self.s_up = self._step(self.s_up, self.up[0 if passed else 1], self.run_up, passed)
         if self.s_down > self.h:
             return "down"
         if self.s_up > self.h:
             return "up"
         return None
+
+    @staticmethod
+    def _step(s: float, llr: float, run: list[int], passed: bool) -> float:
+        s = max(0.0, s + llr)
+        if s == 0.0:
+            run[0] = run[1] = 0
+        else:
+            run[0] += 1
+            run[1] += passed
+        return s
 
 
 class _Monitor:
@@ -109,7 +118,9 @@ class DriftMonitor:
         min_slice_n: int = 30,
     ) -> None:
         if arl0 < 2 or not 0 < shift < 1 or warmup < 10 or window < 30 or not 0 < alpha < 1:
-            raise ValueError("drift monitor: needs arl0 >= 2, 0 < shift < 1, warmup >= 10, window >= 30, 0 < alpha < 1")
+            raise ValueError(
+                "drift monitor: needs arl0 >= 2, 0 < shift < 1, warmup >= 10, window >= 30, 0 < alpha < 1"
+            )
         self.scorecard = scorecard
         self.baselines = dict(baselines or {})
         self.arl0 = arl0
@@ -163,6 +174,7 @@ class DriftMonitor:
         if direction is None or "pass_rate" in mon.alerts:
             return []
         c = mon.cusum
+        run = c.run_down if direction == "down" else c.run_up
         alert = DriftAlert(
             vendor=key[0],
             capability=key[1],
@@ -170,8 +182,8 @@ class DriftMonitor:
             metric="pass_rate",
             test="cusum",
             baseline=round(c.p0, 6),
-            current=round(sum(mon.recent) / len(mon.recent), 6),
-            n=len(mon.recent),
+            current=round(run[1] / max(run[0], 1), 6),
+            n=run[0],
             statistic=round(c.s_down if direction == "down" else c.s_up, 6),
             threshold=round(c.h, 6),
             direction=direction,

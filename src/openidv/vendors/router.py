@@ -108,6 +108,10 @@ class Plan:
     scores: dict[str, float] = field(default_factory=dict)  # vendor -> cost + latency_weight * p50
 
 
+#: per slice: the vendors serving it above the floor, the excluded ones with why, the floor measurements
+_Static = tuple[list[str], list[dict[str, Any]], dict[str, dict[str, Any]]]
+
+
 def default_check_name(capability: Capability) -> str:
     return f"vendor_{capability.value}"
 
@@ -149,10 +153,7 @@ class Router:
         self._latency: dict[str, deque[float]] = {n: deque(maxlen=latency_window) for n in self.vendors}
         self._p50: dict[str, float | None] = {}
         self._since: dict[str, int] = {n: 0 for n in self.vendors}
-        self._static: dict[
-            tuple[str, str | None, str | None],
-            tuple[list[str], list[dict[str, Any]], dict[str, dict[str, Any]]],
-        ] = {}  # noqa: E501
+        self._static: dict[tuple[str, str | None, str | None], _Static] = {}
         self.observations: deque[Observation] = deque(maxlen=keep_observations)
         self.shadow_skipped = 0
         self._shadow_tasks: set[asyncio.Task[None]] = set()
@@ -162,9 +163,7 @@ class Router:
 
     # ------------------------------------------------------------------------------------ planning
 
-    def _static_plan(
-        self, capability: Capability, country: str | None, document_type: str | None
-    ) -> tuple[list[str], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def _static_plan(self, capability: Capability, country: str | None, document_type: str | None) -> _Static:
         """Serving and floors do not change while the router lives: computed once per slice."""
         key = (capability.value, (country or "").upper() or None, document_type)
         cached = self._static.get(key)
