@@ -327,9 +327,11 @@ class Router:
         failed: list[dict[str, str]] = []
         while len(answers) < need and queue:
             batch = [queue.pop(0) for _ in range(min(need - len(answers), len(queue)))]
+            t0 = self._clock()  # parallel calls: the wall time of the batch is what was spent waiting
             results = await asyncio.gather(
-                *(self._call(n, request, spent, "consensus") for n in batch), return_exceptions=True
+                *(self._call(n, request, [0.0], "consensus") for n in batch), return_exceptions=True
             )
+            spent[0] += self._clock() - t0
             for name, res in zip(batch, results, strict=True):
                 if isinstance(res, VendorOutcome):
                     answers[name] = res
