@@ -329,3 +329,20 @@ def test_scorecard_load_reads_a_folder_or_file_and_rejects_bad_ones(tmp_path: Pa
         Scorecard.load(bad)
     with pytest.raises(ConfigurationError, match="cannot read"):
         Scorecard.load(tmp_path / "missing.json")
+
+
+def test_run_sync_gives_up_on_a_stuck_coroutine_and_cancels_it() -> None:
+    cancelled = threading.Event()
+
+    async def stuck() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with Router({"a": FakeVendor("a")}, RoutingConfig(), None) as router:
+        with pytest.raises(TimeoutError):
+            router.run_sync(stuck(), 0.05)
+        assert cancelled.wait(5)
+        assert router.run_sync(asyncio.sleep(0, result=7), 5) == 7

@@ -35,7 +35,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any, Protocol, TypeVar
@@ -457,14 +456,29 @@ class Router:
             return self._loop
 
     def run_sync(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
-        """Run a coroutine on the router's loop from another thread."""
+        """Run a coroutine on the router's loop from another thread; ``TimeoutError`` past ``timeout_s``
+        (the coroutine is then cancelled). A plain task and an ``Event``: lighter than
+        ``run_coroutine_threadsafe``'s chained futures, which shows at the p99 of a busy machine."""
         loop = self._ensure_loop()
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
-        try:
-            return future.result(timeout_s)
-        except FutureTimeout:
-            future.cancel()
-            raise
+        done = threading.Event()
+        abandoned = threading.Event()
+        box: list[asyncio.Task[T]] = []
+
+        def start() -> None:
+            if abandoned.is_set():  # the caller gave up before the loop got to it
+                coro.close()
+                return
+            task = loop.create_task(coro)
+            box.append(task)
+            task.add_done_callback(lambda _: done.set())
+
+        loop.call_soon_threadsafe(start)
+        if not done.wait(timeout_s):
+            abandoned.set()
+            if box:
+                loop.call_soon_threadsafe(box[0].cancel)
+            raise TimeoutError("vendor router: the loop did not answer in time")
+        return box[0].result()
 
     def decide(self, request: VendorRequest, timeout_s: float | None = None) -> CheckResult:
         """The vendor check's entry point (sync, from a worker thread): ``route`` on the router's loop,
@@ -473,7 +487,7 @@ class Router:
         started = self._clock()
         try:
             return self.run_sync(self.route(request, limit), limit + 0.5)
-        except FutureTimeout:  # the loop itself is stuck: route's own deadline did not fire
+        except TimeoutError:  # the loop itself is stuck: route's own deadline did not fire
             routing = {"vendor": None, "reason": "deadline", "deadline_s": limit}
             return self._unavailable(request, routing, started, [self._clock() - started])
 
