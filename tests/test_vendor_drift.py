@@ -25,8 +25,13 @@ def outcome(passed: bool, score: float | None = None, vendor: str = "acme") -> V
 
 
 def scorecard(pass_rate: float = 0.9) -> Scorecard:
+    total = 1000
+    passes = round(pass_rate * total)
     return Scorecard.from_dict(
-        {"vendors": {"acme": {"document": {"all": {"n": 1000, "pass_rate": pass_rate}}}}}
+        {
+            "vendors": {"acme": {"document": {"slices": {"all": {"n": total}}}}},
+            "operations": {"acme": {"document": {"decisions": {"pass": passes, "decline": total - passes}}}},
+        }
     )
 
 

@@ -23,11 +23,16 @@ FLOOR = {Capability.DOCUMENT: Floor(metric="recall_at_fpr_1e-2", min=0.9)}
 
 
 def card(**vendors: dict[str, dict[str, Any]]) -> Scorecard:
-    return Scorecard.from_dict({"vendors": {v: {"document": s} for v, s in vendors.items()}})
+    """The benchmark's shape: vendors.<v>.document.slices.<slice>.<metric> = {value, ci_low, ...}."""
+    return Scorecard.from_dict(
+        {"vendors": {v: {"document": {"task": "pad", "slices": s}} for v, s in vendors.items()}}
+    )
 
 
-def m(value: float, n: int = 500, **extra: Any) -> dict[str, Any]:
-    return {"recall_at_fpr_1e-2": value, "n": n, "ci_low": value - 0.02, **extra}
+def m(value: float | None, n: int = 500, **extra: Any) -> dict[str, Any]:
+    ci = None if value is None else value - 0.02
+    metric = {"value": value, "ci_low": ci, "ci_high": ci and value + 0.02, "n": n}
+    return {"n": 2 * n, "n_legit": n, "n_fraud": n, "recall_at_fpr_1e-2": metric, **extra}
 
 
 def run(router: Router, req: Any = None) -> CheckResult:
@@ -63,7 +68,7 @@ def test_a_vendor_below_the_floor_for_gb_passports_is_never_chosen_there_but_is_
     below = next(e for e in routing(gb[0])["excluded"] if e["vendor"] == "cheap")
     assert below["reason"] == "below_floor"
     assert below["slice"] == "country=GB,document_type=passport" and below["value"] == 0.80
-    assert below["n"] == 200 and below["min"] == 0.9
+    assert below["n"] == 200 and below["min"] == 0.9 and below["accuracy"] == 0.80
     de = [routing(run(router, request(country="DE", key=str(i)))) for i in range(50)]
     assert {r["vendor"] for r in de if r["reason"] == "cheapest_eligible"} == {"cheap"}
     assert {r["vendor"] for r in de if r["reason"] == "exploration"} == {"dear"}
@@ -78,6 +83,10 @@ def test_the_most_specific_slice_needs_enough_samples_else_the_broader_one_count
     assert found is not None and found.slice == "document_type=passport" and found.value == 0.97
     found = scorecard.measurement("a", "document", "recall_at_fpr_1e-2", country="GB", min_n=5)
     assert found is not None and found.slice == "country=GB"
+    # an unsupported figure (value null: too few trials for the target) falls back to a broader slice
+    scorecard = card(a={"all": m(0.95), "country=GB": m(None)})
+    found = scorecard.measurement("a", "document", "recall_at_fpr_1e-2", country="GB")
+    assert found is not None and found.slice == "all"
     found = scorecard.measurement("a", "document", "recall_at_fpr_1e-2", country="FR", document_type="visa")
     assert found is not None and found.slice == "all"
 
@@ -313,19 +322,25 @@ def test_decide_runs_on_the_routers_own_loop_from_worker_threads_and_honours_the
 
 
 def test_scorecard_load_reads_a_folder_or_file_and_rejects_bad_ones(tmp_path: Path) -> None:
-    (tmp_path / "scorecard.json").write_text(
-        json.dumps({"vendors": {"a": {"document": {"country:gb": m(0.9), "all": m(0.8)}}}})
-    )
+    raw = {
+        "schema": "openidv.vendors.scorecard/1",
+        "vendors": {"a": {"document": {"task": "pad", "slices": {"country=GB": m(0.9), "all": m(0.8)}}}},
+        "operations": {
+            "a": {"document": {"decisions": {"pass": 8, "decline": 2}, "latency_ms": {"p50": 69.0}}}
+        },
+    }
+    (tmp_path / "scorecard.json").write_text(json.dumps(raw))
     sc = Scorecard.load(tmp_path)
     assert sc.vendors() == ["a"]
     got = sc.measurement("a", "document", "recall_at_fpr_1e-2", country="GB")
     assert got is not None and got.slice == "country=GB" and got.ci_low == pytest.approx(0.88)
+    assert sc.pass_rate("a", "document") == (0.8, 10) and sc.p50_latency_ms("a", "document") == 69.0
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"vendors": {"a": {"document": {"all": {"recall": 0.9}}}}}))
+    bad.write_text(json.dumps({"vendors": {"a": {"document": {"slices": {"all": {"recall": 0.9}}}}}}))
     with pytest.raises(ConfigurationError, match=r"all\.n"):
         Scorecard.load(bad)
-    bad.write_text(json.dumps({"vendors": {"a": {"document": {"region=EU": m(0.9)}}}}))
-    with pytest.raises(ConfigurationError, match="slice"):
+    bad.write_text(json.dumps({"vendors": {"a": {"document": {"all": m(0.9)}}}}))
+    with pytest.raises(ConfigurationError, match="slices"):
         Scorecard.load(bad)
     with pytest.raises(ConfigurationError, match="cannot read"):
         Scorecard.load(tmp_path / "missing.json")
@@ -346,3 +361,48 @@ def test_run_sync_gives_up_on_a_stuck_coroutine_and_cancels_it() -> None:
             router.run_sync(stuck(), 0.05)
         assert cancelled.wait(5)
         assert router.run_sync(asyncio.sleep(0, result=7), 5) == 7
+
+
+def test_error_rate_floors_use_the_complement_and_conservative_floors_the_interval_end() -> None:
+    floor = {Capability.FACE_MATCH: Floor(metric="fnmr_at_fmr_1e-3", min=0.95)}
+
+    def face(fnmr: float) -> dict[str, Any]:
+        return {
+            "n": 400,
+            "fnmr_at_fmr_1e-3": {"value": fnmr, "ci_low": 0.0, "ci_high": fnmr + 0.03, "n": 200},
+        }
+
+    scorecard = Scorecard.from_dict(
+        {
+            "vendors": {
+                "good": {"face_match": {"slices": {"all": face(0.03)}}},
+                "bad": {"face_match": {"slices": {"all": face(0.08)}}},
+            }
+        }
+    )
+    vendors = {"good": FakeVendor("good", 0.5), "bad": FakeVendor("bad", 0.1)}
+    r = routing(run(Router(vendors, RoutingConfig(floors=floor), scorecard), request(Capability.FACE_MATCH)))
+    assert r["vendor"] == "good" and r["floor"]["accuracy"] == pytest.approx(0.97)
+    strict = Router(vendors, RoutingConfig(floors=floor), scorecard, conservative_floors=True)
+    r = routing(run(strict, request(Capability.FACE_MATCH)))  # 1 - 0.06 < 0.95: nobody passes
+    assert r["vendor"] is None and {e["reason"] for e in r["excluded"]} == {"below_floor"}
+
+
+def test_decide_can_run_on_the_vendor_runtimes_loop() -> None:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    ran_on: list[bool] = []
+
+    def runner(coro: Any, timeout: float | None = None) -> Any:
+        ran_on.append(True)
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    try:
+        router = Router({"a": FakeVendor("a")}, RoutingConfig(), None, runner=runner)
+        assert router.decide(request()).status == Status.OK and ran_on == [True]
+        assert router._loop is None  # it never started a loop of its own
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from openidv.vendors.protocol import VendorDecision, VendorOutcome
-from openidv.vendors.scorecard import Scorecard, slice_key
+from openidv.vendors.scorecard import Scorecard
 
 
 @dataclass(frozen=True)
@@ -134,18 +134,14 @@ class DriftMonitor:
         self._lock = threading.Lock()
 
     def baseline_pass_rate(self, vendor: str, capability: str, country: str | None) -> float | None:
-        """The benchmarked pass rate: explicit baselines, else the scorecard's country slice, else all."""
+        """The benchmarked pass rate: explicit baselines, else the scorecard's (country slice, then the
+        whole set) when measured on at least ``min_slice_n`` rows."""
         if (vendor, capability) in self.baselines:
             return self.baselines[(vendor, capability)]
         if self.scorecard is None:
             return None
-        keys = [slice_key(country), "all"] if country else ["all"]
-        for key in keys:
-            m = self.scorecard.metrics(vendor, capability, key)
-            rate = (m or {}).get("pass_rate")
-            if m is not None and m["n"] >= self.min_slice_n and isinstance(rate, int | float):
-                return float(rate)
-        return None
+        found = self.scorecard.pass_rate(vendor, capability, country)
+        return found[0] if found is not None and found[1] >= self.min_slice_n else None
 
     def observe(self, outcome: VendorOutcome, country: str | None) -> list[DriftAlert]:
         """Feed one outcome; returns the alerts it raised (already-raised ones are not repeated)."""

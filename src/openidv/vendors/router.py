@@ -80,6 +80,13 @@ class CallableVendor(Protocol):
     async def call(self, request: VendorRequest) -> VendorOutcome: ...
 
 
+class SyncRunner(Protocol):
+    """Runs a coroutine on a loop someone else owns and waits for it (``VendorRuntime.run``): the
+    vendors' shared HTTP client belongs to that loop, so the router must run there too."""
+
+    def __call__(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T: ...
+
+
 class OutcomeSink(Protocol):
     """Where every routed, consensus and shadow outcome goes (``DriftMonitor`` is one)."""
 
@@ -128,12 +135,14 @@ class Router:
         clock: Callable[[], float] = time.perf_counter,
         sink: OutcomeSink | None = None,
         min_slice_n: int = 30,
+        conservative_floors: bool = False,
         deadline_s: float = 10.0,
         max_shadow_in_flight: int = 64,
         keep_observations: int = 10_000,
         latency_window: int = 256,
         check_name: Callable[[Capability], str] = default_check_name,
-        version: str = "1",
+        version: str = "1.0.0",
+        runner: SyncRunner | None = None,
     ) -> None:
         unknown = [v for v in routing.shadow if v not in vendors]
         if unknown:
@@ -143,6 +152,8 @@ class Router:
         self.scorecard = scorecard
         self.sink = sink
         self.min_slice_n = min_slice_n
+        self.conservative_floors = conservative_floors
+        self.runner = runner
         self.deadline_s = deadline_s
         self.max_shadow_in_flight = max_shadow_in_flight
         self.check_name = check_name
@@ -195,8 +206,9 @@ class Router:
                 if m is None:
                     excluded.append({"vendor": name, "reason": "no_measurement", "metric": floor.metric})
                     continue
-                info = {"metric": floor.metric, "min": floor.min, **m.as_dict()}
-                if m.value < floor.min:
+                accuracy = m.accuracy(self.conservative_floors)
+                info = {"metric": floor.metric, "min": floor.min, "accuracy": accuracy, **m.as_dict()}
+                if accuracy < floor.min:
                     excluded.append({"vendor": name, "reason": "below_floor", **info})
                     continue
                 floors[name] = info
@@ -219,7 +231,7 @@ class Router:
             else:
                 eligible.append(name)
         scores = {n: self._score(n, capability) for n in eligible}
-        eligible.sort(key=lambda n: (scores[n], -floors.get(n, {}).get("value", 0.0), n))
+        eligible.sort(key=lambda n: (scores[n], -floors.get(n, {}).get("accuracy", 0.0), n))
         reason = "cheapest_eligible" if eligible else "none_eligible"
         if explore and len(eligible) > 1 and self.routing.exploration > 0:  # noqa: SIM102 (draw only then)
             if self._rng.random() < self.routing.exploration:
@@ -235,8 +247,7 @@ class Router:
             return cost
         p50 = self.p50_ms(name)
         if p50 is None and self.scorecard is not None:
-            prior = (self.scorecard.metrics(name, capability.value) or {}).get("p50_latency_ms")
-            p50 = float(prior) if isinstance(prior, int | float) else None
+            p50 = self.scorecard.p50_latency_ms(name, capability.value)
         return cost + self.routing.latency_weight * (p50 or 0.0) / 1000.0
 
     def p50_ms(self, name: str) -> float | None:
@@ -486,6 +497,8 @@ class Router:
         limit = self.deadline_s if timeout_s is None else timeout_s
         started = self._clock()
         try:
+            if self.runner is not None:
+                return self.runner(self.route(request, limit), limit + 0.5)
             return self.run_sync(self.route(request, limit), limit + 0.5)
         except TimeoutError:  # the loop itself is stuck: route's own deadline did not fire
             routing = {"vendor": None, "reason": "deadline", "deadline_s": limit}
