@@ -243,6 +243,33 @@ def overhead(decisions: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ throughput
 
 
+async def _drive(
+    route: Callable[[VendorRequest], Awaitable[CheckResult]], requests: int, concurrency: int
+) -> dict[str, Any]:
+    sem = asyncio.Semaphore(concurrency)
+    lat: list[float] = []
+    ok = 0
+
+    async def one(i: int) -> None:
+        nonlocal ok
+        async with sem:
+            t0 = time.perf_counter()
+            r = await route(_req(i))
+            lat.append((time.perf_counter() - t0) * 1000)
+            ok += r.status == Status.OK
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(requests)))
+    wall = time.perf_counter() - t0
+    return {
+        "requests": requests,
+        "ok": ok,
+        "per_s": round(requests / wall, 1),
+        "p50_ms": round(_pct(lat, 0.5), 2),
+        "p99_ms": round(_pct(lat, 0.99), 2),
+    }
+
+
 def throughput(requests: int, concurrency: int, median_ms: float, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     mu = math.log(median_ms / 1000.0)
@@ -250,34 +277,10 @@ def throughput(requests: int, concurrency: int, median_ms: float, seed: int) -> 
     def latency() -> float:
         return rng.lognormvariate(mu, 0.5)
 
-    async def drive(route: Callable[[VendorRequest], Awaitable[CheckResult]]) -> dict[str, Any]:
-        sem = asyncio.Semaphore(concurrency)
-        lat: list[float] = []
-        ok = 0
-
-        async def one(i: int) -> None:
-            nonlocal ok
-            async with sem:
-                t0 = time.perf_counter()
-                r = await route(_req(i))
-                lat.append((time.perf_counter() - t0) * 1000)
-                ok += r.status == Status.OK
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(requests)))
-        wall = time.perf_counter() - t0
-        return {
-            "requests": requests,
-            "ok": ok,
-            "per_s": round(requests / wall, 1),
-            "p50_ms": round(_pct(lat, 0.5), 2),
-            "p99_ms": round(_pct(lat, 0.99), 2),
-        }
-
     ours = Router(_three(latency), RoutingConfig(exploration=0.05, latency_weight=0.1), None, rng_seed=2)
     naive = NaiveRouter(_three(latency))
-    r_ours = asyncio.run(drive(ours.route))
-    r_naive = asyncio.run(drive(naive.route))
+    r_ours = asyncio.run(_drive(ours.route, requests, concurrency))
+    r_naive = asyncio.run(_drive(naive.route, requests, concurrency))
 
     # the pipeline's way in: decide() from worker threads onto the router's loop
     threads = min(concurrency, 64)
@@ -312,14 +315,83 @@ def throughput(requests: int, concurrency: int, median_ms: float, seed: int) -> 
     }
 
 
-def http_throughput() -> dict[str, Any]:
-    """Over loopback HTTP with the simulated vendors, when the core engineer's modules are present."""
+def http(requests: int, concurrency: int, median_ms: float, seed: int) -> dict[str, Any]:
+    """Over loopback HTTP: the simulated vendors (uvicorn in this process), the resilient client on the
+    vendor runtime's loop, when those modules are importable (issue15-core); the JSON says whether it ran."""
     try:
-        for module in ("openidv.vendors.client", "openidv.vendors.simulated"):
-            importlib.import_module(module)
+        client = importlib.import_module("openidv.vendors.client")
+        simulated = importlib.import_module("openidv.vendors.simulated")
+        adapters = importlib.import_module("openidv.vendors.adapters")
     except ImportError as exc:
         return {"ran": False, "why": f"not importable here: {exc.name}"}
-    return {"ran": False, "why": "simulated vendors importable, but this bench does not wire them yet"}
+    runtime = client.VendorRuntime()
+    servers: dict[str, Any] = {}
+    try:
+        configs: dict[str, VendorConfig] = {}
+        for name, cost in (("alpha", 0.30), ("beta", 0.45), ("gamma", 0.60)):
+            cfg = VendorConfig(
+                adapter="simulated",
+                endpoint="http://127.0.0.1:1",
+                capabilities=(Capability.DOCUMENT,),
+                cost_per_call=cost,
+                timeout_s=2.0,
+                retries=0,
+                circuit=Circuit(failures=5, window_s=30, open_s=60),
+                options={"latency": {"median_ms": median_ms, "sigma": 0.5}, "seed": seed},
+            )
+            server = simulated.SimulatedVendorServer(name, cfg, port=0, truth=lambda _c, _i: True)
+            servers[name] = server.start()
+            configs[name] = cfg.model_copy(update={"endpoint": server.url})
+
+        def fleet() -> dict[str, Any]:
+            return {n: runtime.vendor(adapters.build_adapter(n, c), c) for n, c in configs.items()}
+
+        ours = Router(fleet(), RoutingConfig(exploration=0.05), None, rng_seed=4, runner=runtime.run)
+        naive = NaiveRouter(fleet())
+        limit = 600.0
+        r_ours = runtime.run(_drive(ours.route, requests, concurrency), limit)
+        r_naive = runtime.run(_drive(naive.route, requests, concurrency), limit)
+        # failover over HTTP: alpha answers 503 from now on; sequential requests through the router
+        servers["alpha"].outage(3600)
+        before = servers["alpha"].vendor.state.requests
+        rows = []
+        for i in range(60):
+            t0 = time.perf_counter()
+            r = ours.decide(_req(10_000_000 + i), 10)
+            rows.append((r.details.get("routing") or {}, (time.perf_counter() - t0) * 1000))
+        hits = servers["alpha"].vendor.state.requests - before
+        first_open = next(
+            (
+                k
+                for k, (rt, _) in enumerate(rows)
+                if any(
+                    e.get("reason") == "circuit_open" and e["vendor"] == "alpha"
+                    for e in rt.get("excluded", [])
+                )
+            ),
+            None,
+        )
+        return {
+            "ran": True,
+            "transport": "loopback HTTP (simulated vendors on uvicorn, resilient client, one runtime loop)",
+            "what": f"3 simulated vendors, latency median {median_ms} ms sigma 0.5, {concurrency} in flight",
+            "router": r_ours,
+            "naive": r_naive,
+            "ratio_per_s_router_over_naive": round(r_ours["per_s"] / r_naive["per_s"], 3),
+            "failover": {
+                "what": "alpha answers 503 from request 0 of 60 sequential decide() calls; circuit 5 faults",
+                "requests_reaching_dead_vendor": hits,
+                "first_request_skipping_it": first_open,
+                "first_after_open_latency_ms": round(rows[first_open][1], 2)
+                if first_open is not None
+                else None,
+                "answered": sum(1 for rt, _ in rows if rt.get("vendor") not in (None, "alpha")),
+            },
+        }
+    finally:
+        for server in servers.values():
+            server.stop()
+        runtime.close()
 
 
 # ------------------------------------------------------------------------------------ failover
@@ -409,7 +481,7 @@ def main() -> None:
         },
         "overhead": overhead(args.decisions),
         "throughput": throughput(args.requests, args.concurrency, args.median_ms, args.seed),
-        "throughput_http": http_throughput(),
+        "http": http(args.requests, args.concurrency, args.median_ms, args.seed),
         "failover_sequential": failover(args.failover_requests, 100, args.timeout_ms, 1, args.seed),
         "failover_concurrent": failover(args.failover_requests, 100, args.timeout_ms, 20, args.seed),
     }

@@ -406,3 +406,24 @@ def test_decide_can_run_on_the_vendor_runtimes_loop() -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+def test_every_call_is_reported_for_the_audit_log_with_its_role() -> None:
+    calls: list[tuple[str, str, str, bool]] = []
+
+    def hook(role: str, req: Any, answer: Any, result: CheckResult | None) -> None:
+        kind = answer.kind if isinstance(answer, Exception) else str(answer.decision)
+        vendor = answer.vendor
+        calls.append((role, vendor, kind, result is not None))
+
+    vendors = {
+        "a": FakeVendor("a", 0.1, fault="timeout"),
+        "b": FakeVendor("b", 0.2, decision=VendorDecision.DECLINE),
+        "s": FakeVendor("s", 0.0),
+    }
+    run(Router(vendors, RoutingConfig(shadow=("s",)), None, on_call=hook))
+    assert sorted(calls) == [
+        ("routed", "a", "timeout", False),
+        ("routed", "b", "decline", True),
+        ("shadow", "s", "pass", False),
+    ]

@@ -114,6 +114,10 @@ class Plan:
     scores: dict[str, float] = field(default_factory=dict)  # vendor -> cost + latency_weight * p50
 
 
+#: every vendor call, for the audit log: (role routed|consensus|shadow, request, the outcome or the fault,
+#: the returned result for the routed answer, else None)
+CallHook = Callable[[str, VendorRequest, VendorOutcome | VendorFault, CheckResult | None], None]
+
 #: per slice: the vendors serving it above the floor, the excluded ones with why, the floor measurements
 _Static = tuple[list[str], list[dict[str, Any]], dict[str, dict[str, Any]]]
 
@@ -143,6 +147,7 @@ class Router:
         check_name: Callable[[Capability], str] = default_check_name,
         version: str = "1.0.0",
         runner: SyncRunner | None = None,
+        on_call: CallHook | None = None,
     ) -> None:
         unknown = [v for v in routing.shadow if v not in vendors]
         if unknown:
@@ -154,6 +159,7 @@ class Router:
         self.min_slice_n = min_slice_n
         self.conservative_floors = conservative_floors
         self.runner = runner
+        self.on_call = on_call
         self.deadline_s = deadline_s
         self.max_shadow_in_flight = max_shadow_in_flight
         self.check_name = check_name
@@ -283,11 +289,17 @@ class Router:
         t0 = self._clock()
         try:
             outcome = await self.vendors[name].call(request)
+        except VendorFault as fault:
+            if self.on_call is not None:
+                self.on_call(role, request, fault, None)
+            raise
         finally:
             elapsed = self._clock() - t0
             spent[0] += elapsed
         self.record_latency(name, elapsed * 1000.0)
         self._observe(role, outcome, request)
+        if self.on_call is not None and role != "routed":  # a routed answer is reported with its result
+            self.on_call(role, request, outcome, None)
         return outcome
 
     async def _single(self, request: VendorRequest, started: float, spent: list[float]) -> CheckResult:
@@ -317,7 +329,10 @@ class Router:
                 "floor": plan.floors.get(name),
                 "score": round(plan.scores[name], 6),
             }
-            return self._result(outcome, routing, started, spent)
+            result = self._result(outcome, routing, started, spent)
+            if self.on_call is not None:
+                self.on_call("routed", request, outcome, result)
+            return result
         routing = {
             "vendor": None,
             "reason": "none_eligible" if not plan.order else "all_failed",
