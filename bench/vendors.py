@@ -349,8 +349,10 @@ def http(requests: int, concurrency: int, median_ms: float, seed: int) -> dict[s
         ours = Router(fleet(), RoutingConfig(exploration=0.05), None, rng_seed=4, runner=runtime.run)
         naive = NaiveRouter(fleet())
         limit = 600.0
-        r_ours = runtime.run(_drive(ours.route, requests, concurrency), limit)
+        for route in (ours.route, naive.route):  # warm: connection pools, every vendor reached once
+            runtime.run(_drive(route, max(concurrency, 100), concurrency), limit)
         r_naive = runtime.run(_drive(naive.route, requests, concurrency), limit)
+        r_ours = runtime.run(_drive(ours.route, requests, concurrency), limit)
         # failover over HTTP: alpha answers 503 from now on; sequential requests through the router
         servers["alpha"].outage(3600)
         before = servers["alpha"].vendor.state.requests
