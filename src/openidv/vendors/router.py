@@ -219,6 +219,8 @@ class Router:
                     continue
                 floors[name] = info
             passing.append(name)
+        if len(self._static) >= 4096:  # countries and document types come from the applicant's input
+            self._static.clear()
         self._static[key] = (passing, excluded, floors)
         return passing, excluded, floors
 
