@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -244,8 +244,10 @@ def overhead(decisions: int) -> dict[str, Any]:
 
 
 async def _drive(
-    route: Callable[[VendorRequest], Awaitable[CheckResult]], requests: int, concurrency: int
-) -> dict[str, Any]:
+    route: Callable[[VendorRequest], Awaitable[CheckResult]], requests: int, concurrency: int, first: int = 0
+) -> tuple[float, list[float], int]:
+    """``requests`` requests (keys from ``first``: never a replay), ``concurrency`` in flight: wall s,
+    latencies ms, ok count."""
     sem = asyncio.Semaphore(concurrency)
     lat: list[float] = []
     ok = 0
@@ -259,14 +261,38 @@ async def _drive(
             ok += r.status == Status.OK
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(requests)))
-    wall = time.perf_counter() - t0
+    await asyncio.gather(*(one(i) for i in range(first, first + requests)))
+    return time.perf_counter() - t0, lat, ok
+
+
+def _compare(
+    routes: dict[str, Callable[[VendorRequest], Awaitable[CheckResult]]],
+    requests: int,
+    concurrency: int,
+    run: Callable[[Coroutine[Any, Any, tuple[float, list[float], int]]], tuple[float, list[float], int]],
+    rounds: int = 4,
+) -> dict[str, dict[str, Any]]:
+    """Each route in ``rounds`` alternating rounds (the order flips every round), so a change in the
+    machine's background load hits both alike; per route: requests/s over all rounds and latency."""
+    acc: dict[str, tuple[float, list[float], int]] = {name: (0.0, [], 0) for name in routes}
+    names = list(routes)
+    per_round = max(1, requests // rounds)
+    key = 1_000_000
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            wall, lat, ok = run(_drive(routes[name], per_round, concurrency, key))
+            key += per_round
+            w, ls, k = acc[name]
+            acc[name] = (w + wall, ls + lat, k + ok)
     return {
-        "requests": requests,
-        "ok": ok,
-        "per_s": round(requests / wall, 1),
-        "p50_ms": round(_pct(lat, 0.5), 2),
-        "p99_ms": round(_pct(lat, 0.99), 2),
+        name: {
+            "requests": len(lat),
+            "ok": ok,
+            "per_s": round(len(lat) / wall, 1),
+            "p50_ms": round(_pct(lat, 0.5), 2),
+            "p99_ms": round(_pct(lat, 0.99), 2),
+        }
+        for name, (wall, lat, ok) in acc.items()
     }
 
 
@@ -279,8 +305,8 @@ def throughput(requests: int, concurrency: int, median_ms: float, seed: int) -> 
 
     ours = Router(_three(latency), RoutingConfig(exploration=0.05, latency_weight=0.1), None, rng_seed=2)
     naive = NaiveRouter(_three(latency))
-    r_ours = asyncio.run(_drive(ours.route, requests, concurrency))
-    r_naive = asyncio.run(_drive(naive.route, requests, concurrency))
+    both = _compare({"router": ours.route, "naive": naive.route}, requests, concurrency, asyncio.run)
+    r_ours, r_naive = both["router"], both["naive"]
 
     # the pipeline's way in: decide() from worker threads onto the router's loop
     threads = min(concurrency, 64)
@@ -300,7 +326,7 @@ def throughput(requests: int, concurrency: int, median_ms: float, seed: int) -> 
         wall = time.perf_counter() - t0
     return {
         "what": f"3 in-process vendors, lognormal latency median {median_ms} ms sigma 0.5, "
-        f"{concurrency} in flight",
+        f"{concurrency} in flight, 4 alternating rounds",
         "transport": "in-process asyncio.sleep (no HTTP)",
         "router": r_ours,
         "naive": r_naive,
@@ -350,9 +376,14 @@ def http(requests: int, concurrency: int, median_ms: float, seed: int) -> dict[s
         naive = NaiveRouter(fleet())
         limit = 600.0
         for route in (ours.route, naive.route):  # warm: connection pools, every vendor reached once
-            runtime.run(_drive(route, max(concurrency, 100), concurrency), limit)
-        r_naive = runtime.run(_drive(naive.route, requests, concurrency), limit)
-        r_ours = runtime.run(_drive(ours.route, requests, concurrency), limit)
+            runtime.run(_drive(route, max(concurrency, 100), concurrency, 5_000_000), limit)
+        both = _compare(
+            {"router": ours.route, "naive": naive.route},
+            requests,
+            concurrency,
+            lambda coro: runtime.run(coro, limit),
+        )
+        r_ours, r_naive = both["router"], both["naive"]
         # failover over HTTP: alpha answers 503 from now on; sequential requests through the router
         servers["alpha"].outage(3600)
         before = servers["alpha"].vendor.state.requests
@@ -376,7 +407,8 @@ def http(requests: int, concurrency: int, median_ms: float, seed: int) -> dict[s
         return {
             "ran": True,
             "transport": "loopback HTTP (simulated vendors on uvicorn, resilient client, one runtime loop)",
-            "what": f"3 simulated vendors, latency median {median_ms} ms sigma 0.5, {concurrency} in flight",
+            "what": f"3 simulated vendors, latency median {median_ms} ms sigma 0.5, {concurrency} in flight, "
+            "4 alternating rounds",
             "router": r_ours,
             "naive": r_naive,
             "ratio_per_s_router_over_naive": round(r_ours["per_s"] / r_naive["per_s"], 3),
