@@ -15,6 +15,9 @@ import httpx
 from openidv.results import Meaning
 from openidv.vendors.protocol import MEANING, Capability, VendorDecision, VendorFault
 
+#: the longest an adapter waits on a vendor's Retry-After while polling
+MAX_WAIT_S = 30.0
+
 
 class RateLimited(VendorFault):
     """HTTP 429; ``retry_after_s`` is the vendor's ``Retry-After`` in seconds (None when absent)."""

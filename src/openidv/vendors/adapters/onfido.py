@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from openidv.vendors.adapters._http import decision_score, field, json_object, send
+from openidv.vendors.adapters._http import MAX_WAIT_S, RateLimited, decision_score, field, json_object, send
 from openidv.vendors.config import VendorConfig
 from openidv.vendors.protocol import Capability, VendorDecision, VendorFault, VendorOutcome, VendorRequest
 
@@ -164,7 +164,10 @@ class OnfidoAdapter:
                 raise VendorFault(self.name, "malformed", f"check {check_id} was withdrawn")
             if attempt:
                 await asyncio.sleep(self.poll_interval_s)
-            check = await self._json(client, "GET", f"/checks/{check_id}")
+            try:
+                check = await self._json(client, "GET", f"/checks/{check_id}")
+            except RateLimited as exc:  # polling is idempotent: wait and poll again, keep the check
+                await asyncio.sleep(min(exc.retry_after_s or self.poll_interval_s, MAX_WAIT_S))
         if check.get("status") == "complete":
             return check
         raise VendorFault(self.name, "timeout", f"check {check_id} not complete after {self.max_polls} polls")

@@ -15,7 +15,8 @@ Call sequence for one request: ``POST /v1/sessions`` (``vendorData`` carries our
 documents no idempotency header, so a retried call opens a new session) -> ``POST /v1/sessions/{id}/media``
 per image (``context`` ``document-front``, ``document-back``, ``face``) -> ``PATCH /v1/sessions/{id}``
 ``{"verification": {"status": "submitted"}}`` -> ``GET /v1/sessions/{id}/decision`` until ``verification``
-is not null (``options.poll_interval_s``, ``options.max_polls``).
+is not null (``options.poll_interval_s``, ``options.max_polls``; a 429 on a poll waits ``Retry-After``
+(at most 30 s) and polls again, since a new session would be billed again).
 
 Veriff answers a session-level decision without a score, so the score is the decision on the capability's
 meaning (``decision_score``): approved -> pass, declined -> decline, review -> review,
@@ -35,7 +36,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from openidv.vendors.adapters._http import decision_score, field, json_object, send
+from openidv.vendors.adapters._http import MAX_WAIT_S, RateLimited, decision_score, field, json_object, send
 from openidv.vendors.config import VendorConfig
 from openidv.vendors.protocol import Capability, VendorDecision, VendorFault, VendorOutcome, VendorRequest
 
@@ -139,7 +140,15 @@ class VeriffAdapter:
     async def _decision(self, client: httpx.AsyncClient, session_id: str) -> dict[str, Any]:
         url = f"{self.base}/v1/sessions/{session_id}/decision"
         for attempt in range(self.max_polls):
-            response = await send(client, self.name, "GET", url, headers=self._headers(session_id.encode()))
+            try:
+                response = await send(
+                    client, self.name, "GET", url, headers=self._headers(session_id.encode())
+                )
+            except RateLimited as exc:  # the poll is idempotent: wait and poll again, keep the session
+                if attempt + 1 >= self.max_polls:
+                    raise
+                await asyncio.sleep(min(exc.retry_after_s or self.poll_interval_s, MAX_WAIT_S))
+                continue
             answer = json_object(response, self.name)
             if answer.get("verification") is not None:
                 return answer
