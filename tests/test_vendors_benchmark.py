@@ -268,3 +268,14 @@ def test_cli_bad_inputs_exit_2(world: dict[str, Any], tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "not YAML" in bad.output
     no_cap = _cli([*base, "--manifest", str(world["root"] / "docs.csv"), "--vendors", "lenient"])
     assert no_cap.exit_code == 2 and "document=" in no_cap.output
+
+
+def test_cli_runs_and_prints_a_summary(world: dict[str, Any], tmp_path: Path) -> None:
+    docs = f"document={world['root'] / 'docs.csv'}"
+    args = ["--config", str(world["config"]), "--out", str(tmp_path / "o"), "--manifest", docs]
+    result = _cli([*args, "--vendors", "strict", "--replicates", "50", "--no-html"])
+    assert result.exit_code == 0, result.output
+    assert "strict document: 62 rows (60 ok, 1 failed to acquire, 1 faults), cost 15.25 EUR" in result.output
+    card = json.loads((tmp_path / "o" / "scorecard.json").read_text())
+    assert card["bootstrap"]["replicates"] == 50 and not (tmp_path / "o" / "scorecard.html").exists()
+    assert list(card["vendors"]) == ["strict"]
