@@ -82,6 +82,31 @@ def _answers(rows: list[dict[str, Any]], rule: Any) -> dict[bytes, str]:
     return {r["content"]: r.get("special") or rule(r["label"], r["i"]) for r in rows}
 
 
+FACE_N = 20
+FACE_SCORE = {"approved": 1.0, "review": 0.5, "declined": 0.0}  # similarity: approved = same person
+
+
+def _face(genuine: bool, i: int) -> str:
+    if genuine:
+        return "declined" if i >= 18 else "review" if i >= 16 else "approved"
+    return "approved" if i >= 18 else "review" if i >= 16 else "declined"
+
+
+def _pairs() -> list[dict[str, Any]]:
+    """Face comparisons: ``b`` (the document, uploaded first) carries the answer key."""
+    return [
+        {
+            "id": f"{'g' if genuine else 'm'}{i}",
+            "genuine": genuine,
+            "i": i,
+            "country": "GB" if i % 2 else "FR",
+            "content": f"face-{'g' if genuine else 'm'}{i}".encode(),
+        }
+        for genuine in (True, False)
+        for i in range(FACE_N)
+    ]
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     rows = _rows()
@@ -94,7 +119,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             f"{r['id']},{r['id']}.txt,s-{r['id']},{r['label']},{species},{r['country']},{r['document_type']}"
         )
     (root / "docs.csv").write_text("\n".join(lines) + "\n")
+    pairs = _pairs()
+    face_lines = ["id,a,b,subject_a,subject_b,country"]
+    for p in pairs:
+        (root / f"{p['id']}-doc.bin").write_bytes(p["content"])
+        (root / f"{p['id']}-selfie.bin").write_bytes(b"selfie-" + p["content"])
+        other = f"p{p['i']}" if p["genuine"] else f"q{p['i']}"
+        face_lines.append(
+            f"{p['id']},{p['id']}-selfie.bin,{p['id']}-doc.bin,p{p['i']},{other},{p['country']}"
+        )
+    (root / "pairs.csv").write_text("\n".join(face_lines) + "\n")
     tables = {"lenient": _answers(rows, _lenient), "strict": _answers(rows, _strict)}
+    for table in tables.values():
+        table.update({p["content"]: _face(p["genuine"], p["i"]) for p in pairs})
     with serve(vendors_app(tables)) as base:
         config = root / "vendors.yaml"
         entries = []
@@ -102,7 +139,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             entries.append(
                 f"  {name}:\n    adapter: veriff\n    endpoint: {base}/{name}\n"
                 f"    credentials_env: {{api_key: BENCH_VERIFF_KEY, shared_secret: BENCH_VERIFF_SECRET}}\n"
-                f"    capabilities: [document]\n    timeout_s: 5\n    retries: 1\n    backoff_s: 0\n"
+                f"    capabilities: [document, face_match]\n"
+                f"    timeout_s: 5\n    retries: 1\n    backoff_s: 0\n"
                 f"    cost_per_call: {cost}\n    options: {{poll_interval_s: 0, max_polls: 3}}\n"
             )
         config.write_text("vendors:\n" + "".join(entries))
@@ -114,15 +152,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             out = root / "out"
             result = benchmark(
                 config,
-                [f"document={root / 'docs.csv'}"],
+                [f"document={root / 'docs.csv'}", str(root / "pairs.csv")],
                 ["lenient", "strict"],
                 out,
-                in_house=["test_metadata_score"],
-                options=Options(replicates=200, seed=0),
+                in_house=["document=test_metadata_score"],
+                options=Options(replicates=100, seed=0),
                 concurrency=4,
+                report_html=False,  # the reports' figures (matplotlib) are eval's to test, and slow
             )
             yield {
                 "rows": rows,
+                "pairs": pairs,
                 "root": root,
                 "out": out,
                 "card": result.scorecard,
@@ -279,3 +319,78 @@ def test_cli_runs_and_prints_a_summary(world: dict[str, Any], tmp_path: Path) ->
     card = json.loads((tmp_path / "o" / "scorecard.json").read_text())
     assert card["bootstrap"]["replicates"] == 50 and not (tmp_path / "o" / "scorecard.html").exists()
     assert list(card["vendors"]) == ["strict"]
+
+
+def test_face_match_verification_matches_hand_counts(world: dict[str, Any]) -> None:
+    cap = world["card"]["vendors"]["lenient"]["face_match"]
+    assert cap["task"] == "verification" and cap["meaning"] == "similarity"
+    threshold = cap["operating_point"]["threshold"]
+    assert set(cap["slices"]) == {"all", "country=FR", "country=GB"}
+    for key, entry in cap["slices"].items():
+        rows = [p for p in world["pairs"] if key == "all" or key == f"country={p['country']}"]
+        genuine = [FACE_SCORE[_face(True, p["i"])] for p in rows if p["genuine"]]
+        impostor = [FACE_SCORE[_face(False, p["i"])] for p in rows if not p["genuine"]]
+        assert (entry["n_genuine"], entry["n_impostor"]) == (len(genuine), len(impostor))
+        wins = sum((g > m) + 0.5 * (g == m) for g in genuine for m in impostor)
+        assert entry["roc_auc"]["value"] == pytest.approx(wins / (len(genuine) * len(impostor)), abs=1e-12)
+        fmr = sum(m >= threshold for m in impostor) / len(impostor)
+        fnmr = sum(g < threshold for g in genuine) / len(genuine)
+        assert entry["fmr"]["value"] == pytest.approx(fmr, abs=1e-12), key
+        assert entry["fnmr"]["value"] == pytest.approx(fnmr, abs=1e-12), key
+        assert entry["fnmr_at_fmr_1e-2"]["value"] is None  # 20 impostor pairs cannot support FMR 1e-2
+        assert entry["eer"]["ci_low"] is not None and entry["eer"]["n"] == len(genuine) + len(impostor)
+    assert (world["out"] / "lenient" / "face_match" / "report.json").is_file()
+
+
+class _Hanging:
+    """An adapter that never answers in time: the benchmark's own timeout must end each attempt."""
+
+    kind = "hanging"
+    name = "hanging"
+
+    async def call(self, request: Any, client: Any) -> Any:
+        import asyncio
+
+        await asyncio.sleep(5)
+
+
+def test_timeouts_are_error_rows_after_the_configured_retries() -> None:
+    import asyncio
+
+    import httpx
+
+    from openidv.vendors.benchmark import run_vendor
+    from openidv.vendors.config import VendorConfig
+    from openidv.vendors.protocol import Capability, VendorRequest
+
+    config = VendorConfig(
+        adapter="hanging",
+        endpoint="http://127.0.0.1:9",
+        capabilities=(Capability.DOCUMENT,),
+        timeout_s=0.05,
+        retries=1,
+        backoff_s=0,
+    )
+    req = VendorRequest(capability=Capability.DOCUMENT, idempotency_key="k", tenant="t", document_front=b"x")
+
+    async def go() -> Any:
+        async with httpx.AsyncClient() as client:
+            return await run_vendor(_Hanging(), config, [("r1", req), ("r2", None)], client)  # type: ignore[arg-type]
+
+    run = asyncio.run(go())
+    timed_out, not_served = run.rows
+    assert (timed_out.status, timed_out.fault, timed_out.attempts) == ("error", "timeout", 2)
+    assert (not_served.status, not_served.fault) == ("error", "not_served")
+    summary = run.summary()
+    assert summary["faults"] == {"not_served": 1, "timeout": 1} and summary["cost"]["per_call"] is None
+
+
+def test_slice_without_one_class_has_a_note(world: dict[str, Any]) -> None:
+    from openidv.eval.runner import reload
+    from openidv.eval.vendor_scorecard import slice_metrics
+
+    folder = world["out"] / "lenient" / "document"
+    loaded, _ = reload(json.loads((folder / "report.json").read_text()), folder)
+    only_bona = loaded.ss.subset(loaded.ss.good)
+    entry = slice_metrics(only_bona, Options(replicates=10))
+    assert entry["n_attack"] == 0 and "needs both" in entry["note"] and "roc_auc" not in entry

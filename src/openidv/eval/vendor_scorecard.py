@@ -300,10 +300,13 @@ def benchmark(
     options: Options | None = None,
     concurrency: int = 8,
     html: bool = True,
+    report_html: bool | None = None,
 ) -> BenchmarkResult:
     """The Python API behind ``openidv vendors benchmark``; bad input raises ``InvalidInput`` /
-    ``ConfigurationError`` before any vendor is called."""
+    ``ConfigurationError`` before any vendor is called. ``html`` writes scorecard.html;
+    ``report_html`` (default: ``html``) each report's HTML and figures, the slow part."""
     options = options or Options()
+    figures = html if report_html is None else report_html
     vendors_file = load_vendors(config_path)
     names = [n.strip() for n in vendor_names if n.strip()]
     if not names:
@@ -370,7 +373,7 @@ def benchmark(
                 )
                 continue
             folder = out / name / bench.capability.value
-            report = _vendor_report(run, bench.capability, folder, bench, options, html)
+            report = _vendor_report(run, bench.capability, folder, bench, options, figures)
             card["operations"][name][bench.capability.value] = report.get("vendor") or {}
             if "error" in report:
                 card["skipped"].append(
@@ -381,7 +384,7 @@ def benchmark(
     for capability, check in house:
         folder = out / IN_HOUSE / capability.value
         manifest = by_capability[capability].manifest.path
-        result = evaluate(manifest, folder, check=check, policy=policy, options=options, html=html)
+        result = evaluate(manifest, folder, check=check, policy=policy, options=options, html=figures)
         card["in_house"][capability.value] = {
             "check": result.report.get("check"),
             **capability_card(result.report, folder, options),
