@@ -242,12 +242,12 @@ def test_reports_match_hand_counts(world: dict[str, Any], vendor: str, rule: Any
 @pytest.mark.parametrize("vendor,rule", [("lenient", _lenient), ("strict", _strict)])
 def test_scorecard_slices_match_hand_counts(world: dict[str, Any], vendor: str, rule: Any) -> None:
     card = world["card"]
-    cap = card["vendors"][vendor]["document"]
-    threshold = cap["operating_point"]["threshold"]
+    slices = card["vendors"][vendor]["document"]  # vendor -> capability -> slice key -> metrics
+    threshold = card["evaluations"][vendor]["document"]["operating_point"]["threshold"]
     expected_keys = {"all", "country=DE", "country=GB", "document_type=id_card", "document_type=passport"}
     expected_keys |= {f"country={c},document_type={d}" for c in ("DE", "GB") for d in ("id_card", "passport")}
-    assert set(cap["slices"]) == expected_keys
-    for key, entry in cap["slices"].items():
+    assert set(slices) == expected_keys
+    for key, entry in slices.items():
         conds = dict(part.split("=") for part in key.split(",")) if key != "all" else {}
         pairs = _scored(world["rows"], rule, lambda r, conds=conds: all(r[k] == v for k, v in conds.items()))
         assert entry["n_bona_fide"] == sum(not a for a, _ in pairs)
@@ -260,7 +260,7 @@ def test_scorecard_slices_match_hand_counts(world: dict[str, Any], vendor: str, 
             e = entry[metric]
             assert e["ci_low"] is not None and e["ci_low"] <= e["value"] <= e["ci_high"], (key, metric)
             assert e["n"] > 0
-    overall = cap["slices"]["all"]
+    overall = slices["all"]
     pairs = _scored(world["rows"], rule)
     assert overall["recall_at_fpr_1e-1"]["value"] == pytest.approx(_recall_at_fpr(pairs, 0.1), abs=1e-12)
     assert overall["recall_at_fpr_1e-1"]["ci_low"] is not None
@@ -274,13 +274,14 @@ def test_scorecard_operations_in_house_and_html(world: dict[str, Any]) -> None:
     assert card["schema"] == "openidv.vendors.scorecard/1"
     assert card["operations"]["strict"]["document"]["cost"]["total"] == pytest.approx(61 * 0.25)
     house = card["in_house"]["document"]
-    assert house["check"]["name"] == "test_metadata_score"
+    evaluation = card["evaluations"]["in-house"]["document"]
+    assert evaluation["check"]["name"] == "test_metadata_score"
     # the in-house check reads each file's number as a similarity: bona fide should score above attacks
     bona = [float(r["content"]) for r in world["rows"] if r["label"] == "bona_fide"]
     attacks = [float(r["content"]) for r in world["rows"] if r["label"] == "attack"]
     wins = sum((b > a) + 0.5 * (b == a) for b in bona for a in attacks)
-    assert house["slices"]["all"]["roc_auc"]["value"] == pytest.approx(wins / (len(bona) * len(attacks)))
-    assert house["meaning"] == "similarity" and house["counts"]["rows"] == 62
+    assert house["all"]["roc_auc"]["value"] == pytest.approx(wins / (len(bona) * len(attacks)))
+    assert evaluation["meaning"] == "similarity" and evaluation["counts"]["rows"] == 62
     assert (world["out"] / "in-house" / "document" / "report.json").is_file()
     page = (world["out"] / "scorecard.html").read_text()
     assert "<script" not in page and "http://" not in page.split("</style>")[1].split("manifest")[0]
@@ -322,11 +323,12 @@ def test_cli_runs_and_prints_a_summary(world: dict[str, Any], tmp_path: Path) ->
 
 
 def test_face_match_verification_matches_hand_counts(world: dict[str, Any]) -> None:
-    cap = world["card"]["vendors"]["lenient"]["face_match"]
-    assert cap["task"] == "verification" and cap["meaning"] == "similarity"
-    threshold = cap["operating_point"]["threshold"]
-    assert set(cap["slices"]) == {"all", "country=FR", "country=GB"}
-    for key, entry in cap["slices"].items():
+    slices = world["card"]["vendors"]["lenient"]["face_match"]
+    evaluation = world["card"]["evaluations"]["lenient"]["face_match"]
+    assert evaluation["task"] == "verification" and evaluation["meaning"] == "similarity"
+    threshold = evaluation["operating_point"]["threshold"]
+    assert set(slices) == {"all", "country=FR", "country=GB"}
+    for key, entry in slices.items():
         rows = [p for p in world["pairs"] if key == "all" or key == f"country={p['country']}"]
         genuine = [FACE_SCORE[_face(True, p["i"])] for p in rows if p["genuine"]]
         impostor = [FACE_SCORE[_face(False, p["i"])] for p in rows if not p["genuine"]]

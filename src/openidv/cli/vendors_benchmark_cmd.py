@@ -70,9 +70,9 @@ def benchmark_command(
         print_json(card)
         return
     for name, caps in card["vendors"].items():
-        for capability, c in caps.items():
+        for capability in caps:
             ops = card["operations"][name].get(capability, {})
-            counts = c["counts"]
+            counts = card["evaluations"][name][capability]["counts"]
             typer.echo(
                 f"{name} {capability}: {counts['rows']} rows ({counts['ok']} ok, "
                 f"{counts['failed_to_acquire']} failed to acquire, {counts['error']} faults), "

@@ -255,7 +255,8 @@ def slice_metrics(ss: ScoredSet, options: Options) -> dict[str, Any]:
 
 
 def capability_card(report: dict[str, Any], folder: Path, options: Options) -> dict[str, Any]:
-    """Per slice metrics of one evaluated entry, every slice at the ``all`` operating threshold."""
+    """Per slice metrics of one evaluated entry (``slices``), every slice at the ``all`` operating
+    threshold, and what the evaluation was (task, meaning, operating point, counts, report path)."""
     loaded, _ = reload(report, folder)
     ss = loaded.ss
     op = (report.get("metrics") or {}).get("operating_point") or {}
@@ -354,6 +355,7 @@ def benchmark(
             for s in sets
         },
         "vendors": {},
+        "evaluations": {},
         "operations": {},
         "in_house": {},
         "skipped": [],
@@ -380,14 +382,18 @@ def benchmark(
                     {"entry": name, "capability": bench.capability.value, "reason": report["error"]}
                 )
                 continue
-            card["vendors"][name][bench.capability.value] = capability_card(report, folder, options)
+            built = capability_card(report, folder, options)
+            card["vendors"][name][bench.capability.value] = built.pop("slices")
+            card["evaluations"].setdefault(name, {})[bench.capability.value] = built
     for capability, check in house:
         folder = out / IN_HOUSE / capability.value
         manifest = by_capability[capability].manifest.path
         result = evaluate(manifest, folder, check=check, policy=policy, options=options, html=figures)
-        card["in_house"][capability.value] = {
+        built = capability_card(result.report, folder, options)
+        card["in_house"][capability.value] = built.pop("slices")
+        card["evaluations"].setdefault(IN_HOUSE, {})[capability.value] = {
             "check": result.report.get("check"),
-            **capability_card(result.report, folder, options),
+            **built,
         }
     card = _json_safe(card)
     path = out / "scorecard.json"

@@ -42,11 +42,16 @@ def cell(e: Mapping[str, Any] | None) -> str:
 
 
 def _entries(card: Mapping[str, Any], capability: str) -> dict[str, Mapping[str, Any]]:
-    found = {name: caps[capability] for name, caps in card.get("vendors", {}).items() if capability in caps}
+    """Entry label -> its evaluation (task, operating point...) with its ``slices``."""
+    evaluations = card.get("evaluations", {})
+    found: dict[str, Mapping[str, Any]] = {}
+    for name, caps in card.get("vendors", {}).items():
+        if capability in caps:
+            found[name] = {**evaluations[name][capability], "slices": caps[capability]}
     house = card.get("in_house", {}).get(capability)
     if house:
-        check = (house.get("check") or {}).get("name", "check")
-        found[f"in-house ({check})"] = house
+        info = evaluations["in-house"][capability]
+        found[f"in-house ({(info.get('check') or {}).get('name', 'check')})"] = {**info, "slices": house}
     return found
 
 
