@@ -143,6 +143,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 f"    timeout_s: 5\n    retries: 1\n    backoff_s: 0\n"
                 f"    cost_per_call: {cost}\n    options: {{poll_interval_s: 0, max_polls: 3}}\n"
             )
+        entries.append(  # nothing listens on port 9 (discard): every call is a connection fault
+            "  down:\n    adapter: veriff\n    endpoint: http://127.0.0.1:9\n"
+            "    credentials_env: {api_key: BENCH_VERIFF_KEY, shared_secret: BENCH_VERIFF_SECRET}\n"
+            "    capabilities: [document]\n    timeout_s: 2\n    retries: 0\n"
+        )
         config.write_text("vendors:\n" + "".join(entries))
         mp = pytest.MonkeyPatch()
         mp.setenv("BENCH_VERIFF_KEY", API_KEY)
@@ -153,7 +158,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             result = benchmark(
                 config,
                 [f"document={root / 'docs.csv'}", str(root / "pairs.csv")],
-                ["lenient", "strict"],
+                ["lenient", "strict", "down"],
                 out,
                 in_house=["document=test_metadata_score"],
                 options=Options(replicates=100, seed=0),
@@ -396,3 +401,14 @@ def test_slice_without_one_class_has_a_note(world: dict[str, Any]) -> None:
     only_bona = loaded.ss.subset(loaded.ss.good)
     entry = slice_metrics(only_bona, Options(replicates=10))
     assert entry["n_attack"] == 0 and "needs both" in entry["note"] and "roc_auc" not in entry
+
+
+def test_a_vendor_that_is_down_is_listed_not_fatal(world: dict[str, Any]) -> None:
+    card = world["card"]
+    assert card["vendors"]["down"] == {}
+    skipped = {s["capability"]: s["reason"] for s in card["skipped"] if s["entry"] == "down"}
+    assert "connection 62" in skipped["document"]
+    assert skipped["face_match"] == "capability not configured for this vendor"
+    assert card["operations"]["down"]["document"]["faults"] == {"connection": 62}
+    scores = (world["out"] / "down" / "document" / "scores.csv").read_text()
+    assert scores.count(",error,") == 62

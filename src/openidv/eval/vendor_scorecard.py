@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from openidv.errors import InvalidInput
+from openidv.errors import InvalidInput, OpenIDVError
 from openidv.eval.data import ScoredSet, Task
 from openidv.eval.manifests import Manifest, ManifestKind, load_manifest
 from openidv.eval.metrics import evaluate_set
@@ -279,12 +279,16 @@ def _vendor_report(
     folder.mkdir(parents=True, exist_ok=True)
     scores = folder / SCORES_FILE
     write_scores(scores, score_table(run, capability))
-    summary = run.summary()
-    if summary["answered"] == 0 or all(r.status == "error" for r in run.rows):
-        return {"error": "no row was answered; nothing to evaluate", "vendor": summary}
-    result = evaluate(bench.manifest.path, folder, scores=scores, options=options, html=html)
+    summary = {"name": run.vendor, "adapter": run.adapter, "capability": capability.value, **run.summary()}
+    if not any(r.status == Status.OK.value for r in run.rows):
+        faults = ", ".join(f"{k} {v}" for k, v in summary["faults"].items()) or "none"
+        return {"error": f"no row was scored (faults: {faults}); nothing to evaluate", "vendor": summary}
+    try:
+        result = evaluate(bench.manifest.path, folder, scores=scores, options=options, html=html)
+    except OpenIDVError as exc:  # e.g. the scored rows hold one class only: this vendor, not the run
+        return {"error": f"not evaluated: {exc}", "vendor": summary}
     report = result.report
-    report["vendor"] = {"name": run.vendor, "adapter": run.adapter, "capability": capability.value, **summary}
+    report["vendor"] = summary
     path = folder / REPORT_FILE
     path.write_text(json.dumps(_json_safe(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
