@@ -1,7 +1,9 @@
 """Vendor adapters by kind (the ``adapter:`` of vendors.yaml), imported on first use.
 
-Adding a vendor: write a class honouring ``openidv.vendors.protocol.VendorAdapter`` (``kind``, ``name``,
-``async call(request, client)``) whose constructor takes ``(name, config)``, and list it here.
+Why a dict of import paths rather than imports: an adapter's module is loaded only when a configured vendor
+uses it, and a new kind is one added line. Adding a vendor: write a class honouring
+``openidv.vendors.protocol.VendorAdapter`` (``kind``, ``name``, ``async call(request, client)``) whose
+constructor takes ``(name, config)``, and list it here.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from openidv.errors import ConfigurationError
 from openidv.vendors.config import VendorConfig
 from openidv.vendors.protocol import VendorAdapter
 
-#: kind -> "module:Class"
+#: kind -> "module:Class"; keep it additive (one line per kind)
 ADAPTERS: dict[str, str] = {
     "simulated": "openidv.vendors.adapters.simulated:SimulatedAdapter",
+    "onfido": "openidv.vendors.adapters.onfido:OnfidoAdapter",
+    "veriff": "openidv.vendors.adapters.veriff:VeriffAdapter",
 }
+KINDS = ADAPTERS  # the name the benchmark uses
 
 
 def build_adapter(name: str, config: VendorConfig) -> VendorAdapter:
@@ -24,8 +29,11 @@ def build_adapter(name: str, config: VendorConfig) -> VendorAdapter:
     path = ADAPTERS.get(config.adapter)
     if path is None:
         known = ", ".join(sorted(ADAPTERS))
-        raise ConfigurationError(f"vendors.{name}.adapter: unknown kind {config.adapter!r}; known: {known}")
+        raise ConfigurationError(f"vendors.{name}.adapter: unknown adapter {config.adapter!r}; use {known}")
     module, _, attr = path.partition(":")
     cls: Any = getattr(importlib.import_module(module), attr)
     adapter: VendorAdapter = cls(name, config)
     return adapter
+
+
+adapter_for = build_adapter
