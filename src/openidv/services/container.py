@@ -66,7 +66,7 @@ class Services:
         captures = SqlCaptureIndex(store.engine)
         vendor_router: VendorRouting | None = None
         if settings.vendors_path is not None:
-            from openidv.vendors.single import router_from_file
+            from openidv.vendors.routed import router_from_file
 
             vendor_router = router_from_file(settings.vendors_path, lambda: store.keyring)
         return cls(
