@@ -5,7 +5,9 @@ over (both calls audited, sealed); a decline from the chosen vendor is final (th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -85,3 +87,21 @@ def test_a_decline_is_final_and_never_sent_to_another_vendor(
     assert result.details["vendor"] == "budget"  # the cheaper of two equals
     assert result.details["routing"]["reason"] == "cheapest_eligible"
     assert [c.vendor for c in calls_of(store, record.id)] == ["budget"]
+
+
+def test_the_status_route_shows_circuits_and_drift(routed: RoutedVendors, api_client: Any) -> None:
+    """``GET /v1/vendors/status`` through the real app: 404 without vendors, then each vendor's circuit."""
+    client, _, headers = api_client
+    response = client.get("/v1/vendors/status", headers=headers)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    services = client.app.state.services
+    client.app.state.services = replace(services, vendor_router=routed)
+    try:
+        body = client.get("/v1/vendors/status", headers=headers).json()
+    finally:
+        client.app.state.services = services
+    assert set(body["vendors"]) == {"budget", "premium"}
+    assert body["vendors"]["budget"]["circuit"]["state"] in {"closed", "open", "half_open"}
+    assert body["vendors"]["premium"]["cost_per_call"] == pytest.approx(0.9)
+    assert body["drift"]["alerts"] == [] and isinstance(body["drift"]["monitors"], list)

@@ -19,6 +19,7 @@ from openidv.vendors.adapters import build_adapter
 from openidv.vendors.audit import CallRecord, VendorCallLog
 from openidv.vendors.client import ResilientVendor, VendorRuntime
 from openidv.vendors.config import VendorsFile, load_vendors
+from openidv.vendors.drift import DriftMonitor
 from openidv.vendors.protocol import VendorFault, VendorOutcome, VendorRequest, normalise
 from openidv.vendors.router import Router
 from openidv.vendors.scorecard import Scorecard
@@ -38,8 +39,15 @@ class RoutedVendors:
             name: runtime.vendor(build_adapter(name, config), config)
             for name, config in vendors.vendors.items()
         }
+        #: pass rates and score distributions per vendor, capability and country, from every answer
+        self.drift = DriftMonitor(scorecard)
         self.router = Router(
-            self.clients, vendors.routing, scorecard, runner=runtime.run, on_call=self._remember
+            self.clients,
+            vendors.routing,
+            scorecard,
+            runner=runtime.run,
+            on_call=self._remember,
+            sink=self.drift,
         )
 
     def _remember(
@@ -70,6 +78,31 @@ class RoutedVendors:
 
     def breakers(self) -> dict[str, dict[str, Any]]:
         return {name: client.breaker.snapshot() for name, client in self.clients.items()}
+
+    def status(self) -> dict[str, Any]:
+        """What an operator watches (``GET /v1/vendors/status``): each vendor's circuit, measured median
+        latency, cost and what it serves; standing drift alerts and every drift monitor's state."""
+        vendors = {
+            name: {
+                "circuit": client.breaker.snapshot(),
+                "p50_latency_ms": self.router.p50_ms(name),
+                "cost_per_call": client.config.cost_per_call,
+                "currency": client.config.currency,
+                "capabilities": [str(c) for c in client.config.capabilities],
+                "countries": list(client.config.countries),
+                "document_types": list(client.config.document_types),
+                "shadow": name in self.vendors.routing.shadow,
+            }
+            for name, client in self.clients.items()
+        }
+        return {
+            "vendors": vendors,
+            "drift": {
+                "alerts": [alert.as_dict() for alert in self.drift.status()],
+                "flagged_vendors": self.drift.flagged_vendors(),
+                "monitors": self.drift.snapshot(),
+            },
+        }
 
 
 def router_from_file(path: str | Path, keyring: KeyRing | Callable[[], KeyRing]) -> RoutedVendors:
