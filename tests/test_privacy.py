@@ -341,6 +341,7 @@ def test_purge_erases_what_is_past_its_retention(app: App) -> None:
         retention_liveness_days=0,
         retention_graph_days=0,
         retention_telemetry_days=0,
+        retention_vendor_calls_days=0,
     )
     assert subjects.purge(keep_all).cutoffs == {
         "verifications": None,
@@ -348,6 +349,7 @@ def test_purge_erases_what_is_past_its_retention(app: App) -> None:
         "liveness_sessions": None,
         "graph_accounts": None,
         "telemetry_sessions": None,
+        "vendor_calls": None,
     }
 
 

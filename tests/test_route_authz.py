@@ -89,6 +89,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ),
     ("DELETE", "/v1/webhooks/{endpoint_id}"): Row(204, 404, path=lambda w: {"endpoint_id": w.webhook_id}),
     ("POST", "/v1/sessions"): Row(201, 201),
+    # the test world routes to no vendors: the resource does not exist for anyone
+    ("GET", "/v1/vendors/status"): Row(404, 404),
     ("GET", "/v1/sessions/{session_id}"): Row(
         200, 404, path=lambda w: {"session_id": TelemetrySessions(w.store).create(tenant="a").id}
     ),

@@ -82,6 +82,11 @@ class Settings:
     device_redis_prefix: str = "openidv:device:"
     #: browser collector sessions (device attributes and behaviour events)
     retention_telemetry_days: int = 30
+    #: audit copies of external vendor calls (``vendor_calls``: sealed raw answers), by when they were made
+    retention_vendor_calls_days: int = 365
+    #: vendors.yaml (``OPENIDV_VENDORS``): external IDV vendors behind the ``vendor_router`` service; None:
+    #: this deployment calls no vendor
+    vendors_path: Path | None = None
     telemetry_session_ttl_s: int = 3600
     #: origins allowed to post telemetry cross-origin (exact ``scheme://host[:port]`` strings)
     collector_origins: tuple[str, ...] = ()
@@ -112,6 +117,8 @@ class Settings:
             retention_graph_days=_count(env, "OPENIDV_RETENTION_GRAPH_DAYS", 365),
             retention_device_days=max(1, _count(env, "OPENIDV_RETENTION_DEVICE_DAYS", 90)),
             retention_telemetry_days=_count(env, "OPENIDV_RETENTION_TELEMETRY_DAYS", 30),
+            retention_vendor_calls_days=_count(env, "OPENIDV_RETENTION_VENDOR_CALLS_DAYS", 365),
+            vendors_path=Path(env["OPENIDV_VENDORS"]).expanduser() if env.get("OPENIDV_VENDORS") else None,
             telemetry_session_ttl_s=max(1, _count(env, "OPENIDV_TELEMETRY_SESSION_TTL_S", 3600)),
             collector_origins=parse_origins(env.get("OPENIDV_COLLECTOR_ORIGINS") or ""),
             audit_checkpoints=(

@@ -128,7 +128,7 @@ def run_verification(evidence: Evidence, pipeline: Pipeline) -> VerificationRun:
     follow_ups: list[tuple[str, FollowUp]] = []
     for result in run.results:
         check = by_name.get(result.check)
-        if check is None or result.status == Status.ERROR:
+        if check is None or (result.status == Status.ERROR and not check.follow_ups_on_error):
             continue
         follow_ups += [(f.service, f) for f in check.follow_ups(evidence, result)]
     return VerificationRun(record, tuple(follow_ups))

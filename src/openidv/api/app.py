@@ -44,6 +44,7 @@ from openidv.api.routes_subjects import router as subjects_router
 from openidv.api.routes_telemetry import TelemetryBatchIn, get_telemetry_sessions
 from openidv.api.routes_telemetry import public_router as collector_router
 from openidv.api.routes_telemetry import router as telemetry_router
+from openidv.api.routes_vendors import router as vendors_router
 from openidv.api.routes_webhooks import router as webhooks_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
 from openidv.decision.policy import Policy, load_policy
@@ -132,6 +133,7 @@ def create_app(
     app.include_router(liveness_router, dependencies=[Depends(require_api_key)])
     app.include_router(subjects_router, dependencies=[Depends(require_api_key)])
     app.include_router(graph_router, dependencies=[Depends(require_api_key)])
+    app.include_router(vendors_router, dependencies=[Depends(require_api_key)])
     app.include_router(async_router, dependencies=[Depends(require_api_key)])
     app.include_router(webhooks_router, dependencies=[Depends(require_api_key)])
     app.include_router(telemetry_router, dependencies=[Depends(require_api_key)])

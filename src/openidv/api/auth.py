@@ -44,6 +44,8 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/v1/subjects/{subject_id}"): "subjects:read",
     ("DELETE", "/v1/subjects/{subject_id}"): "subjects:erase",
     ("GET", "/v1/graph/accounts/{account_id}"): "graph:read",
+    # operational state of the shared vendors (no tenant's data): any key that may read verifications
+    ("GET", "/v1/vendors/status"): "verifications:read",
     # telemetry sessions exist only to feed a verification: they need the verification scopes
     ("POST", "/v1/sessions"): "verifications:write",
     ("GET", "/v1/sessions/{session_id}"): "verifications:read",

@@ -87,6 +87,9 @@ class Check:
     file_fields: ClassVar[tuple[str, ...]] = ()
     #: checks whose (disclosed) results this one reads: it runs after them, through ``run_after``
     after: ClassVar[tuple[str, ...]] = ()
+    #: ask ``follow_ups`` for this check's ``error`` results too (a vendor check's failed calls were
+    #: billed and must be audited); other checks' error results have nothing to follow up
+    follow_ups_on_error: ClassVar[bool] = False
 
     params: CheckParams
 

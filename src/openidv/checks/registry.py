@@ -71,6 +71,9 @@ _BUILTIN: dict[str, BuiltinCheck] = {
     "liveness_session": _builtin(
         "liveness.session_check:LivenessSessionCheck", "liveness.params:LivenessSessionParams"
     ),
+    "vendor_document": _builtin("vendor:VendorDocumentCheck", "vendor_params:VendorParams"),
+    "vendor_face_match": _builtin("vendor:VendorFaceMatchCheck", "vendor_params:VendorParams"),
+    "vendor_liveness": _builtin("vendor:VendorLivenessCheck", "vendor_params:VendorParams"),
 }
 _loaded: dict[str, type[Check]] = {}
 

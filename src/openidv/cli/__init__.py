@@ -68,6 +68,11 @@ register_graph_build(graph_app)  # `openidv graph build` and `openidv graph eval
 from openidv.cli.behaviour_cmd import behaviour_app  # noqa: E402
 
 app.add_typer(behaviour_app, name="behaviour")  # `openidv behaviour score` (docs/behaviour.md)
+from openidv.cli.vendors_benchmark_cmd import register as register_vendors_benchmark  # noqa: E402
+from openidv.cli.vendors_cmd import vendors_app  # noqa: E402
+
+app.add_typer(vendors_app, name="vendors")  # `openidv vendors ...` (docs/vendors.md)
+register_vendors_benchmark(vendors_app)  # `openidv vendors benchmark`
 # --- end of sub-command registration ---
 
 

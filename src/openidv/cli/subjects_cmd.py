@@ -105,7 +105,8 @@ def purge_command(
     typer.echo(
         f"{verb} {report.verifications} verification(s), {report.templates} template(s), "
         f"{report.liveness_sessions} liveness session(s), {report.jobs} finished async job(s), "
-        f"{report.webhook_events} settled webhook event(s), {report.graph_accounts} identity-graph account(s)"
+        f"{report.webhook_events} settled webhook event(s), "
+        f"{report.graph_accounts} identity-graph account(s), {report.vendor_calls} vendor call record(s)"
     )
 
 

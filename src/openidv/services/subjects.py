@@ -11,6 +11,9 @@ sessions (with their own audit entry). The audit log records
 hash of the tenant and subject id, with counts: it proves the erasure without keeping who was erased.
 openidv stores no images (only digests and perceptual hashes), so there are no image files to remove.
 
+Audit copies of vendor calls (``vendor_calls``) go with their verification (erasure and verification
+retention) and by their own age (``OPENIDV_RETENTION_VENDOR_CALLS_DAYS``).
+
 ``purge`` enforces the retention settings (``OPENIDV_RETENTION_*_DAYS``): the same erasure by age, with
 reason ``retention``; ``dry_run`` only counts.
 """
@@ -32,6 +35,7 @@ from openidv.store import privacy
 from openidv.store.graph_repository import GraphRepository, StoredAccount
 from openidv.store.job_queue import purge_finished_jobs
 from openidv.store.repository import Store
+from openidv.store.vendor_call_store import purge_vendor_calls
 from openidv.store.webhook_store import purge_settled_events
 from openidv.tenancy import DEFAULT_TENANT
 
@@ -94,6 +98,8 @@ class PurgeReport:
     #: identity-graph accounts (with their links and the identifier values only they held)
     graph_accounts: int = 0
     telemetry_sessions: int = 0
+    #: audit copies of external vendor calls (``OPENIDV_RETENTION_VENDOR_CALLS_DAYS``)
+    vendor_calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -199,6 +205,7 @@ class SubjectService:
             "liveness_sessions": _cutoff(now, settings.retention_liveness_days),
             "graph_accounts": _cutoff(now, settings.retention_graph_days),
             "telemetry_sessions": _cutoff(now, settings.retention_telemetry_days),
+            "vendor_calls": _cutoff(now, settings.retention_vendor_calls_days),
         }
         verifications = templates = sessions = 0
         if (before := cut["verifications"]) is not None:
@@ -225,6 +232,9 @@ class SubjectService:
         telemetry = 0
         if (before := cut["telemetry_sessions"]) is not None:
             telemetry = self.telemetry.purge(before, dry_run=dry_run)
+        vendor_calls = 0
+        if (before := cut["vendor_calls"]) is not None:
+            vendor_calls = purge_vendor_calls(self.store, before, dry_run=dry_run)
         jobs = events = 0
         if (before := cut["verifications"]) is not None:
             jobs = purge_finished_jobs(self.store, before, dry_run=dry_run)
@@ -241,6 +251,7 @@ class SubjectService:
             events,
             graph_accounts,
             telemetry,
+            vendor_calls,
         )
 
     def _purge_graph(self, before: datetime, dry_run: bool) -> int:

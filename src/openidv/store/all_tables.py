@@ -7,6 +7,15 @@ from openidv.store import (
     models,
     queue_tables,
     telemetry_tables,
+    vendor_call_tables,
 )
 
-__all__ = ["gallery_tables", "graph_tables", "liveness_tables", "models", "queue_tables", "telemetry_tables"]
+__all__ = [
+    "gallery_tables",
+    "graph_tables",
+    "liveness_tables",
+    "models",
+    "queue_tables",
+    "telemetry_tables",
+    "vendor_call_tables",
+]

@@ -26,6 +26,7 @@ from openidv.store.gallery_tables import FaceGallery, FaceTemplate
 from openidv.store.liveness_tables import CaptureHash, LivenessSession
 from openidv.store.models import CheckResultRow, DecisionRow, Verification
 from openidv.store.repository import Store, details_of, evidence_of, record_of
+from openidv.store.vendor_call_tables import VendorCall
 
 #: the audit action of an erased verification (audit verification accepts a missing row it names)
 ERASED_ACTION = "verification.erased"
@@ -213,6 +214,8 @@ def _delete_rows(session: Session, ids: list[str], sessions: list[str]) -> Erase
     gone_sessions = session.execute(delete(LivenessSession).where(LivenessSession.id.in_(sessions)))
     session.execute(delete(CheckResultRow).where(CheckResultRow.verification_id.in_(ids)))
     session.execute(delete(DecisionRow).where(DecisionRow.verification_id.in_(ids)))
+    # the audit copies of vendor calls made for them (raw answers can quote the applicant's document)
+    session.execute(delete(VendorCall).where(VendorCall.verification_id.in_(ids)))
     session.execute(delete(Verification).where(Verification.id.in_(ids)))
     return Erased(len(ids), _rowcount(gone_sessions), _rowcount(captures))
 
