@@ -297,3 +297,49 @@ def test_serve_simulated_runs_the_configured_vendors_until_stopped(tmp_path: Pat
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "stopped" in out
+
+
+def test_benchmark_runs_on_what_simulate_writes(tmp_path: Path, shared_data: Path) -> None:
+    """``vendors simulate`` -> ``serve-simulated`` -> ``vendors benchmark``, as a user tries it by hand:
+    every vendor is scored on every capability, and each scorecard entry carries its sample size."""
+    import socket
+
+    from openidv.eval.metrics.common import Options
+    from openidv.eval.vendor_scorecard import benchmark
+    from openidv.synth.vendor_set import simulate
+    from openidv.vendors.config import load_vendors
+    from openidv.vendors.simulated import serve_simulated
+
+    with socket.socket() as probe:  # three free ports in a row are likely above a free one
+        probe.bind(("127.0.0.1", 0))
+        base = probe.getsockname()[1]
+    base = min(base, 65000)
+    made = simulate(
+        tmp_path / "sim", shared=shared_data, seed=5, documents=4, attacks=8, pairs=10, base_port=base
+    )
+    folder = made.manifest.parent
+    vendors = load_vendors(made.vendors)
+    servers = serve_simulated(vendors.vendors)
+    try:
+        result = benchmark(
+            made.vendors,
+            [
+                f"document={folder / 'document.csv'}",
+                f"liveness={folder / 'liveness.csv'}",
+                str(folder / "face_match.csv"),
+            ],
+            list(vendors.vendors),
+            tmp_path / "bench",
+            options=Options(replicates=20, seed=0),
+            html=False,
+        )
+    finally:
+        for server in servers:
+            server.stop()
+    card = result.scorecard["vendors"]
+    assert set(card) == set(vendors.vendors)
+    for name, config in vendors.vendors.items():
+        assert {str(c) for c in config.capabilities} <= set(card[name]), name
+        if "face_match" in card[name]:  # each served pair is scored (a served row's fault is an error row)
+            assert 1 <= card[name]["face_match"]["all"]["roc_auc"]["n"] <= 10
+    assert (tmp_path / "bench" / "scorecard.json").is_file()

@@ -100,7 +100,8 @@ def load_sets(specs: Sequence[str]) -> list[BenchmarkSet]:
 def requests_for(bench: BenchmarkSet) -> list[tuple[str, VendorRequest]]:
     """One ``VendorRequest`` per manifest row. Samples: the file is the document (document) or the selfie
     (liveness); comparisons: ``a`` is the selfie, ``b`` the document. ``country``, ``document_type`` and
-    ``channel`` columns fill the request's routing fields."""
+    ``channel`` columns fill the request's routing fields; the row's label rides along as
+    ``metadata.ground_truth``, which only the simulated adapter forwards."""
     m = bench.manifest
     frame = m.frame
     out: list[tuple[str, VendorRequest]] = []
@@ -119,6 +120,12 @@ def requests_for(bench: BenchmarkSet) -> list[tuple[str, VendorRequest]]:
             return value or None
 
         key = hashlib.sha256(f"{m.sha256}:{bench.capability}:{ident}".encode()).hexdigest()[:32]
+        # the row's label, for simulated vendors only: it is how one realises its configured accuracy
+        # (openidv.vendors.simulated); real adapters never send request metadata
+        if m.kind == ManifestKind.COMPARISONS:
+            truth = "genuine" if col("subject_a") == col("subject_b") else "attack"
+        else:
+            truth = "genuine" if col("label") in ("bona_fide", "legit") else "attack"
         out.append(
             (
                 ident,
@@ -131,6 +138,7 @@ def requests_for(bench: BenchmarkSet) -> list[tuple[str, VendorRequest]]:
                     channel=col("channel"),
                     document_front=document,
                     selfie=selfie,
+                    metadata={"ground_truth": truth},
                 ),
             )
         )

@@ -211,17 +211,21 @@ def simulate(
     rng.shuffle(genuine)
     rng.shuffle(impostor)
     half = pairs // 2
+    pair_subjects: dict[str, tuple[str, str]] = {}
     for n, (subject, a, b) in enumerate(genuine[:half] + impostor[: pairs - min(half, len(genuine))]):
         attack = "|" in subject
         rows.append(_row(id=f"face-{n:03d}", path=copy(a, "selfie"), path_b=copy(b, "portrait"),
                          subject=subject.split("|")[0], label="attack" if attack else "bona_fide",
                          species="impostor" if attack else None, capability="face_match",
                          document_type="passport", **slice_()))  # fmt: skip
+        first, _, second = subject.partition("|")
+        pair_subjects[f"face-{n:03d}"] = (first, second or first)
     manifest_path = out / "manifest.csv"
     with manifest_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+    _write_eval_manifests(out, rows, pair_subjects)
     vendors_path = out / "vendors.yaml"
     vendors_path.write_text(
         "# simulated vendors (openidv vendors simulate); serve them with "
@@ -233,6 +237,29 @@ def simulate(
     for row in rows:
         counts[row["capability"]] = counts.get(row["capability"], 0) + 1
     return SimulatedSet(vendors_path, manifest_path, len(rows), counts)
+
+
+#: the evaluation layer's manifests, one per capability, that ``openidv vendors benchmark`` reads:
+#: ``--manifest document=DIR/document.csv --manifest liveness=DIR/liveness.csv --manifest DIR/face_match.csv``
+SLICES = ("country", "document_type", "channel")
+
+
+def _write_eval_manifests(
+    out: Path, rows: list[dict[str, str]], pair_subjects: dict[str, tuple[str, str]]
+) -> None:
+    samples = ("id", "path", "subject", "label", "species", *SLICES)
+    for capability in ("document", "liveness"):
+        with (out / f"{capability}.csv").open("w", newline="", encoding="utf-8") as f:
+            samples_writer = csv.DictWriter(f, fieldnames=samples, extrasaction="ignore")
+            samples_writer.writeheader()
+            samples_writer.writerows(r for r in rows if r["capability"] == capability)
+    with (out / "face_match.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(("id", "a", "b", "subject_a", "subject_b", *SLICES))
+        for r in rows:
+            if r["capability"] == "face_match":
+                first, second = pair_subjects[r["id"]]
+                writer.writerow((r["id"], r["path"], r["path_b"], first, second, *(r[c] for c in SLICES)))
 
 
 def _read_manifest(path: Path) -> list[dict[str, str]]:
