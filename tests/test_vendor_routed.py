@@ -105,3 +105,34 @@ def test_the_status_route_shows_circuits_and_drift(routed: RoutedVendors, api_cl
     assert body["vendors"]["budget"]["circuit"]["state"] in {"closed", "open", "half_open"}
     assert body["vendors"]["premium"]["cost_per_call"] == pytest.approx(0.9)
     assert body["drift"]["alerts"] == [] and isinstance(body["drift"]["monitors"], list)
+
+
+def test_a_vendor_outage_mid_load_loses_no_verification(
+    routed: RoutedVendors, servers: dict[str, SimulatedVendorServer], store: Store, shared_data: Path
+) -> None:
+    """40 verifications from 8 threads; the cheaper vendor goes down after the first few. Every one ends
+    stored and decided: answered by a vendor (failed over when needed) or sent to review, never lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    verifier = Verifier(vendor_policy(), Services(vendor_router=routed), store)
+    pairs = [("obama/obama1.jpg", "obama/obama2.jpg"), ("obama/obama1.jpg", "biden/biden1.jpg")]
+
+    def one(i: int) -> Any:
+        if i == 6:
+            servers["budget"].outage(30)
+        selfie, document = pairs[i % 2]
+        return verifier.verify(faces(shared_data, selfie, document))
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            records = list(pool.map(one, range(40)))
+    finally:
+        servers["budget"].outage(0)
+    assert len({r.id for r in records}) == 40
+    for record in records:
+        assert record.decision.outcome in (Outcome.APPROVE, Outcome.REJECT, Outcome.REVIEW)
+        (result,) = record.checks
+        assert result.status.value == "ok" or "VENDOR_UNAVAILABLE" in record.decision.reason_codes
+        assert calls_of(store, record.id), record.id  # every attempt is on the audit trail
+    vendors = {r.checks[0].details.get("vendor") for r in records}
+    assert "premium" in vendors  # the outage was failed over
