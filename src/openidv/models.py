@@ -60,6 +60,26 @@ def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     return spec
 
 
+def packaged_model(model_id: str, sha256: str, description: str) -> ModelSpec:
+    """The registry entry of an in-house model shipped as ``openidv/_models/<id>.json`` with its card in
+    ``models/<id>.yaml`` (registered on first use)."""
+    try:
+        return get_model(model_id)
+    except ConfigurationError:
+        return register_model(
+            ModelSpec(
+                id=model_id,
+                package="openidv",
+                resource=f"_models/{model_id}.json",
+                sha256=sha256,
+                licence="Apache-2.0",
+                distribution="openidv",
+                card=f"models/{model_id}.yaml",
+                description=description,
+            )
+        )
+
+
 def get_model(model_id: str) -> ModelSpec:
     try:
         return _REGISTRY[model_id]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from openidv.errors import ConfigurationError
-from openidv.models import ModelSpec, get_model, model_path, register_model, sha256_file
+from openidv.models import ModelSpec, model_path, packaged_model, sha256_file
 
 MODEL_ID = "graph-ring-gbt-v1"
 FORMAT = "openidv-trees-v1"
@@ -25,22 +25,12 @@ SHA256 = "f2a52579c521e13018c99e7b3d0d07cd8ed46617eaf7ec88d014c6867a7247ea"
 
 def spec() -> ModelSpec:
     """The registry entry (registered on first use)."""
-    try:
-        return get_model(MODEL_ID)
-    except ConfigurationError:
-        return register_model(
-            ModelSpec(
-                id=MODEL_ID,
-                package="openidv",
-                resource=f"_models/{MODEL_ID}.json",
-                sha256=SHA256,
-                licence="Apache-2.0",
-                distribution="openidv",
-                card=f"models/{MODEL_ID}.yaml",
-                description="identity-graph ring model: learned hub weights + gradient-boosted trees over "
-                "account, neighbourhood and ring features, trained on SYNTHETIC populations",
-            )
-        )
+    return packaged_model(
+        MODEL_ID,
+        SHA256,
+        "identity-graph ring model: learned hub weights + gradient-boosted trees over "
+        "account, neighbourhood and ring features, trained on SYNTHETIC populations",
+    )
 
 
 def read_artifact(path: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from openidv.errors import ConfigurationError
-from openidv.models import ModelSpec, get_model, model_path, register_model
+from openidv.models import ModelSpec, model_path, packaged_model
 from openidv.trees import Trees
 
 MODEL_ID = "behaviour-bot-v1"
@@ -23,22 +23,12 @@ SHA256 = "b7b2d72272e376ee551e3a41807ad856ecf5bb074a4be7e440e47d2298bd00da"
 
 def spec() -> ModelSpec:
     """The registry entry (registered on first use)."""
-    try:
-        return get_model(MODEL_ID)
-    except ConfigurationError:
-        return register_model(
-            ModelSpec(
-                id=MODEL_ID,
-                package="openidv",
-                resource=f"_models/{MODEL_ID}.json",
-                sha256=SHA256,
-                licence="Apache-2.0",
-                distribution="openidv",
-                card=f"models/{MODEL_ID}.yaml",
-                description="bot versus human from pointer trajectories (real Balabit humans vs SYNTHETIC "
-                "bots) and key timings (SYNTHETIC only): gradient-boosted trees",
-            )
-        )
+    return packaged_model(
+        MODEL_ID,
+        SHA256,
+        "bot versus human from pointer trajectories (real Balabit humans vs SYNTHETIC "
+        "bots) and key timings (SYNTHETIC only): gradient-boosted trees",
+    )
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from openidv.errors import ConfigurationError
-from openidv.models import ModelSpec, get_model, model_path, register_model
+from openidv.models import ModelSpec, model_path, packaged_model
 
 MODEL_ID = "capture-session-v1"
 FORMAT = "openidv-tails-v1"
@@ -114,22 +114,13 @@ class SessionModel:
 
 
 def spec() -> ModelSpec:
-    try:
-        return get_model(MODEL_ID)
-    except ConfigurationError:
-        return register_model(
-            ModelSpec(
-                id=MODEL_ID,
-                package="openidv",
-                resource=f"_models/{MODEL_ID}.json",
-                sha256=SHA256,
-                licence="Apache-2.0",
-                distribution="openidv",
-                card=f"models/{MODEL_ID}.yaml",
-                description="capture-session anomaly: per-feature empirical tails of SYNTHETIC normal "
-                "capture sessions, Bonferroni-combined",
-            )
-        )
+    """The registry entry (registered on first use)."""
+    return packaged_model(
+        MODEL_ID,
+        SHA256,
+        "capture-session anomaly: per-feature empirical tails of SYNTHETIC normal "
+        "capture sessions, Bonferroni-combined",
+    )
 
 
 def read_model(path: Path) -> SessionModel:
