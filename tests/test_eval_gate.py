@@ -168,3 +168,37 @@ def test_sample_size_command() -> None:
     assert "29,956 impostor comparisons with no error" in result.stdout
     bad = CliRunner().invoke(app, ["eval", "sample-size", "--rate", "2"])
     assert bad.exit_code == 2 and "rate" in bad.stderr
+
+
+def test_history_keeps_every_verdict_in_order(runs: dict[str, Path], tmp_path: Path) -> None:
+    from openidv.eval.gate_history import read_history
+
+    history = tmp_path / "gate-history.jsonl"
+    base, gates = str(runs["base"]), str(runs["gates"])
+    for candidate, label, code in (("same", "retrain-1", 0), ("worse", "retrain-2", 1)):
+        result = CliRunner().invoke(
+            app,
+            [
+                "eval",
+                "compare",
+                base,
+                str(runs[candidate]),
+                "--gate",
+                gates,
+                "--history",
+                str(history),
+                "--label",
+                label,
+            ],
+        )
+        assert result.exit_code == code, result.output
+    with history.open("a") as fh:
+        fh.write('{"half a line')  # a torn write from elsewhere is skipped, not fatal
+    entries = list(read_history(history))
+    assert [(e["label"], e["passed"]) for e in entries] == [("retrain-1", True), ("retrain-2", False)]
+    assert entries[1]["failed"] and "fnmr-at-fmr-1e-2" in entries[1]["failed"]
+    assert "worse" in entries[1]["candidate"] and len(entries[1]["gates"]) == 3
+    missing = CliRunner().invoke(
+        app, ["eval", "compare", base, str(runs["same"]), "--history", str(tmp_path / "nope" / "h.jsonl")]
+    )
+    assert missing.exit_code == 2 and "does not exist" in missing.output

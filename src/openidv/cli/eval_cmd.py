@@ -224,11 +224,21 @@ def compare_cmd(
     ),
     seed: int | None = typer.Option(None, "--seed"),
     json_output: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+    history: Path | None = typer.Option(
+        None,
+        "--history",
+        help="Append the verdict as one JSON line to this file (e.g. runs/gate-history.jsonl; the console "
+        "lists these).",
+    ),
+    label: str | None = typer.Option(None, "--label", help="A name for this comparison in the history."),
 ) -> None:
     """Print what changed; exit 1 when the candidate is worse beyond a gate's margin (the CI command)."""
     from openidv.eval.gate import compare
+    from openidv.eval.gate_history import append_history, history_entry
 
     result = compare(baseline, candidate, gate, replicates=replicates, seed=seed)
+    if history is not None:
+        append_history(history, history_entry(result.as_dict(), label=label))
     if json_output:
         print_json(result.as_dict())
     else:
