@@ -171,7 +171,7 @@ def test_sample_size_command() -> None:
 
 
 def test_history_keeps_every_verdict_in_order(runs: dict[str, Path], tmp_path: Path) -> None:
-    from openidv.eval.gate_history import read_history
+    from openidv.gate_history import read_history
 
     history = tmp_path / "gate-history.jsonl"
     base, gates = str(runs["base"]), str(runs["gates"])

@@ -234,7 +234,7 @@ def compare_cmd(
 ) -> None:
     """Print what changed; exit 1 when the candidate is worse beyond a gate's margin (the CI command)."""
     from openidv.eval.gate import compare
-    from openidv.eval.gate_history import append_history, history_entry
+    from openidv.gate_history import append_history, history_entry
 
     result = compare(baseline, candidate, gate, replicates=replicates, seed=seed)
     if history is not None:
