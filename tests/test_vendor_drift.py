@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -322,3 +322,161 @@ def test_vendors_drift_replays_the_audit_table_and_exits_1_on_an_alert(
     assert cleared.exit_code == 0 and json.loads(cleared.stdout)["resets_applied"] == 1
     bad = runner.invoke(app, ["vendors", "drift", "--config", str(tmp_path / "missing.yaml")])
     assert bad.exit_code == 2 and "error:" in bad.output
+
+
+# ------------------------------------------------------------------ re-benchmark through the regression gate
+
+BENCH_N = 40  # bona fide and attack rows each: small, yet a vendor at 60% accuracy fails the gate clearly
+
+
+@pytest.fixture(scope="module")
+def bench_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two simulated document vendors on loopback, a labelled manifest, and a baseline benchmark of both."""
+    from openidv.eval.metrics.common import Options
+    from openidv.eval.vendor_scorecard import benchmark
+    from openidv.vendors.config import load_vendors
+    from openidv.vendors.simulated import SimulatedVendorServer
+
+    root = tmp_path_factory.mktemp("rebench")
+    lines = ["id,path,subject,label,species,country,document_type"]
+    for label in ("bona_fide", "attack"):
+        for i in range(BENCH_N):
+            ident = f"{label[0]}{i}"
+            (root / f"{ident}.bin").write_bytes(f"document {ident}".encode())
+            species = "print" if label == "attack" else ""
+            lines.append(f"{ident},{ident}.bin,s-{ident},{label},{species},GB,passport")
+    (root / "docs.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    draft = write_vendors(root, {"steady": "http://127.0.0.1:1", "shifty": "http://127.0.0.1:1"})
+    configs = load_vendors(draft).vendors
+    with (
+        SimulatedVendorServer("steady", configs["steady"], port=0) as steady,
+        SimulatedVendorServer("shifty", configs["shifty"], port=0) as shifty,
+    ):
+        config = write_vendors(root, {"steady": steady.url, "shifty": shifty.url})
+        manifest = f"document={root / 'docs.csv'}"
+        benchmark(
+            config,
+            [manifest],
+            ["steady", "shifty"],
+            root / "baseline",
+            options=Options(replicates=100, seed=0),
+            concurrency=4,
+            html=False,
+            report_html=False,
+        )
+        yield {
+            "root": root,
+            "config": config,
+            "manifest": manifest,
+            "servers": {"steady": steady, "shifty": shifty},
+        }
+
+
+def rebench_args(world: dict[str, Any], vendor: str, out: Path, *extra: str) -> list[str]:
+    return [
+        "vendors",
+        "rebenchmark",
+        "--config",
+        str(world["config"]),
+        "--vendor",
+        vendor,
+        "--manifest",
+        world["manifest"],
+        "--baseline",
+        str(world["root"] / "baseline"),
+        "--out",
+        str(out),
+        "--replicates",
+        "100",
+        "--concurrency",
+        "4",
+        *extra,
+    ]
+
+
+def drift_resets_and_audit(store: Store) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]]]:
+    from sqlalchemy import select
+
+    from openidv.store.models import AuditEntry
+    from openidv.store.vendor_call_tables import VendorDriftReset
+
+    with store.transaction() as session:
+        resets = [(r.vendor, r.capability) for r in session.scalars(select(VendorDriftReset))]
+        entries = [
+            e.payload
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "vendor.drift_reset"))
+        ]
+    return resets, entries
+
+
+def test_rebenchmark_resets_an_unchanged_vendor_and_refuses_one_whose_accuracy_changed(
+    bench_world: dict[str, Any],
+    store: Store,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from openidv.vendors.simulated import Rates
+
+    monkeypatch.setenv("OPENIDV_DATABASE_URL", database_url)
+    config = bench_world["config"]
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    for name in ("steady", "shifty"):
+        store_calls(store, name, drifting(), start=hour_ago)
+    running = router_from_file(config, lambda: store.keyring, engine=store.engine)
+    running.reset_poll_s = 0.0
+    assert {a[0] for a in alerts_of(running)} == {"steady", "shifty"}
+    runner = CliRunner()
+
+    shifty = bench_world["servers"]["shifty"].vendor
+    original = shifty.options
+    shifty.options = original.model_copy(update={"accuracy": {"default": Rates(tpr=0.6, tnr=0.6)}})
+    with shifty.state.lock:  # forget its stored answers: the same requests are judged afresh
+        shifty.state.answers.clear()
+    try:
+        failed = runner.invoke(app, rebench_args(bench_world, "shifty", tmp_path / "shifty"))
+    finally:
+        shifty.options = original
+        with shifty.state.lock:
+            shifty.state.answers.clear()
+    assert failed.exit_code == 1, failed.output
+    assert "shifty document: FAIL" in failed.stdout and "nothing reset" in failed.output
+    assert drift_resets_and_audit(store) == ([], [])
+
+    passed = runner.invoke(app, [*rebench_args(bench_world, "steady", tmp_path / "steady"), "--json"])
+    assert passed.exit_code == 0, passed.output
+    body = json.loads(passed.stdout)
+    [verdict] = body["verdicts"]
+    assert body["passed"] and verdict["passed"] and verdict["capability"] == "document"
+    assert verdict["baseline_report"].endswith("baseline/steady/document/report.json")
+    assert (tmp_path / "steady" / "steady" / "document" / "report.json").is_file()
+    resets, entries = drift_resets_and_audit(store)
+    assert resets == [("steady", "document")]
+    [entry] = entries
+    assert entry["vendor"] == "steady" and entry["verdicts"][0]["passed"] is True
+    # the running service honours the reset; a restarted one too; shifty's alarm stands in both
+    assert {a[0] for a in alerts_of(running)} == {"shifty"}
+    restarted = router_from_file(config, lambda: store.keyring, engine=store.engine)
+    assert {a[0] for a in alerts_of(restarted)} == {"shifty"}
+
+
+def test_rebenchmark_bad_input_exits_2_before_calling_anyone(
+    bench_world: dict[str, Any], tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    baseline = bench_world["root"] / "baseline"
+    missing_baseline = rebench_args(bench_world, "steady", tmp_path / "y")
+    missing_baseline[missing_baseline.index("--baseline") + 1] = str(tmp_path / "nothing")
+    cases = [
+        rebench_args(bench_world, "nobody", tmp_path / "x"),
+        rebench_args(bench_world, "steady", baseline),  # would overwrite the baseline
+        missing_baseline,
+        [*rebench_args(bench_world, "steady", tmp_path / "z"), "--gate", str(tmp_path / "missing.yaml")],
+    ]
+    state = bench_world["servers"]["steady"].vendor.state
+    before = state.requests
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and result.output.startswith("error:"), (args, result.output)
+    assert state.requests == before  # no vendor was called
+    assert not any((tmp_path / d).exists() for d in ("x", "y", "z"))
