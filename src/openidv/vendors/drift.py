@@ -362,7 +362,8 @@ def rebenchmark_command(
     benchmarked report (``baseline``) against a fresh benchmark run of the same vendor and capability
     on the same manifest (``candidate``, from ``openidv vendors benchmark``). Exit 1 means the vendor
     regressed: take its floors' measurements from the new run. Produced as argv (this layer may not
-    import ``openidv.eval``); the capability and country the alert names are the slices to read."""
+    import ``openidv.eval``); the capability and country the alert names are the slices to read.
+    ``openidv vendors rebenchmark`` runs the benchmark and this gate and records the reset when it passes."""
     argv = ["openidv", "eval", "compare", str(baseline), str(candidate)]
     if gate is not None:
         argv += ["--gate", str(gate)]
