@@ -73,6 +73,9 @@ from openidv.cli.vendors_cmd import vendors_app  # noqa: E402
 
 app.add_typer(vendors_app, name="vendors")  # `openidv vendors ...` (docs/vendors.md)
 register_vendors_benchmark(vendors_app)  # `openidv vendors benchmark`
+from openidv.cli.vendors_drift_cmd import register as register_vendors_drift  # noqa: E402
+
+register_vendors_drift(vendors_app)  # `openidv vendors drift` and `openidv vendors rebenchmark`
 # --- end of sub-command registration ---
 
 

@@ -68,7 +68,9 @@ class Services:
         if settings.vendors_path is not None:
             from openidv.vendors.routed import router_from_file
 
-            vendor_router = router_from_file(settings.vendors_path, lambda: store.keyring)
+            vendor_router = router_from_file(
+                settings.vendors_path, lambda: store.keyring, engine=store.engine
+            )
         return cls(
             face_gallery=GalleryService.from_settings(
                 settings, engine=store.engine, policy=policy, audit_log=store.audit

@@ -1,21 +1,25 @@
-"""Storage of vendor calls: add rows (raw answer sealed) in the caller's transaction, read one back, purge.
+"""Storage of vendor calls: add rows (raw answer sealed) in the caller's transaction, read one back, purge;
+read the recent answered calls and the drift resets back for the drift monitors' replay.
 
-Storage only: what a call record holds is ``openidv.vendors.audit``'s business.
+Storage only: what a call record holds is ``openidv.vendors.audit``'s business, what a replay does with the
+rows ``openidv.vendors.drift``'s.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from openidv.crypto import KeyRing
 from openidv.store import audit
 from openidv.store.repository import Store
 from openidv.store.sealed import open_json, seal_json
-from openidv.store.vendor_call_tables import VendorCall
+from openidv.store.vendor_call_tables import VendorCall, VendorDriftReset
 
 
 def raw_aad(call_id: str) -> bytes:
@@ -69,3 +73,102 @@ def purge_vendor_calls(store: Store, before: datetime, *, dry_run: bool = False)
                 payload={"reason": "retention", "vendor_calls": count},
             )
     return count
+
+
+@dataclass(frozen=True)
+class AnsweredCall:
+    """What a drift monitor reads of one stored, answered call."""
+
+    vendor: str
+    capability: str
+    country: str | None
+    decision: str
+    score: float | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DriftReset:
+    """One recorded drift reset (``capability``/``country`` None: every monitor of the vendor)."""
+
+    id: str
+    vendor: str
+    capability: str | None
+    country: str | None
+    reset_at: datetime
+    actor: str
+    reason: str
+    evidence: dict[str, Any]
+
+
+def answered_calls(engine: Engine, *, since: datetime | None, limit: int) -> list[AnsweredCall]:
+    """The most recent ``limit`` answered calls (a decision, no fault) made at or after ``since``, oldest
+    first. Every role counts (routed, failover, shadow, consensus): each was a vendor outcome."""
+    stmt = select(
+        VendorCall.vendor,
+        VendorCall.capability,
+        VendorCall.country,
+        VendorCall.decision,
+        VendorCall.score,
+        VendorCall.created_at,
+    ).where(VendorCall.decision.is_not(None), VendorCall.fault.is_(None))
+    if since is not None:
+        stmt = stmt.where(VendorCall.created_at >= since)
+    stmt = stmt.order_by(VendorCall.created_at.desc(), VendorCall.id.desc()).limit(max(0, limit))
+    with Session(engine) as session:
+        rows = session.execute(stmt).all()
+    return [
+        AnsweredCall(
+            vendor=r[0], capability=r[1], country=r[2], decision=str(r[3]), score=r[4], created_at=r[5]
+        )
+        for r in reversed(rows)
+    ]
+
+
+def _reset(row: VendorDriftReset) -> DriftReset:
+    return DriftReset(
+        id=row.id,
+        vendor=row.vendor,
+        capability=row.capability,
+        country=row.country,
+        reset_at=row.reset_at,
+        actor=row.actor,
+        reason=row.reason,
+        evidence=dict(row.evidence or {}),
+    )
+
+
+def drift_resets(engine: Engine, *, after: datetime | None = None) -> list[DriftReset]:
+    """Recorded resets (those after ``after`` only, when given), oldest first."""
+    stmt = select(VendorDriftReset)
+    if after is not None:
+        stmt = stmt.where(VendorDriftReset.reset_at > after)
+    with Session(engine) as session:
+        rows = session.scalars(stmt.order_by(VendorDriftReset.reset_at, VendorDriftReset.id)).all()
+        return [_reset(r) for r in rows]
+
+
+def add_drift_reset(
+    session: Session,
+    *,
+    vendor: str,
+    capability: str | None,
+    country: str | None,
+    actor: str,
+    reason: str,
+    evidence: dict[str, Any],
+    at: datetime | None = None,
+) -> DriftReset:
+    """Add one reset in the caller's transaction (the caller appends the audit entry beside it)."""
+    row = VendorDriftReset(
+        id=str(uuid.uuid4()),
+        vendor=vendor,
+        capability=capability,
+        country=country.upper() if country else None,
+        reset_at=at or datetime.now(UTC),
+        actor=actor[:128],
+        reason=reason[:1000],
+        evidence=evidence,
+    )
+    session.add(row)
+    return _reset(row)

@@ -5,15 +5,20 @@ attempts, the fault when it failed) is in plain columns; the vendor's raw answer
 applicant and quote their document, is sealed (``raw_sealed``, envelope-encrypted with the key ring and
 bound to its row). Rows are written in the transaction that stores their verification (the vendor checks'
 ``RecordVendorCalls`` follow-up), erased with it (subject erasure) and purged by age
-(``OPENIDV_RETENTION_VENDOR_CALLS_DAYS``).
+(``OPENIDV_RETENTION_VENDOR_CALLS_DAYS``). ``country``, ``document_type`` and ``score`` (migration 0012) are
+what the drift monitors read when a service starts and replays stored outcomes.
+
+``vendor_drift_resets``: one row per drift reset recorded after a re-benchmark passed the regression gate
+(``openidv vendors rebenchmark``); running services apply resets newer than what they have applied.
+Deployment-wide, not per tenant: vendors and their monitors are shared by every tenant.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Float, Index, Integer, LargeBinary, String, Table
+from sqlalchemy import JSON, Float, Index, Integer, LargeBinary, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openidv.store.db import Base, UTCDateTime
@@ -43,6 +48,10 @@ class VendorCall(Base):
     vendor_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
     raw_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: the request's routing keys and the vendor's normalised score (drift replay); None before 0012
+    country: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    document_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (
         Index("ix_vendor_calls_verification", "verification_id"),
@@ -51,5 +60,27 @@ class VendorCall(Base):
     )
 
 
+class VendorDriftReset(Base):
+    """A drift reset of a vendor's monitors (``capability``/``country`` None: all of them)."""
+
+    __tablename__ = "vendor_drift_resets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(64), nullable=False)
+    capability: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    country: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    reset_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    reason: Mapped[str] = mapped_column(String(1000), nullable=False, default="")
+    #: what justified it: the gate's reports and verdicts (no personal data)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+
+    __table_args__ = (Index("ix_vendor_drift_resets_reset_at", "reset_at"),)
+
+
 #: for ``Base.metadata.create_all(engine, tables=list(VENDOR_CALL_TABLES))`` in tests
-VENDOR_CALL_TABLES: tuple[Table, ...] = (cast(Table, VendorCall.__table__), cast(Table, AuditEntry.__table__))
+VENDOR_CALL_TABLES: tuple[Table, ...] = (
+    cast(Table, VendorCall.__table__),
+    cast(Table, VendorDriftReset.__table__),
+    cast(Table, AuditEntry.__table__),
+)

@@ -52,6 +52,10 @@ class CallRecord:
     vendor_reference: str | None = None
     raw: Any = None
     role: str | None = None  # primary, failover, shadow, consensus...
+    #: the request's routing keys and the vendor's normalised score: what drift monitors replay at start
+    country: str | None = None
+    document_type: str | None = None
+    score: float | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
@@ -71,6 +75,9 @@ class CallRecord:
             vendor_reference=outcome.vendor_reference,
             raw=outcome.raw,
             role=role,
+            country=_country(request.country),
+            document_type=(request.document_type or None) and request.document_type[:32],
+            score=None if outcome.score is None else float(outcome.score),
         )
 
     @classmethod
@@ -89,7 +96,14 @@ class CallRecord:
             fault=fault.kind,
             raw={"fault": fault.kind, "detail": fault.detail[:500]},
             role=role,
+            country=_country(request.country),
+            document_type=(request.document_type or None) and request.document_type[:32],
         )
+
+
+def _country(country: str | None) -> str | None:
+    """Upper-cased as the drift monitors key it."""
+    return country.upper()[:8] if country else None
 
 
 class VendorCallLog:
@@ -167,6 +181,9 @@ class VendorCallLog:
                 fault=record.fault,
                 vendor_reference=(record.vendor_reference or None) and record.vendor_reference[:128],
                 created_at=record.created_at,
+                country=record.country,
+                document_type=record.document_type,
+                score=record.score,
             )
             assert ring is not None
             add_call(session, ring, row, record.raw)

@@ -16,8 +16,13 @@ Two tests per monitor:
   each later full, non-overlapping block of ``window`` scores is compared with it and alarms when the
   p-value is below ``alpha`` (default 1e-4 per block: one false alarm per ~10,000 blocks of a stable vendor).
 
-Alerts are sticky until ``reset`` (after a re-benchmark through the regression gate). State lives in
-process memory only: a restart starts the monitors afresh (warm-up again where no baseline is given).
+Alerts are sticky until ``reset`` (after a re-benchmark through the regression gate). What survives a
+restart: every answered call is stored in ``vendor_calls`` with its country and score, and resets in
+``vendor_drift_resets``; ``replay_stored`` feeds a fresh monitor the most recent stored outcomes (oldest
+first, bounded by count and age), skipping each call made at or before the latest reset covering its
+monitor, so a restarted service has the alarms and the CUSUM state it had (up to the calls of
+verifications that were never stored, which the live monitor saw and the table never got).
+``apply_resets`` lets a running service honour a reset recorded elsewhere (``openidv vendors rebenchmark``).
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from openidv.vendors.protocol import VendorDecision, VendorOutcome
+from sqlalchemy import Engine
+
+from openidv.store.vendor_call_store import AnsweredCall, DriftReset, answered_calls, drift_resets
+from openidv.vendors.protocol import Capability, VendorDecision, VendorOutcome
 from openidv.vendors.scorecard import Scorecard
 
 
@@ -132,6 +141,8 @@ class DriftMonitor:
         self.min_slice_n = min_slice_n
         self._monitors: dict[tuple[str, str, str | None], _Monitor] = {}
         self._lock = threading.Lock()
+        #: ids of the recorded resets this monitor has applied (or replayed past)
+        self._applied: set[str] = set()
 
     def baseline_pass_rate(self, vendor: str, capability: str, country: str | None) -> float | None:
         """The benchmarked pass rate: explicit baselines, else the scorecard's (country slice, then the
@@ -265,6 +276,74 @@ class DriftMonitor:
                 del self._monitors[k]
         return len(drop)
 
+    def replay(self, calls: Iterable[AnsweredCall], resets: Iterable[DriftReset] = ()) -> int:
+        """Feed stored answered calls (oldest first) as ``observe`` would have, skipping each call made at or
+        before the latest of ``resets`` that covers its monitor; the resets count as applied. Returns the
+        number of calls fed (rows of an unknown capability or decision are skipped)."""
+        resets = list(resets)
+        latest: dict[tuple[str, str, str | None], datetime | None] = {}
+        fed = 0
+        for call in calls:
+            try:
+                capability, decision = Capability(call.capability), VendorDecision(call.decision)
+            except ValueError:
+                continue
+            country = call.country.upper() if call.country else None
+            key = (call.vendor, capability.value, country)
+            if key not in latest:
+                latest[key] = max((r.reset_at for r in resets if _covers(r, key)), default=None)
+            last = latest[key]
+            if last is not None and call.created_at <= last:
+                continue
+            outcome = VendorOutcome(
+                vendor=call.vendor, capability=capability, decision=decision, score=call.score
+            )
+            self.observe(outcome, country)
+            fed += 1
+        with self._lock:
+            self._applied.update(r.id for r in resets)
+        return fed
+
+    def apply_resets(self, resets: Iterable[DriftReset]) -> list[DriftReset]:
+        """Reset the monitors each not yet applied reset covers (recorded by another process, e.g. the
+        rebenchmark command); returns those applied now."""
+        applied = []
+        for r in resets:
+            with self._lock:
+                if r.id in self._applied:
+                    continue
+                self._applied.add(r.id)
+            self.reset(r.vendor, r.capability, r.country)
+            applied.append(r)
+        return applied
+
+    def applied_resets(self) -> int:
+        with self._lock:
+            return len(self._applied)
+
+
+def _covers(reset: DriftReset, key: tuple[str, str, str | None]) -> bool:
+    return (
+        reset.vendor == key[0]
+        and (reset.capability is None or reset.capability == key[1])
+        and (reset.country is None or reset.country.upper() == key[2])
+    )
+
+
+def replay_stored(
+    monitor: DriftMonitor,
+    engine: Engine,
+    *,
+    days: float = 30.0,
+    limit: int = 50_000,
+    now: datetime | None = None,
+) -> int:
+    """Replay the most recent ``limit`` answered calls of the last ``days`` (0: any age) from the store into
+    ``monitor``, after the resets recorded there; returns how many were fed."""
+    since = (now or datetime.now(UTC)) - timedelta(days=days) if days > 0 else None
+    resets = drift_resets(engine)
+    return monitor.replay(answered_calls(engine, since=since, limit=limit), resets)
+
 
 def _median(values: list[float]) -> float:
     s = sorted(values)
@@ -283,7 +362,8 @@ def rebenchmark_command(
     benchmarked report (``baseline``) against a fresh benchmark run of the same vendor and capability
     on the same manifest (``candidate``, from ``openidv vendors benchmark``). Exit 1 means the vendor
     regressed: take its floors' measurements from the new run. Produced as argv (this layer may not
-    import ``openidv.eval``); the capability and country the alert names are the slices to read."""
+    import ``openidv.eval``); the capability and country the alert names are the slices to read.
+    ``openidv vendors rebenchmark`` runs the benchmark and this gate and records the reset when it passes."""
     argv = ["openidv", "eval", "compare", str(baseline), str(candidate)]
     if gate is not None:
         argv += ["--gate", str(gate)]
