@@ -351,6 +351,9 @@ def test_scorecard_operations_in_house_and_html(world: dict[str, Any]) -> None:
     assert (
         "class='best'" in page and "recall_at_fpr_1e-2" in page and "lenient" in page and "in-house" in page
     )
+    decided = page.split("At each vendor's own decision")
+    assert len(decided) == 3  # one table per capability (document, face_match)
+    assert "review_rate" in decided[1] and "in-house" not in decided[1].split("</table>")[0]
 
 
 def _cli(args: list[str]) -> Any:
@@ -380,6 +383,8 @@ def test_cli_runs_and_prints_a_summary(world: dict[str, Any], tmp_path: Path) ->
     result = _cli([*args, "--vendors", "strict", "--replicates", "50", "--no-html"])
     assert result.exit_code == 0, result.output
     assert "strict document: 62 rows (60 ok, 1 failed to acquire, 1 faults), cost 15.25 EUR" in result.output
+    assert "  at its own decisions (all rows, 95%): apcer 0.1 [" in result.output  # 3 of 30 attacks passed
+    assert "bpcer 0.1333 [" in result.output and "review_rate 0 [0, " in result.output
     card = json.loads((tmp_path / "o" / "scorecard.json").read_text())
     assert card["bootstrap"]["replicates"] == 50 and not (tmp_path / "o" / "scorecard.html").exists()
     assert list(card["vendors"]) == ["strict"]

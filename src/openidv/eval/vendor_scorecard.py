@@ -9,6 +9,10 @@ scoring files, reports, bootstrap intervals and slices are this layer's. Output 
   section: calls, faults, cost, latency percentiles);
 * ``OUT/in-house/<capability>/`` the same for ``--in-house CHECK`` (scored through ``eval run --check``);
 * ``OUT/scorecard.json`` and ``OUT/scorecard.html`` (shape in docs/vendors.md "Benchmark and scorecard").
+
+Per slice the scorecard has two views of a vendor: its scores at the operating threshold the evaluation
+layer picks (what our router could do with them), and ``at_vendor_decision``, the error rates of the
+vendor's own pass/review/decline (what a team that buys the vendor gets).
 """
 
 from __future__ import annotations
