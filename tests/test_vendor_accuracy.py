@@ -155,3 +155,44 @@ def test_review_rate_holds_the_configured_rate(tmp_path: Path) -> None:
         assert inside(block["apcer"], (1 - rates["tpr"]) * (1 - review)), (where, block["apcer"])
         held = 1 - rates["tnr"] * (1 - review)
         assert inside(block["bpcer"], held), (where, block["bpcer"])
+
+
+def test_classification_reports_fpr_and_recall_and_leaves_out_failures_to_acquire() -> None:
+    import numpy as np
+
+    from openidv.eval.bootstrap import clopper_pearson
+    from openidv.eval.data import ScoredSet, Task
+    from openidv.eval.vendor_scorecard import decision_metrics
+    from openidv.results import Meaning
+
+    # legit l0-l9: 7 pass, 2 review, 1 decline; fraud f0-f9: 3 pass, 1 review, 5 decline, f9 unprocessable
+    said = ["pass"] * 7 + ["review"] * 2 + ["decline"] + ["pass"] * 3 + ["review"] + ["decline"] * 5 + [""]
+    ids = [f"l{i}" for i in range(10)] + [f"f{i}" for i in range(10)]
+    fta = np.array([False] * 19 + [True])
+    n = len(ids)
+    ss = ScoredSet(
+        task=Task.CLASSIFICATION,
+        meaning=Meaning.ATTACK,
+        ids=np.array(ids, dtype=object),
+        scores=np.where(fta, np.nan, 0.5),
+        fta=fta,
+        good=np.array([True] * 10 + [False] * 10),
+        subject_a=np.arange(n),
+        subject_b=np.arange(n),
+        subjects=tuple(ids),
+        species=np.full(n, "", dtype=object),
+    )
+    decisions = {i: d for i, d in zip(ids, said, strict=True) if d}
+    decisions["f9"] = "unprocessable"  # never counted: the row failed to acquire
+    block = decision_metrics(ss, decisions, 0.95)
+    assert (block["fpr"]["errors"], block["fpr"]["n"]) == (3, 10) and block["fpr"]["value"] == pytest.approx(
+        0.3
+    )
+    recall = block["recall"]
+    assert (recall["errors"], recall["n"]) == (3, 9) and recall["value"] == pytest.approx(6 / 9)
+    low, high = clopper_pearson(3, 9, 0.95)
+    assert (recall["ci_low"], recall["ci_high"]) == pytest.approx((1 - high, 1 - low))
+    assert (block["review_rate"]["errors"], block["review_rate"]["n"]) == (3, 19)
+    assert block["decisions"] == {"pass": 10, "review": 3, "decline": 6} and block["n"] == 19
+    empty = decision_metrics(ss.subset(ss.good), decisions, 0.95)  # no fraud row in this slice
+    assert empty["recall"]["value"] is None and empty["recall"]["n"] == 0
