@@ -274,6 +274,64 @@ def test_scorecard_slices_match_hand_counts(world: dict[str, Any], vendor: str, 
     assert overall["fta"]["value"] == pytest.approx(1 / 61)
 
 
+_DECIDED = {"approved": "approved", "rate_limited_once": "approved", "late": "approved"}
+
+
+def _decision(r: dict[str, Any], rule: Any) -> str | None:
+    """The vendor's decision on a row (approved, review, declined); None for a fault or an FTA."""
+    answer = r.get("special") or rule(r["label"], r["i"])
+    return _DECIDED.get(answer, answer if answer in ("review", "declined") else None)
+
+
+@pytest.mark.parametrize("vendor,rule", [("lenient", _lenient), ("strict", _strict)])
+def test_decision_rates_match_hand_counts(world: dict[str, Any], vendor: str, rule: Any) -> None:
+    from openidv.eval.bootstrap import clopper_pearson
+
+    card = world["card"]
+    confidence = card["confidence"]
+    for key, entry in card["vendors"][vendor]["document"].items():
+        conds = dict(part.split("=") for part in key.split(",")) if key != "all" else {}
+        rows = [r for r in world["rows"] if all(r[k] == v for k, v in conds.items())]
+        said = [(r["label"] == "attack", d) for r in rows if (d := _decision(r, rule)) is not None]
+        attacks = [d for a, d in said if a]
+        bona = [d for a, d in said if not a]
+        block = entry["at_vendor_decision"]
+        expected = {
+            "apcer": (sum(d == "approved" for d in attacks), len(attacks)),
+            "bpcer": (sum(d != "approved" for d in bona), len(bona)),
+            "review_rate": (sum(d == "review" for _, d in said), len(said)),
+        }
+        for metric, (k, n) in expected.items():
+            e = block[metric]
+            assert (e["errors"], e["n"]) == (k, n), (key, metric)
+            assert e["value"] == pytest.approx(k / n, abs=1e-12), (key, metric)
+            low, high = clopper_pearson(k, n, confidence)
+            assert (e["ci_low"], e["ci_high"]) == pytest.approx((low, high), abs=1e-12), (key, metric)
+        assert block["n"] == len(said)
+    overall = card["vendors"][vendor]["document"]["all"]["at_vendor_decision"]
+    reviews = 5 if vendor == "lenient" else 0  # strict declines what lenient reviews
+    # 26 bona fide (b0, b1 among them) and 3 attacks approved; x1 (unprocessable) and x2 (a fault) left out
+    assert overall["decisions"] == {"pass": 29, "review": reviews, "decline": 31 - reviews}
+    assert "at_vendor_decision" not in card["in_house"]["document"]["all"]  # no vendor, no decisions
+
+
+def test_face_match_decision_rates_match_hand_counts(world: dict[str, Any]) -> None:
+    for key, entry in world["card"]["vendors"]["lenient"]["face_match"].items():
+        rows = [p for p in world["pairs"] if key == "all" or key == f"country={p['country']}"]
+        genuine = [_face(True, p["i"]) for p in rows if p["genuine"]]
+        impostor = [_face(False, p["i"]) for p in rows if not p["genuine"]]
+        block = entry["at_vendor_decision"]
+        assert (block["fmr"]["errors"], block["fmr"]["n"]) == (
+            sum(d == "approved" for d in impostor),
+            len(impostor),
+        )
+        assert (block["fnmr"]["errors"], block["fnmr"]["n"]) == (
+            sum(d != "approved" for d in genuine),
+            len(genuine),
+        )
+        assert block["review_rate"]["errors"] == sum(d == "review" for d in genuine + impostor)
+
+
 def test_scorecard_operations_in_house_and_html(world: dict[str, Any]) -> None:
     card = world["card"]
     assert card["schema"] == "openidv.vendors.scorecard/1"
@@ -293,6 +351,9 @@ def test_scorecard_operations_in_house_and_html(world: dict[str, Any]) -> None:
     assert (
         "class='best'" in page and "recall_at_fpr_1e-2" in page and "lenient" in page and "in-house" in page
     )
+    decided = page.split("At each vendor's own decision")
+    assert len(decided) == 3  # one table per capability (document, face_match)
+    assert "review_rate" in decided[1] and "in-house" not in decided[1].split("</table>")[0]
 
 
 def _cli(args: list[str]) -> Any:
@@ -322,6 +383,8 @@ def test_cli_runs_and_prints_a_summary(world: dict[str, Any], tmp_path: Path) ->
     result = _cli([*args, "--vendors", "strict", "--replicates", "50", "--no-html"])
     assert result.exit_code == 0, result.output
     assert "strict document: 62 rows (60 ok, 1 failed to acquire, 1 faults), cost 15.25 EUR" in result.output
+    assert "  at its own decisions (all rows, 95%): apcer 0.1 [" in result.output  # 3 of 30 attacks passed
+    assert "bpcer 0.1333 [" in result.output and "review_rate 0 [0, " in result.output
     card = json.loads((tmp_path / "o" / "scorecard.json").read_text())
     assert card["bootstrap"]["replicates"] == 50 and not (tmp_path / "o" / "scorecard.html").exists()
     assert list(card["vendors"]) == ["strict"]

@@ -7,6 +7,7 @@ vendor-core work. Bad input (missing manifest, unknown vendor, bad YAML) exits 2
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -78,9 +79,25 @@ def benchmark_command(
                 f"{counts['failed_to_acquire']} failed to acquire, {counts['error']} faults), "
                 f"cost {ops['cost']['total']:g} {ops['cost']['currency']}, p50 {ops['latency_ms']['p50']} ms"
             )
+            decided = (caps[capability].get("all") or {}).get("at_vendor_decision")
+            if decided:
+                typer.echo(f"  at its own decisions (all rows, {card['confidence']:.0%}): {_rates(decided)}")
     for skipped in card["skipped"]:
         typer.echo(f"not evaluated: {skipped['entry']} {skipped['capability']}: {skipped['reason']}")
     typer.echo(f"scorecard: {result.path}" + (f"  html: {result.html_path}" if result.html_path else ""))
+
+
+def _rates(block: dict[str, Any]) -> str:
+    """``apcer 0.1 [0.02112, 0.2653] (n=30), ...`` for the rates of one ``at_vendor_decision`` block."""
+    parts = []
+    for name, e in block.items():
+        if not isinstance(e, dict) or "errors" not in e:
+            continue
+        if e.get("value") is None:
+            parts.append(f"{name} n/a (n=0)")
+            continue
+        parts.append(f"{name} {e['value']:.4g} [{e['ci_low']:.4g}, {e['ci_high']:.4g}] (n={e['n']})")
+    return ", ".join(parts)
 
 
 def register(vendors_app: typer.Typer) -> None:

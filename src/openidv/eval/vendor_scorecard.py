@@ -9,6 +9,10 @@ scoring files, reports, bootstrap intervals and slices are this layer's. Output 
   section: calls, faults, cost, latency percentiles);
 * ``OUT/in-house/<capability>/`` the same for ``--in-house CHECK`` (scored through ``eval run --check``);
 * ``OUT/scorecard.json`` and ``OUT/scorecard.html`` (shape in docs/vendors.md "Benchmark and scorecard").
+
+Per slice the scorecard has two views of a vendor: its scores at the operating threshold the evaluation
+layer picks (what our router could do with them), and ``at_vendor_decision``, the error rates of the
+vendor's own pass/review/decline (what a team that buys the vendor gets).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import httpx
 import numpy as np
 
 from openidv.errors import InvalidInput, OpenIDVError
+from openidv.eval.bootstrap import clopper_pearson
 from openidv.eval.data import ScoredSet, Task
 from openidv.eval.manifests import Manifest, ManifestKind, load_manifest
 from openidv.eval.metrics import evaluate_set
@@ -37,7 +42,7 @@ from openidv.results import Status
 from openidv.vendors.adapters import adapter_for
 from openidv.vendors.benchmark import VendorRun, run_vendor
 from openidv.vendors.config import VendorConfig, load_vendors
-from openidv.vendors.protocol import MEANING, Capability, VendorRequest
+from openidv.vendors.protocol import MEANING, Capability, VendorDecision, VendorRequest
 
 SCHEMA = "openidv.vendors.scorecard/1"
 IN_HOUSE = "in-house"
@@ -262,14 +267,81 @@ def slice_metrics(ss: ScoredSet, options: Options) -> dict[str, Any]:
     return out
 
 
-def capability_card(report: dict[str, Any], folder: Path, options: Options) -> dict[str, Any]:
+#: per task, the names of (the bad class passed, the good class not passed) at the vendor's own decision;
+#: classification reports the first one as recall (1 - fraud passed), as its threshold metrics do
+DECISION_RATES: Mapping[Task, tuple[str, str]] = {
+    Task.VERIFICATION: ("fmr", "fnmr"),
+    Task.PAD: ("apcer", "bpcer"),
+    Task.CLASSIFICATION: ("recall", "fpr"),
+}
+#: the decisions a rate is computed on (unprocessable rows are failures to acquire, counted as ``fta``)
+ANSWERS = (VendorDecision.PASS.value, VendorDecision.REVIEW.value, VendorDecision.DECLINE.value)
+
+
+def decision_rows(run: VendorRun) -> dict[str, str]:
+    """Row id -> the vendor's decision (pass, review, decline) for every row it answered with a score."""
+    return {r.id: r.decision for r in run.rows if r.status == Status.OK.value and r.decision in ANSWERS}
+
+
+def counted_rate(errors: int, n: int, confidence: float, *, flip: bool = False) -> dict[str, Any]:
+    """``errors / n`` with its exact Clopper-Pearson interval (``flip``: report ``1 - rate``, the interval
+    flipped too; ``errors`` stays the count of misses). No trials: value null, with a note."""
+    if n <= 0:
+        return {"value": None, "ci_low": None, "ci_high": None, "errors": 0, "n": 0, "note": "no row"}
+    low, high = clopper_pearson(errors, n, confidence)
+    value = errors / n
+    if flip:
+        value, low, high = 1.0 - value, 1.0 - high, 1.0 - low
+    return {
+        "value": value,
+        "ci_low": low,
+        "ci_high": high,
+        "errors": int(errors),
+        "n": int(n),
+        "ci_method": "clopper_pearson",
+    }
+
+
+def decision_metrics(ss: ScoredSet, decisions: Mapping[str, str], confidence: float) -> dict[str, Any]:
+    """The error rates of the vendor's own decisions on the rows of ``ss`` (what a buyer gets, whatever
+    threshold the evaluation picked): the bad class passed, the good class not passed (review or decline),
+    and the share of answered rows sent to review. Failures to acquire (counted as ``fta``) and rows without
+    a decision are left out; faulted rows are not in ``ss``. Intervals treat rows as independent."""
+    bad_name, good_name = DECISION_RATES.get(ss.task, ("bad_passed", "good_not_passed"))
+    said = np.array([decisions.get(str(i), "") for i in ss.ids.tolist()], dtype=object)
+    answered = ~ss.fta & np.isin(said, ANSWERS)
+    passed = answered & (said == VendorDecision.PASS.value)
+    bad, good = answered & ~ss.good, answered & ss.good
+    n = int(np.sum(answered))
+    return {
+        bad_name: counted_rate(
+            int(np.sum(passed & bad)), int(np.sum(bad)), confidence, flip=ss.task == Task.CLASSIFICATION
+        ),
+        good_name: counted_rate(int(np.sum(good & ~passed)), int(np.sum(good)), confidence),
+        "review_rate": counted_rate(
+            int(np.sum(answered & (said == VendorDecision.REVIEW.value))), n, confidence
+        ),
+        "decisions": {d: int(np.sum(answered & (said == d))) for d in ANSWERS},
+        "n": n,
+    }
+
+
+def capability_card(
+    report: dict[str, Any], folder: Path, options: Options, decisions: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Per slice metrics of one evaluated entry (``slices``), every slice at the ``all`` operating
-    threshold, and what the evaluation was (task, meaning, operating point, counts, report path)."""
+    threshold, and what the evaluation was (task, meaning, operating point, counts, report path).
+    ``decisions`` (a vendor's, by row id) adds ``at_vendor_decision`` to every slice."""
     loaded, _ = reload(report, folder)
     ss = loaded.ss
     op = (report.get("metrics") or {}).get("operating_point") or {}
     fixed = replace(options, threshold=op.get("threshold"), slices=())
-    slices = {key: slice_metrics(ss.subset(mask), fixed) for key, mask in slice_masks(ss).items()}
+    slices: dict[str, Any] = {}
+    for key, mask in slice_masks(ss).items():
+        part = ss.subset(mask)
+        slices[key] = slice_metrics(part, fixed)
+        if decisions is not None:
+            slices[key]["at_vendor_decision"] = decision_metrics(part, decisions, options.confidence)
     return {
         "task": report["task"],
         "meaning": report["meaning"],
@@ -394,7 +466,7 @@ def benchmark(
                     {"entry": name, "capability": bench.capability.value, "reason": report["error"]}
                 )
                 continue
-            built = capability_card(report, folder, options)
+            built = capability_card(report, folder, options, decision_rows(run))
             card["vendors"][name][bench.capability.value] = built.pop("slices")
             card["evaluations"].setdefault(name, {})[bench.capability.value] = built
     for capability, check in house:

@@ -2,7 +2,8 @@
 
 One table per capability: a row per (slice, headline metric), a column per entry, each cell
 ``value [ci_low, ci_high] (n)``, the best value of the row highlighted (lower is better for error rates,
-higher for AUC and recall). Then cost and latency per vendor.
+higher for AUC and recall); under it the same for the error rates of each vendor's own decisions
+(``at_vendor_decision``, vendors only). Then cost and latency per vendor.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ HEADLINES = {
     "classification": ("recall_at_fpr_1e-2", "roc_auc", "pr_auc", "fpr", "recall", "fta"),
 }
 HIGHER_IS_BETTER = ("roc_auc", "pr_auc", "recall")
+#: the rates of ``at_vendor_decision`` per task, in the order shown
+DECISION_RATES = {
+    "verification": ("fmr", "fnmr", "review_rate"),
+    "pad": ("apcer", "bpcer", "review_rate"),
+    "classification": ("fpr", "recall", "review_rate"),
+}
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
@@ -55,30 +62,67 @@ def _entries(card: Mapping[str, Any], capability: str) -> dict[str, Mapping[str,
     return found
 
 
+def _rows(
+    slices: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    metrics: tuple[str, ...],
+    highlight: tuple[str, ...],
+) -> list[str]:
+    """A row per (slice, metric) over entries (``slices``: entry -> slice key -> metrics); the best value of
+    a row highlighted when ``metric`` is in ``highlight`` and there are several entries."""
+    slice_keys: list[str] = []
+    for by_key in slices.values():
+        slice_keys += [k for k in by_key if k not in slice_keys]
+    rows = []
+    for key in slice_keys:
+        for metric in metrics:
+            values = {n: (by_key.get(key) or {}).get(metric) for n, by_key in slices.items()}
+            known = {
+                n: v["value"] for n, v in values.items() if isinstance(v, dict) and v.get("value") is not None
+            }
+            best = (max if higher_is_better(metric) else min)(known.values()) if known else None
+            if metric not in highlight or len(slices) < 2:
+                best = None
+            cells = "".join(
+                f"<td class='best'>{cell(v)}</td>"
+                if best is not None and known.get(n) == best
+                else f"<td>{cell(v)}</td>"
+                for n, v in values.items()
+            )
+            rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(metric)}</td>{cells}</tr>")
+    return rows
+
+
+def decision_table(card: Mapping[str, Any], capability: str, task: str) -> str:
+    """Per slice, the error rates of each vendor's own decisions (``at_vendor_decision``); empty when no
+    vendor has them (the in-house check has no decisions of its own)."""
+    blocks = {
+        name: {k: (m.get("at_vendor_decision") or {}) for k, m in caps[capability].items()}
+        for name, caps in card.get("vendors", {}).items()
+        if capability in caps and any("at_vendor_decision" in m for m in caps[capability].values())
+    }
+    if not blocks:
+        return ""
+    metrics = DECISION_RATES.get(task, ())
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in blocks)
+    rows = _rows(blocks, metrics, tuple(m for m in metrics if m != "review_rate"))
+    return (
+        "<h3>At each vendor's own decision</h3>"
+        "<p class='small'>what a buyer of the vendor gets: the bad class passed, the good class not passed "
+        "(review or decline), the share of answered rows sent to review; failures to acquire and faults "
+        f"left out; exact Clopper-Pearson intervals ({card['confidence']:.0%}) treating rows as "
+        "independent.</p>"
+        f"<table><thead><tr><th>slice</th><th>rate</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def capability_table(card: Mapping[str, Any], capability: str) -> str:
     entries = _entries(card, capability)
     if not entries:
         return "<p>No entry was evaluated.</p>"
     task = next(iter(entries.values()))["task"]
-    slice_keys: list[str] = []
-    for e in entries.values():
-        slice_keys += [k for k in e["slices"] if k not in slice_keys]
     head = "".join(f"<th>{html.escape(n)}</th>" for n in entries)
-    rows = []
-    for key in slice_keys:
-        for metric in HEADLINES.get(task, ()):
-            values = {n: (e["slices"].get(key) or {}).get(metric) for n, e in entries.items()}
-            known = {
-                n: v["value"] for n, v in values.items() if isinstance(v, dict) and v.get("value") is not None
-            }
-            best = (max if higher_is_better(metric) else min)(known.values()) if known else None
-            cells = "".join(
-                f"<td class='best'>{cell(v)}</td>"
-                if best is not None and known.get(n) == best and len(entries) > 1
-                else f"<td>{cell(v)}</td>"
-                for n, v in values.items()
-            )
-            rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(metric)}</td>{cells}</tr>")
+    metrics = HEADLINES.get(task, ())
+    rows = _rows({n: e["slices"] for n, e in entries.items()}, metrics, metrics)
     ops = "; ".join(
         f"{html.escape(n)}: threshold {op.get('threshold')} ({html.escape(str(op.get('label')))})"
         for n, op in ((n, e["operating_point"]) for n, e in entries.items())
@@ -87,6 +131,7 @@ def capability_table(card: Mapping[str, Any], capability: str) -> str:
         f"<p class='small'>task {html.escape(task)}; per-slice rates at each entry's overall "
         f"operating point: {ops}</p>"
         f"<table><thead><tr><th>slice</th><th>metric</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        + decision_table(card, capability, task)
     )
 
 
