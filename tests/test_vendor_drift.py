@@ -42,7 +42,7 @@ def scorecard(pass_rate: float = 0.9) -> Scorecard:
     passes = round(pass_rate * total)
     return Scorecard.from_dict(
         {
-            "vendors": {"acme": {"document": {"slices": {"all": {"n": total}}}}},
+            "vendors": {"acme": {"document": {"all": {"n": total}}}},
             "operations": {"acme": {"document": {"decisions": {"pass": passes, "decline": total - passes}}}},
         }
     )
@@ -171,7 +171,7 @@ def write_vendors(root: Path, endpoints: Mapping[str, str], *, benchmark: bool =
         for name, url in endpoints.items()
     }
     card = {
-        "vendors": {n: {"document": {"slices": {"all": {"n": 1000}}}} for n in endpoints},
+        "vendors": {n: {"document": {"all": {"n": 1000}}} for n in endpoints},
         "operations": {n: {"document": {"decisions": {"pass": 900, "decline": 100}}} for n in endpoints},
     }
     (root / "baseline-scorecard.json").write_text(json.dumps(card), encoding="utf-8")

@@ -25,7 +25,7 @@ FLOOR = {Capability.DOCUMENT: Floor(metric="recall_at_fpr_1e-2", min=0.9)}
 def card(**vendors: dict[str, dict[str, Any]]) -> Scorecard:
     """The benchmark's shape: vendors.<v>.document.slices.<slice>.<metric> = {value, ci_low, ...}."""
     return Scorecard.from_dict(
-        {"vendors": {v: {"document": {"task": "pad", "slices": s}} for v, s in vendors.items()}}
+        {"vendors": {v: {"document": s} for v, s in vendors.items()}}
     )
 
 
@@ -324,7 +324,7 @@ def test_decide_runs_on_the_routers_own_loop_from_worker_threads_and_honours_the
 def test_scorecard_load_reads_a_folder_or_file_and_rejects_bad_ones(tmp_path: Path) -> None:
     raw = {
         "schema": "openidv.vendors.scorecard/1",
-        "vendors": {"a": {"document": {"task": "pad", "slices": {"country=GB": m(0.9), "all": m(0.8)}}}},
+        "vendors": {"a": {"document": {"country=GB": m(0.9), "all": m(0.8)}}},
         "operations": {
             "a": {"document": {"decisions": {"pass": 8, "decline": 2}, "latency_ms": {"p50": 69.0}}}
         },
@@ -336,11 +336,11 @@ def test_scorecard_load_reads_a_folder_or_file_and_rejects_bad_ones(tmp_path: Pa
     assert got is not None and got.slice == "country=GB" and got.ci_low == pytest.approx(0.88)
     assert sc.pass_rate("a", "document") == (0.8, 10) and sc.p50_latency_ms("a", "document") == 69.0
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"vendors": {"a": {"document": {"slices": {"all": {"recall": 0.9}}}}}}))
+    bad.write_text(json.dumps({"vendors": {"a": {"document": {"all": {"recall": 0.9}}}}}))
     with pytest.raises(ConfigurationError, match=r"all\.n"):
         Scorecard.load(bad)
-    bad.write_text(json.dumps({"vendors": {"a": {"document": {"all": m(0.9)}}}}))
-    with pytest.raises(ConfigurationError, match="slices"):
+    bad.write_text(json.dumps({"vendors": {"a": {"document": [m(0.9)]}}}))
+    with pytest.raises(ConfigurationError, match="a mapping slice key"):
         Scorecard.load(bad)
     with pytest.raises(ConfigurationError, match="cannot read"):
         Scorecard.load(tmp_path / "missing.json")
@@ -375,8 +375,8 @@ def test_error_rate_floors_use_the_complement_and_conservative_floors_the_interv
     scorecard = Scorecard.from_dict(
         {
             "vendors": {
-                "good": {"face_match": {"slices": {"all": face(0.03)}}},
-                "bad": {"face_match": {"slices": {"all": face(0.08)}}},
+                "good": {"face_match": {"all": face(0.03)}},
+                "bad": {"face_match": {"all": face(0.08)}},
             }
         }
     )

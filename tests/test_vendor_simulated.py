@@ -343,3 +343,11 @@ def test_benchmark_runs_on_what_simulate_writes(tmp_path: Path, shared_data: Pat
         if "face_match" in card[name]:  # each served pair is scored (a served row's fault is an error row)
             assert 1 <= card[name]["face_match"]["all"]["roc_auc"]["n"] <= 10
     assert (tmp_path / "bench" / "scorecard.json").is_file()
+    # the router reads what the benchmark wrote: floors come from this very file
+    from openidv.vendors.scorecard import Scorecard
+
+    loaded = Scorecard.load(tmp_path / "bench")
+    assert set(loaded.vendors()) == set(card)
+    name = next(iter(card))
+    capability = next(iter(card[name]))
+    assert loaded.pass_rate(name, capability) is not None

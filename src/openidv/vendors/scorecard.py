@@ -7,12 +7,12 @@ The router reads the file once at start-up.
 The shape read (``DIR/scorecard.json``, schema ``openidv.vendors.scorecard/1``, written by
 ``openidv.eval.vendor_scorecard``; docs/vendors.md "Benchmark and scorecard" has the whole file)::
 
-    {"vendors": {"acme": {"document": {"slices": {
+    {"vendors": {"acme": {"document": {
         "all":                               {"n": 1200, "recall_at_fpr_1e-2":
                                                 {"value": 0.93, "ci_low": 0.91, "ci_high": 0.95, "n": 600}},
         "country=GB":                        {...},
         "document_type=passport":            {...},
-        "country=GB,document_type=passport": {...}}}}},
+        "country=GB,document_type=passport": {...}}}},
      "operations": {"acme": {"document": {"decisions": {"pass": 880, "decline": 100, "review": 20},
                                           "latency_ms": {"p50": 410.0}}}}}
 
@@ -124,15 +124,14 @@ class Scorecard:
                 raise ConfigurationError(f"{where}: vendors.{vendor}: a mapping capability -> card")
             for cap, card in caps.items():
                 at = f"{where}: vendors.{vendor}.{cap}"
-                slices = card.get("slices") if isinstance(card, Mapping) else None
-                if not isinstance(slices, Mapping):
-                    raise ConfigurationError(f"{at}.slices: a mapping slice -> metrics")
-                for key, metrics in slices.items():
+                if not isinstance(card, Mapping) or not card:
+                    raise ConfigurationError(f"{at}: a mapping slice key -> metrics")
+                for key, metrics in card.items():
                     if not isinstance(metrics, Mapping):
-                        raise ConfigurationError(f"{at}.slices.{key}: a mapping metric -> value")
+                        raise ConfigurationError(f"{at}.{key}: a mapping metric -> value")
                     n = metrics.get("n")
                     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                        raise ConfigurationError(f"{at}.slices.{key}.n: the sample count (an integer >= 0)")
+                        raise ConfigurationError(f"{at}.{key}.n: the sample count (an integer >= 0)")
                     data.setdefault(str(vendor), {}).setdefault(str(cap), {})[str(key)] = dict(metrics)
         ops = raw.get("operations")
         return cls(data, ops if isinstance(ops, Mapping) else None)
