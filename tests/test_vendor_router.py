@@ -24,9 +24,7 @@ FLOOR = {Capability.DOCUMENT: Floor(metric="recall_at_fpr_1e-2", min=0.9)}
 
 def card(**vendors: dict[str, dict[str, Any]]) -> Scorecard:
     """The benchmark's shape: vendors.<v>.document.slices.<slice>.<metric> = {value, ci_low, ...}."""
-    return Scorecard.from_dict(
-        {"vendors": {v: {"document": s} for v, s in vendors.items()}}
-    )
+    return Scorecard.from_dict({"vendors": {v: {"document": s} for v, s in vendors.items()}})
 
 
 def m(value: float | None, n: int = 500, **extra: Any) -> dict[str, Any]:
