@@ -73,6 +73,9 @@ from openidv.cli.vendors_cmd import vendors_app  # noqa: E402
 
 app.add_typer(vendors_app, name="vendors")  # `openidv vendors ...` (docs/vendors.md)
 register_vendors_benchmark(vendors_app)  # `openidv vendors benchmark`
+from openidv.cli.users_cmd import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")  # `openidv users ...`: review console accounts (docs/console.md)
 # --- end of sub-command registration ---
 
 
