@@ -390,6 +390,13 @@ def test_accounts_on_both_databases(store: Store) -> None:
     assert isinstance(again, SignInThrottled) and again.retry_after_s == 60, "each failure doubles the delay"
     clock.advance(hours=2)
     assert isinstance(accounts.sign_in("ana", "another good password"), SignedIn)
+    with Session(store.engine) as s:
+        assert s.query(ConsoleSession).count() == 3, "sessions that ended stay a day"
+        assert s.query(ConsoleSignInFailure).count() == 0, "a sign-in sweeps counters quiet since 15 min"
+    clock.advance(days=2)  # a sign-in sweeps sessions that ended over a day ago
+    assert isinstance(accounts.sign_in("ana", "another good password"), SignedIn)
+    with Session(store.engine) as s:
+        assert s.query(ConsoleSession).count() == 1
     assert store.verify_audit_chain().ok
 
 

@@ -347,6 +347,7 @@ class ConsoleAccounts:
             row = session.get(ConsoleUser, user_id)
             assert row is not None
             console_store.clear_failure(session, keys[0])
+            self.forget_stale(session, now)
             session.add(
                 ConsoleSession(
                     id=session_id_of(token),
@@ -381,7 +382,19 @@ class ConsoleAccounts:
     def _record_failure(
         self, keys: tuple[str, ...], *, tenant: str, name: str, client: str, now: datetime
     ) -> None:
+        for attempt in range(3):  # two first failures at once both insert a counter: the loser counts again
+            try:
+                self._count_failure(keys, tenant=tenant, name=name, client=client, now=now)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+
+    def _count_failure(
+        self, keys: tuple[str, ...], *, tenant: str, name: str, client: str, now: datetime
+    ) -> None:
         window = timedelta(seconds=self.policy.throttle_window_s)
+        actor = name[:100] or "(no name)"
         locked: list[tuple[str, int, int]] = []
         with self.store.transaction() as session:
             for key in keys:
@@ -401,7 +414,7 @@ class ConsoleAccounts:
             session.flush()
             audit.append(
                 session,
-                actor=name[:100],
+                actor=actor,
                 action="console.sign_in_failed",
                 subject=None,
                 payload={"tenant": tenant, "client": client},
@@ -409,7 +422,7 @@ class ConsoleAccounts:
             for kind, count, seconds in locked:
                 audit.append(
                     session,
-                    actor=name[:100],
+                    actor=actor,
                     action="console.sign_in_locked",
                     subject=None,
                     payload={
@@ -420,6 +433,14 @@ class ConsoleAccounts:
                         "seconds": seconds,
                     },
                 )
+
+    def forget_stale(self, session: Session, now: datetime) -> None:
+        """Delete sessions that ended over a day ago and failure counters nobody needs any more."""
+        day_ago = now - timedelta(days=1)
+        console_store.delete_ended_sessions(session, day_ago)
+        console_store.delete_quiet_failures(
+            session, now - timedelta(seconds=self.policy.throttle_window_s), now
+        )
 
     # -------------------------------------------------------------------- sessions
 

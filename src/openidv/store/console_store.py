@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from openidv.store.console_tables import ConsoleSession, ConsoleSignInFailure, ConsoleUser
@@ -55,3 +55,24 @@ def clear_failure(session: Session, key: str) -> None:
     row = session.get(ConsoleSignInFailure, key)
     if row is not None:
         session.delete(row)
+
+
+def delete_ended_sessions(session: Session, before: datetime) -> int:
+    """Sessions revoked or past their lifetime before ``before``: nothing reads them again."""
+    done = session.execute(
+        delete(ConsoleSession).where(
+            or_(ConsoleSession.expires_at < before, ConsoleSession.revoked_at < before)
+        )
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def delete_quiet_failures(session: Session, quiet_since: datetime, now: datetime) -> int:
+    """Failure counters untouched since ``quiet_since`` and not locked at ``now`` (they reset anyway)."""
+    done = session.execute(
+        delete(ConsoleSignInFailure).where(
+            ConsoleSignInFailure.last_at < quiet_since,
+            or_(ConsoleSignInFailure.locked_until.is_(None), ConsoleSignInFailure.locked_until < now),
+        )
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
