@@ -19,6 +19,7 @@ password). Refusals while locked are not written, so a locked-out attacker canno
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import math
@@ -104,7 +105,10 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """What an unknown name's password is checked against (made on first use: imports stay fast)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -335,7 +339,7 @@ class ConsoleAccounts:
             if wait is not None:
                 return SignInThrottled(wait)
             user = console_store.user_by_name(session, tenant, name) if _NAME.fullmatch(name) else None
-            stored = user.password_hash if user is not None else _DUMMY_HASH
+            stored = user.password_hash if user is not None else _dummy_hash()
             user_id = user.id if user is not None and user.disabled_at is None else None
         good = check_password(password, stored) and user_id is not None
         if not good:
