@@ -460,3 +460,20 @@ def test_users_commands(database_url: str, monkeypatch: pytest.MonkeyPatch) -> N
     for action in ("console.user_created", "console.password_set", "console.user_disabled"):
         assert action in actions
     store.engine.dispose()
+
+
+def test_console_settings_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENIDV_CONSOLE_IDLE_TIMEOUT_S", "600")
+    monkeypatch.setenv("OPENIDV_CONSOLE_THROTTLE_AFTER", "3")
+    monkeypatch.setenv("OPENIDV_CONSOLE_INSECURE_COOKIES", "1")
+    settings = Settings.from_env()
+    policy = ConsolePolicy.from_settings(settings)
+    assert policy.idle_timeout_s == 600 and policy.throttle_after == 3 and policy.lifetime_s == 12 * 3600
+    assert policy.lock_for(2) is None and policy.lock_for(3) == timedelta(seconds=30)
+    assert policy.lock_for(30) == timedelta(minutes=15), "capped"
+    store = Store.from_url(f"sqlite:///{tmp_path / 'openidv.sqlite3'}")
+    app = create_app(Settings(data_dir=tmp_path, console_insecure_cookies=True), store=store)
+    with TestClient(app, base_url="http://testserver") as client:
+        cookie = client.get("/console/sign-in").headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+    store.engine.dispose()
