@@ -38,6 +38,15 @@
                           keep it outside the database (see docs/audit.md).
 ``OPENIDV_AUDIT_CHECKPOINT_EVERY`` write a checkpoint every n audit entries (default 1; 0: only on
                           ``openidv audit checkpoint``). The audit key itself: ``OPENIDV_AUDIT_KEY``.
+``OPENIDV_CONSOLE_IDLE_TIMEOUT_S`` a review-console session ends after this many seconds without a
+                          request (default 1800); ``OPENIDV_CONSOLE_SESSION_LIFETIME_S`` ends it anyway
+                          (default 43200).
+``OPENIDV_CONSOLE_THROTTLE_AFTER`` wrong passwords (per name, per client address) before sign-in is
+                          refused for ``OPENIDV_CONSOLE_THROTTLE_BASE_S`` seconds (default 5 and 30),
+                          doubling with each further failure up to ``OPENIDV_CONSOLE_THROTTLE_MAX_S``
+                          (default 900). See docs/console.md.
+``OPENIDV_CONSOLE_INSECURE_COOKIES`` ``1`` drops the Secure flag of the console's cookies, for plain http on a
+                          host other than localhost/127.0.0.1 (testing only; off by default).
 """
 
 from __future__ import annotations
@@ -94,6 +103,14 @@ class Settings:
     audit_checkpoint_every: int = 1
     #: webhooks may target loopback and private addresses (off: tenants must not reach the operator's network)
     webhook_allow_private: bool = False
+    #: review console sessions and sign-in throttle (``openidv.services.console_accounts``)
+    console_idle_timeout_s: int = 30 * 60
+    console_session_lifetime_s: int = 12 * 3600
+    console_throttle_after: int = 5
+    console_throttle_base_s: int = 30
+    console_throttle_max_s: int = 15 * 60
+    #: the console's cookies without the Secure flag (plain http off loopback; never in production)
+    console_insecure_cookies: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -128,6 +145,12 @@ class Settings:
             ),
             audit_checkpoint_every=_count(env, "OPENIDV_AUDIT_CHECKPOINT_EVERY", 1),
             webhook_allow_private=_flag(env, "OPENIDV_WEBHOOK_ALLOW_PRIVATE", False),
+            console_idle_timeout_s=max(60, _count(env, "OPENIDV_CONSOLE_IDLE_TIMEOUT_S", 30 * 60)),
+            console_session_lifetime_s=max(60, _count(env, "OPENIDV_CONSOLE_SESSION_LIFETIME_S", 12 * 3600)),
+            console_throttle_after=max(1, _count(env, "OPENIDV_CONSOLE_THROTTLE_AFTER", 5)),
+            console_throttle_base_s=max(1, _count(env, "OPENIDV_CONSOLE_THROTTLE_BASE_S", 30)),
+            console_throttle_max_s=max(1, _count(env, "OPENIDV_CONSOLE_THROTTLE_MAX_S", 15 * 60)),
+            console_insecure_cookies=_flag(env, "OPENIDV_CONSOLE_INSECURE_COOKIES", False),
         )
 
     def resolved_database_url(self) -> str:

@@ -47,6 +47,7 @@ from openidv.api.routes_telemetry import router as telemetry_router
 from openidv.api.routes_vendors import router as vendors_router
 from openidv.api.routes_webhooks import router as webhooks_router
 from openidv.api.schemas import VerificationOut, VerificationRequest
+from openidv.console import install_console
 from openidv.decision.policy import Policy, load_policy
 from openidv.errors import InvalidInput
 from openidv.evidence import Evidence
@@ -138,6 +139,8 @@ def create_app(
     app.include_router(webhooks_router, dependencies=[Depends(require_api_key)])
     app.include_router(telemetry_router, dependencies=[Depends(require_api_key)])
     app.include_router(collector_router)  # the script (public) and telemetry posts (a session's token)
+    # the review console (/console): its own sessions and roles, no API key (openidv.api.auth)
+    install_console(app, settings, app.state.store)
     document_problems(app)  # after every route: each operation's error responses as problem+json
     return app
 

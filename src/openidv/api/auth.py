@@ -14,6 +14,11 @@ Prometheus scrapers hold none, and they say nothing about applicants (``docs/ope
 static collector script (``/openidv-collector.js``). The collector's telemetry posts
 (``SESSION_TOKEN_ROUTES``) take the telemetry session's own token instead of an API key. ``/metrics``
 is turned off with ``OPENIDV_METRICS=0``; otherwise bind the port privately or block it at the proxy.
+
+The review console (every route under ``CONSOLE_PREFIX``, ``/console``) takes no API key either, by design:
+people sign in there with console accounts, and each console route is guarded by a console session and a
+role (``openidv.console.auth.require_role``; its own test walks the console router). Those routes are not in
+the OpenAPI document and not in ``ROUTE_SCOPES``.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 SESSION_TOKEN_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {("POST", "/v1/sessions/{session_id}/telemetry")}
 )
+
+#: routes under this prefix are the review console's: console sessions and roles, never API keys
+CONSOLE_PREFIX = "/console"
 
 _BEARER = {"WWW-Authenticate": "Bearer"}
 

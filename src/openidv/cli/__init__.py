@@ -76,6 +76,10 @@ register_vendors_benchmark(vendors_app)  # `openidv vendors benchmark`
 from openidv.cli.vendors_drift_cmd import register as register_vendors_drift  # noqa: E402
 
 register_vendors_drift(vendors_app)  # `openidv vendors drift` and `openidv vendors rebenchmark`
+
+from openidv.cli.users_cmd import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")  # `openidv users ...`: review console accounts (docs/console.md)
 # --- end of sub-command registration ---
 
 

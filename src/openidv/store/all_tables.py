@@ -1,6 +1,7 @@
 """Imports every module that defines tables, so ``Base.metadata`` is complete for Alembic and tests."""
 
 from openidv.store import (
+    console_tables,
     gallery_tables,
     graph_tables,
     liveness_tables,
@@ -11,6 +12,7 @@ from openidv.store import (
 )
 
 __all__ = [
+    "console_tables",
     "gallery_tables",
     "graph_tables",
     "liveness_tables",

@@ -1,0 +1,70 @@
+"""The human review console at ``/console`` (issue 16): server-rendered HTML pages for analysts,
+supervisors and admins, signed in with console accounts (``openidv users create``), never API keys.
+
+``install_console(app, settings)`` adds it to the API app (``openidv.api.app.create_app``): the router, its
+error pages, its security headers and the accounts service. Pages are built with ``render(request,
+template, context)`` and guarded with ``ConsoleUser`` (any role) / ``SupervisorUser`` / ``AdminUser`` or
+``Depends(require_role(...))``. Design and settings: docs/console.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import RedirectResponse, Response
+
+from openidv.console.auth import (
+    AdminUser,
+    ConsoleRedirect,
+    ConsoleRefusal,
+    ConsoleUser,
+    SupervisorUser,
+    require_role,
+)
+from openidv.console.headers import ConsoleHeaders
+from openidv.console.render import render
+from openidv.console.routes import router
+from openidv.services.console_accounts import ConsoleAccounts, ConsoleIdentity, ConsolePolicy
+from openidv.settings import Settings
+
+_HEADINGS = {403: "Not allowed", 429: "Too many requests"}
+
+
+async def _on_redirect(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleRedirect)
+    return RedirectResponse(exc.location, status_code=303)
+
+
+async def _on_refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleRefusal)
+    heading = _HEADINGS.get(exc.status, "Refused")
+    return render(
+        request,
+        "error.html",
+        {"heading": heading, "detail": exc.message},
+        status_code=exc.status,
+        headers=exc.headers,
+    )
+
+
+def install_console(app: FastAPI, settings: Settings, store: Any) -> None:
+    """Serve the console from ``app``: routes, error pages, headers, and the accounts on ``store``."""
+    app.state.console_accounts = ConsoleAccounts(store, ConsolePolicy.from_settings(settings))
+    app.state.console_insecure_cookies = settings.console_insecure_cookies
+    app.include_router(router)
+    app.add_exception_handler(ConsoleRedirect, _on_redirect)
+    app.add_exception_handler(ConsoleRefusal, _on_refusal)
+    app.add_middleware(ConsoleHeaders)
+
+
+__all__ = [
+    "AdminUser",
+    "ConsoleIdentity",
+    "ConsoleUser",
+    "SupervisorUser",
+    "install_console",
+    "render",
+    "require_role",
+    "router",
+]
