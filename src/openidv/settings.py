@@ -45,6 +45,9 @@
                           refused for ``OPENIDV_CONSOLE_THROTTLE_BASE_S`` seconds (default 5 and 30),
                           doubling with each further failure up to ``OPENIDV_CONSOLE_THROTTLE_MAX_S``
                           (default 900). See docs/console.md.
+``OPENIDV_EVAL_DIRS``      folders (``:``-separated) whose ``report.json`` files and ``gate-history.jsonl``
+                          the console's evaluation pages show (default ``runs``, relative to the working
+                          directory).
 ``OPENIDV_CONSOLE_INSECURE_COOKIES`` ``1`` drops the Secure flag of the console's cookies, for plain http on a
                           host other than localhost/127.0.0.1 (testing only; off by default).
 """
@@ -111,6 +114,8 @@ class Settings:
     console_throttle_max_s: int = 15 * 60
     #: the console's cookies without the Secure flag (plain http off loopback; never in production)
     console_insecure_cookies: bool = False
+    #: where the console looks for evaluation reports and gate histories
+    eval_dirs: tuple[Path, ...] = (Path("runs"),)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -151,6 +156,9 @@ class Settings:
             console_throttle_base_s=max(1, _count(env, "OPENIDV_CONSOLE_THROTTLE_BASE_S", 30)),
             console_throttle_max_s=max(1, _count(env, "OPENIDV_CONSOLE_THROTTLE_MAX_S", 15 * 60)),
             console_insecure_cookies=_flag(env, "OPENIDV_CONSOLE_INSECURE_COOKIES", False),
+            eval_dirs=tuple(
+                Path(p).expanduser() for p in (env.get("OPENIDV_EVAL_DIRS") or "runs").split(":") if p.strip()
+            ),
         )
 
     def resolved_database_url(self) -> str:

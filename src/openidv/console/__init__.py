@@ -25,6 +25,10 @@ from openidv.console.auth import (
 from openidv.console.headers import ConsoleHeaders
 from openidv.console.render import render
 from openidv.console.routes import router
+
+# the page modules add their routes to ``router`` when imported (one router: one guard test walks it)
+from openidv.console import audit_pages, eval_pages  # noqa: F401  isort: skip
+from openidv.console.eval_catalog import EvalCatalog
 from openidv.services.console_accounts import ConsoleAccounts, ConsoleIdentity, ConsolePolicy
 from openidv.settings import Settings
 
@@ -52,6 +56,7 @@ def install_console(app: FastAPI, settings: Settings, store: Any) -> None:
     """Serve the console from ``app``: routes, error pages, headers, and the accounts on ``store``."""
     app.state.console_accounts = ConsoleAccounts(store, ConsolePolicy.from_settings(settings))
     app.state.console_insecure_cookies = settings.console_insecure_cookies
+    app.state.eval_catalog = EvalCatalog(settings.eval_dirs)
     app.include_router(router)
     app.add_exception_handler(ConsoleRedirect, _on_redirect)
     app.add_exception_handler(ConsoleRefusal, _on_refusal)
