@@ -25,6 +25,10 @@ class Conflict(OpenIDVError):
     """The request conflicts with stored state (e.g. an idempotency key reused with another body)."""
 
 
+class PermissionDenied(OpenIDVError):
+    """The caller is known but may not do this (a reviewer's role, four eyes); the API answers 403."""
+
+
 class ConfigurationError(OpenIDVError):
     """The deployment is missing something it needs (a key, a URL, a model file)."""
 

@@ -25,6 +25,10 @@
 ``OPENIDV_RETENTION_DEVICE_DAYS`` days a device's signature and counters live in Redis (or memory) after its
                           last sighting (keys expire); default 90.
                           The audit log is never purged (it holds no personal data).
+``OPENIDV_REVIEW_SLA_HOURS`` hours a human review case may stay open before its SLA is breached (default
+                          24; ``due_at`` is set when the case opens, docs/review.md).
+``OPENIDV_RETENTION_CASE_MEDIA_DAYS`` days the images of a decided review case are kept after its
+                          decision; default 90 (``0`` keeps them as long as the verification).
 ``OPENIDV_RETENTION_TELEMETRY_DAYS`` days a telemetry session (device attributes and behaviour events of the
                           browser collector) is kept; default 30.
 ``OPENIDV_TELEMETRY_SESSION_TTL_S`` seconds a telemetry session accepts events after ``POST /v1/sessions``;
@@ -96,6 +100,10 @@ class Settings:
     retention_telemetry_days: int = 30
     #: audit copies of external vendor calls (``vendor_calls``: sealed raw answers), by when they were made
     retention_vendor_calls_days: int = 365
+    #: images of decided review cases (``case_media``), by when their case was decided
+    retention_case_media_days: int = 90
+    #: the SLA of a review case: ``due_at`` = opened + this many hours
+    review_sla_hours: int = 24
     #: vendors.yaml (``OPENIDV_VENDORS``): external IDV vendors behind the ``vendor_router`` service; None:
     #: this deployment calls no vendor
     vendors_path: Path | None = None
@@ -140,6 +148,8 @@ class Settings:
             retention_device_days=max(1, _count(env, "OPENIDV_RETENTION_DEVICE_DAYS", 90)),
             retention_telemetry_days=_count(env, "OPENIDV_RETENTION_TELEMETRY_DAYS", 30),
             retention_vendor_calls_days=_count(env, "OPENIDV_RETENTION_VENDOR_CALLS_DAYS", 365),
+            retention_case_media_days=_count(env, "OPENIDV_RETENTION_CASE_MEDIA_DAYS", 90),
+            review_sla_hours=max(1, _count(env, "OPENIDV_REVIEW_SLA_HOURS", 24)),
             vendors_path=Path(env["OPENIDV_VENDORS"]).expanduser() if env.get("OPENIDV_VENDORS") else None,
             telemetry_session_ttl_s=max(1, _count(env, "OPENIDV_TELEMETRY_SESSION_TTL_S", 3600)),
             collector_origins=parse_origins(env.get("OPENIDV_COLLECTOR_ORIGINS") or ""),

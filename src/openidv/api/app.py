@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -127,7 +128,12 @@ def create_app(
     app.state.services = services or Services.open(settings, app.state.store, app.state.policy)
     # face_duplicate, injection and liveness_session inside verifications use the same services as the
     # gallery and liveness routes
-    app.state.verifier = Verifier(app.state.policy, app.state.services, app.state.store)
+    app.state.verifier = Verifier(
+        app.state.policy,
+        app.state.services,
+        app.state.store,
+        review_sla=timedelta(hours=settings.review_sla_hours),
+    )
     _register_routes(app)
     _register_ops_routes(app, metrics_enabled=settings.metrics_enabled)
     app.include_router(faces_router, dependencies=[Depends(require_api_key)])

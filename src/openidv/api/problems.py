@@ -12,7 +12,15 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openidv.errors import BodyTooLarge, ConfigurationError, Conflict, InvalidInput, NotFound, PolicyError
+from openidv.errors import (
+    BodyTooLarge,
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PolicyError,
+)
 
 log = logging.getLogger(__name__)
 #: what the database driver raises while the database is away (restarting, unreachable, pool exhausted)
@@ -98,6 +106,7 @@ async def _on_openidv(_: Request, exc: Exception) -> JSONResponse:
         InvalidInput: 422,
         NotFound: 404,
         Conflict: 409,
+        PermissionDenied: 403,
         PolicyError: 500,
         ConfigurationError: 503,
     }
@@ -157,5 +166,13 @@ def install(app: Any) -> None:
         app.add_exception_handler(db_exc, _on_database_unavailable)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    for exc_type in (BodyTooLarge, InvalidInput, NotFound, Conflict, PolicyError, ConfigurationError):
+    for exc_type in (
+        BodyTooLarge,
+        InvalidInput,
+        NotFound,
+        Conflict,
+        PermissionDenied,
+        PolicyError,
+        ConfigurationError,
+    ):
         app.add_exception_handler(exc_type, _on_openidv)

@@ -13,6 +13,7 @@ import logging.config
 import os
 import signal
 import threading
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -144,7 +145,12 @@ def _build(settings: Settings, store: Store) -> tuple[Any, Any, Any]:
 
     policy = load_policy(settings.policy_path)
     cipher = load_cipher(settings)
-    verifier = Verifier(policy, Services.open(settings, store, policy), store)
+    verifier = Verifier(
+        policy,
+        Services.open(settings, store, policy),
+        store,
+        review_sla=timedelta(hours=settings.review_sla_hours),
+    )
     return (
         verifier,
         JobQueue(store, cipher),

@@ -11,6 +11,10 @@ sessions (with their own audit entry). The audit log records
 hash of the tenant and subject id, with counts: it proves the erasure without keeping who was erased.
 openidv stores no images (only digests and perceptual hashes), so there are no image files to remove.
 
+Human review cases go with their verification (their trail with the reviewers' free-text reasons and
+their images); the images of decided cases go earlier, ``OPENIDV_RETENTION_CASE_MEDIA_DAYS`` after the
+decision (the case and its decision stay until the verification goes).
+
 Audit copies of vendor calls (``vendor_calls``) go with their verification (erasure and verification
 retention) and by their own age (``OPENIDV_RETENTION_VENDOR_CALLS_DAYS``).
 
@@ -32,6 +36,7 @@ from openidv.services.graph_service import GraphService
 from openidv.services.telemetry_sessions import TelemetrySessions
 from openidv.settings import Settings
 from openidv.store import privacy
+from openidv.store.case_store import purge_case_media
 from openidv.store.graph_repository import GraphRepository, StoredAccount
 from openidv.store.job_queue import purge_finished_jobs
 from openidv.store.repository import Store
@@ -100,6 +105,8 @@ class PurgeReport:
     telemetry_sessions: int = 0
     #: audit copies of external vendor calls (``OPENIDV_RETENTION_VENDOR_CALLS_DAYS``)
     vendor_calls: int = 0
+    #: images of decided review cases (``OPENIDV_RETENTION_CASE_MEDIA_DAYS`` after the decision)
+    case_media: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,6 +213,7 @@ class SubjectService:
             "graph_accounts": _cutoff(now, settings.retention_graph_days),
             "telemetry_sessions": _cutoff(now, settings.retention_telemetry_days),
             "vendor_calls": _cutoff(now, settings.retention_vendor_calls_days),
+            "case_media": _cutoff(now, settings.retention_case_media_days),
         }
         verifications = templates = sessions = 0
         if (before := cut["verifications"]) is not None:
@@ -235,6 +243,9 @@ class SubjectService:
         vendor_calls = 0
         if (before := cut["vendor_calls"]) is not None:
             vendor_calls = purge_vendor_calls(self.store, before, dry_run=dry_run)
+        case_media = 0
+        if (before := cut["case_media"]) is not None:
+            case_media = purge_case_media(self.store, before, dry_run=dry_run)
         jobs = events = 0
         if (before := cut["verifications"]) is not None:
             jobs = purge_finished_jobs(self.store, before, dry_run=dry_run)
@@ -252,6 +263,7 @@ class SubjectService:
             graph_accounts,
             telemetry,
             vendor_calls,
+            case_media,
         )
 
     def _purge_graph(self, before: datetime, dry_run: bool) -> int:

@@ -4,12 +4,16 @@ The checks only judge; what follows a decision (a capture fingerprint for replay
 enrolment) is written by the store in the transaction that stores the verification, and only when the
 applicant is not rejected. A verification that fails, is rejected, or is never stored therefore leaves no
 trace: the same selfie submitted again is not a replay of it.
+
+A verification the policy sends to ``review`` opens its human review case (with the images a reviewer needs)
+in that same transaction, on the synchronous and the async path alike (``openidv.services.review_cases``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,6 +22,7 @@ from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
 from openidv.pipeline import Pipeline
 from openidv.services.container import Services
+from openidv.services.review_cases import DEFAULT_SLA, policy_case_step
 from openidv.settings import Settings
 from openidv.store.repository import Store
 from openidv.verification import (
@@ -39,8 +44,11 @@ class Verifier:
         store: Store | None = None,
         *,
         timeout_s: float | None = None,
+        review_sla: timedelta = DEFAULT_SLA,
     ) -> None:
+        """``review_sla``: the SLA of the review cases it opens (``OPENIDV_REVIEW_SLA_HOURS``)."""
         self.policy = policy
+        self.review_sla = review_sla
         self.services = services
         self.store = store
         self.pipeline = Pipeline(policy, services=services.as_mapping(), timeout_s=timeout_s)
@@ -57,7 +65,12 @@ class Verifier:
         settings = settings or Settings.from_env()
         store = store or Store.from_settings(settings)
         policy = policy or load_policy(settings.policy_path)
-        return cls(policy, Services.open(settings, store, policy), store)
+        return cls(
+            policy,
+            Services.open(settings, store, policy),
+            store,
+            review_sla=timedelta(hours=settings.review_sla_hours),
+        )
 
     def verify(
         self,
@@ -81,7 +94,11 @@ class Verifier:
             run = replace(run, record=run.record.model_copy(update={"id": record_id}))
         if self.store is None or not save:
             return run.record
-        in_transaction = _then(self._follow_ups(run, evidence.tenant_id), then, run.record)
+        steps = [
+            self._follow_ups(run, evidence.tenant_id),
+            policy_case_step(self.store, run.record, evidence, sla=self.review_sla),
+        ]
+        in_transaction = _then(_all(steps), then, run.record)
         return self.store.save_verification(
             run.record,
             request_hash=request_hash or evidence_digest(evidence),
@@ -106,6 +123,19 @@ class Verifier:
                 service.apply_follow_up(follow_up, reference=run.record.id, session=session, tenant=tenant)
 
         return apply
+
+
+def _all(steps: list[Callable[[Session], None] | None]) -> Callable[[Session], None] | None:
+    """The steps that exist, in order, as one in-transaction step (None when there is none)."""
+    present = [s for s in steps if s is not None]
+    if not present:
+        return None
+
+    def each(session: Session) -> None:
+        for step in present:
+            step(session)
+
+    return each
 
 
 def _then(

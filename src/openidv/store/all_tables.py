@@ -7,6 +7,7 @@ from openidv.store import (
     liveness_tables,
     models,
     queue_tables,
+    review_tables,
     telemetry_tables,
     vendor_call_tables,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "liveness_tables",
     "models",
     "queue_tables",
+    "review_tables",
     "telemetry_tables",
     "vendor_call_tables",
 ]

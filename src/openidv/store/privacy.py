@@ -22,6 +22,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from openidv.store import audit
+from openidv.store.case_store import delete_cases_of
 from openidv.store.gallery_tables import FaceGallery, FaceTemplate
 from openidv.store.liveness_tables import CaptureHash, LivenessSession
 from openidv.store.models import CheckResultRow, DecisionRow, Verification
@@ -216,6 +217,8 @@ def _delete_rows(session: Session, ids: list[str], sessions: list[str]) -> Erase
     session.execute(delete(DecisionRow).where(DecisionRow.verification_id.in_(ids)))
     # the audit copies of vendor calls made for them (raw answers can quote the applicant's document)
     session.execute(delete(VendorCall).where(VendorCall.verification_id.in_(ids)))
+    # their human review cases: trail (free-text reasons) and images (the audit keeps no text or image)
+    delete_cases_of(session, ids)
     session.execute(delete(Verification).where(Verification.id.in_(ids)))
     return Erased(len(ids), _rowcount(gone_sessions), _rowcount(captures))
 
