@@ -25,6 +25,7 @@ from starlette.routing import Route
 from openidv.api.app import create_app
 from openidv.api.auth import CONSOLE_PREFIX, PUBLIC_ROUTES, ROUTE_SCOPES, SESSION_TOKEN_ROUTES
 from openidv.api.readiness import check_models
+from openidv.services.review_cases import ReviewCases, Reviewer
 from openidv.services.telemetry_sessions import TelemetrySessions
 from openidv.settings import Settings
 from openidv.store.repository import Store
@@ -36,6 +37,18 @@ Build = Callable[[World], dict[str, Any]]
 
 def _nothing(_: World) -> dict[str, Any]:
     return {}
+
+
+def _case(w: World) -> str:
+    """Tenant A's review case of the world's verification (opened by a supervisor when the policy did not)."""
+    page = ReviewCases(w.store).list_cases("a")
+    if page.items:
+        return page.items[0].id
+    return ReviewCases(w.store).open_case("a", w.verification_id, Reviewer("sup", "supervisor"), "authz").id
+
+
+def _reviewer(**more: Any) -> Build:
+    return lambda w: {"json": {"reviewer": "rev-1", **more}}
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,35 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/v1/vendors/status"): Row(404, 404),
     ("GET", "/v1/sessions/{session_id}"): Row(
         200, 404, path=lambda w: {"session_id": TelemetrySessions(w.store).create(tenant="a").id}
+    ),
+    # human review: A's case (tenant B's key gets 404 for it); the POSTs that need a claim or a pending
+    # override first answer A's own key with a 409, which shows the request reached A's case
+    ("GET", "/v1/cases"): Row(200, 200),
+    ("GET", "/v1/cases/{case_id}"): Row(200, 404, path=lambda w: {"case_id": _case(w)}),
+    # the world's verification sent no image: its case has none
+    ("GET", "/v1/cases/{case_id}/media/{media_id}"): Row(
+        404, 404, path=lambda w: {"case_id": _case(w), "media_id": "no-such-media"}
+    ),
+    # the verification has a case already (``_case`` makes sure): a 409 for A, B cannot see it (404)
+    ("POST", "/v1/cases"): Row(
+        409,
+        404,
+        request=lambda w: {
+            "json": {"reviewer": "sup-1", "verification_id": w.verification_id, "reason": "spot check"},
+            "params": {"case": _case(w)},
+        },
+    ),
+    ("POST", "/v1/cases/{case_id}/claim"): Row(
+        200, 404, path=lambda w: {"case_id": _case(w)}, request=_reviewer()
+    ),
+    ("POST", "/v1/cases/{case_id}/release"): Row(
+        409, 404, path=lambda w: {"case_id": _case(w)}, request=_reviewer()
+    ),
+    ("POST", "/v1/cases/{case_id}/decision"): Row(
+        409, 404, path=lambda w: {"case_id": _case(w)}, request=_reviewer(outcome="approve", reason="ok")
+    ),
+    ("POST", "/v1/cases/{case_id}/confirmation"): Row(
+        409, 404, path=lambda w: {"case_id": _case(w)}, request=_reviewer(accept=True, reason="ok")
     ),
 }
 

@@ -28,6 +28,9 @@ SCOPES: tuple[str, ...] = (
     "subjects:erase",
     "webhooks:manage",
     "graph:read",
+    "cases:read",
+    "cases:review",
+    "cases:supervise",
 )
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

@@ -38,6 +38,7 @@ from openidv.api.routes_async import (
     wants_async,
 )
 from openidv.api.routes_async import router as async_router
+from openidv.api.routes_cases import router as cases_router
 from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_graph import router as graph_router
 from openidv.api.routes_liveness import router as liveness_router
@@ -53,6 +54,7 @@ from openidv.decision.policy import Policy, load_policy
 from openidv.errors import InvalidInput
 from openidv.evidence import Evidence
 from openidv.services import Services, Verifier
+from openidv.services.review_cases import verification_review
 from openidv.settings import Settings
 from openidv.store.job_queue import queue_depth
 from openidv.store.repository import Store
@@ -144,6 +146,7 @@ def create_app(
     app.include_router(async_router, dependencies=[Depends(require_api_key)])
     app.include_router(webhooks_router, dependencies=[Depends(require_api_key)])
     app.include_router(telemetry_router, dependencies=[Depends(require_api_key)])
+    app.include_router(cases_router, dependencies=[Depends(require_api_key)])
     app.include_router(collector_router)  # the script (public) and telemetry posts (a session's token)
     # the review console (/console): its own sessions and roles, no API key (openidv.api.auth)
     install_console(app, settings, app.state.store)
@@ -259,6 +262,8 @@ def _register_routes(app: FastAPI) -> None:
         if job is not None and job["status"] != "completed":
             return JSONResponse(job)
         body = store.get_verification(verification_id, key.tenant_id).to_api()
+        # the automated decision stays as it was; a human review case adds its block and the final outcome
+        body.update(verification_review(store, key.tenant_id, verification_id, body["decision"]))
         if job is not None:
             body["status"] = "completed"
         return JSONResponse(body)

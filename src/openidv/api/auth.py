@@ -54,6 +54,15 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     # telemetry sessions exist only to feed a verification: they need the verification scopes
     ("POST", "/v1/sessions"): "verifications:write",
     ("GET", "/v1/sessions/{session_id}"): "verifications:read",
+    # human review (docs/review.md): reading the queue, working cases (analyst), supervising them
+    ("GET", "/v1/cases"): "cases:read",
+    ("GET", "/v1/cases/{case_id}"): "cases:read",
+    ("GET", "/v1/cases/{case_id}/media/{media_id}"): "cases:read",
+    ("POST", "/v1/cases"): "cases:supervise",
+    ("POST", "/v1/cases/{case_id}/claim"): "cases:review",
+    ("POST", "/v1/cases/{case_id}/release"): "cases:review",
+    ("POST", "/v1/cases/{case_id}/decision"): "cases:review",
+    ("POST", "/v1/cases/{case_id}/confirmation"): "cases:supervise",
 }
 
 #: (method, route path) of the routes that take no API key, by decision (see the module's docstring)

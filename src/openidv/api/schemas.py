@@ -122,10 +122,25 @@ class CheckResultOut(BaseModel):
     latency_ms: float
 
 
+class ReviewOut(BaseModel):
+    """The verification's human review case (docs/review.md)."""
+
+    case_id: str
+    state: str = Field(description="open, claimed, escalated, awaiting_confirmation or decided")
+    final_outcome: str | None = Field(description="the human decision once decided: approve or reject")
+    decided_at: str | None
+    decided_by: str | None
+
+
 class VerificationOut(BaseModel):
     id: str
     created_at: str
-    decision: str = Field(description="approve, review or reject")
+    decision: str = Field(description="approve, review or reject: the automated decision, never changed")
+    final_outcome: str | None = Field(
+        default=None,
+        description="the human review's decision once its case is decided, else the automated decision",
+    )
+    review: ReviewOut | None = Field(default=None, description="the human review case, when there is one")
     reason_codes: list[str]
     reasons: dict[str, str] = Field(description="Each reason code with its catalogue description")
     policy_version: str

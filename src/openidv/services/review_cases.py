@@ -242,6 +242,15 @@ def review_block(case: ReviewCase | None) -> dict[str, Any] | None:
     }
 
 
+def verification_review(store: Store, tenant: str, verification_id: str, automated: str) -> dict[str, Any]:
+    """``review`` (the case's block, or None) and ``final_outcome`` (the human decision once the case is
+    decided, else the automated ``decision``) of one verification's API answer."""
+    with store.transaction() as session:
+        case = case_store.case_of_verification(session, tenant, verification_id)
+        final = case.final_outcome if case is not None and case.final_outcome else automated
+        return {"review": review_block(case), "final_outcome": final}
+
+
 def policy_case_step(
     store: Store,
     record: VerificationRecord,

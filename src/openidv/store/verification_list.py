@@ -4,7 +4,8 @@ A page merges stored verifications (``completed``) with async jobs not yet store
 ``failed``); both are ordered by ``(created_at, id)`` descending, and the cursor is the last item's pair,
 so a page never repeats or skips an item while new ones arrive (keyset pagination). The cursor is opaque
 to clients (base64url JSON); a malformed one is ``InvalidInput``. Items carry no details, only
-``id, created_at, status, outcome``.
+``id, created_at, status, outcome``, and for a verification with a human review case ``review`` (case id
+and state) and ``final_outcome`` (the human decision once the case is decided, else the automated one).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from openidv.results import Outcome
 from openidv.store.models import DecisionRow, Verification
 from openidv.store.queue_tables import COMPLETED, FAILED, QUEUED, RUNNING, Job
 from openidv.store.repository import Store
+from openidv.store.review_tables import ReviewCase
 
 STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED)
 MAX_LIMIT = 100
@@ -34,6 +36,9 @@ class ListItem:
     created_at: datetime
     status: str
     outcome: str | None
+    case_id: str | None = None
+    case_state: str | None = None
+    case_outcome: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -41,6 +46,8 @@ class ListItem:
             "created_at": self.created_at.isoformat(),
             "status": self.status,
             "outcome": self.outcome,
+            "final_outcome": self.case_outcome or self.outcome,
+            "review": None if self.case_id is None else {"case_id": self.case_id, "state": self.case_state},
         }
 
 
@@ -83,8 +90,22 @@ def list_verifications(
     with store.transaction() as session:
         if status in (None, COMPLETED):
             query = (
-                select(Verification.id, Verification.created_at, DecisionRow.outcome)
+                select(
+                    Verification.id,
+                    Verification.created_at,
+                    DecisionRow.outcome,
+                    ReviewCase.id,
+                    ReviewCase.state,
+                    ReviewCase.final_outcome,
+                )
                 .join(DecisionRow, DecisionRow.verification_id == Verification.id)
+                .outerjoin(
+                    ReviewCase,
+                    and_(
+                        ReviewCase.verification_id == Verification.id,
+                        ReviewCase.tenant_id == Verification.tenant_id,
+                    ),
+                )
                 .where(Verification.tenant_id == tenant_id)
             )
             if outcome is not None:
@@ -92,7 +113,10 @@ def list_verifications(
             if after is not None:
                 query = query.where(_before(Verification.created_at, Verification.id, after))
             query = query.order_by(Verification.created_at.desc(), Verification.id.desc()).limit(limit + 1)
-            items += [ListItem(i, at, COMPLETED, o) for i, at, o in session.execute(query).all()]
+            items += [
+                ListItem(i, at, COMPLETED, o, case, state, final)
+                for i, at, o, case, state, final in session.execute(query).all()
+            ]
         if outcome is None and status != COMPLETED:
             wanted = [status] if status else [QUEUED, RUNNING, FAILED]
             jobs = select(Job.id, Job.created_at, Job.status).where(

@@ -1,4 +1,8 @@
-"""Human review cases (issue 16): ``review_cases``, ``case_events`` and ``case_media`` (images, sealed).
+"""Human review cases (issue 16): ``review_cases``, ``case_events`` and ``case_media`` (images, sealed);
+the ``cases:read``, ``cases:review`` and ``cases:supervise`` scopes.
+
+Keys that held every scope before (the default of ``openidv keys create``) get the three new ones, as
+0009 did for ``graph:read``; keys with narrower scopes keep them.
 
 Revision ID: 0013
 Revises: 0012
@@ -18,7 +22,20 @@ branch_labels = None
 depends_on = None
 
 
+#: every scope a key could hold after 0009 (frozen here)
+ALL_SCOPES_0009 = (
+    "verifications:write,verifications:read,galleries:write,galleries:read,liveness:write,liveness:read,"
+    "subjects:read,subjects:erase,webhooks:manage,graph:read"
+)
+CASE_SCOPES = ",cases:read,cases:review,cases:supervise"
+
+
 def upgrade() -> None:
+    op.execute(
+        sa.text("UPDATE api_keys SET scopes = :new WHERE scopes = :old").bindparams(
+            new=ALL_SCOPES_0009 + CASE_SCOPES, old=ALL_SCOPES_0009
+        )
+    )
     op.create_table(
         "review_cases",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -77,6 +94,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(
+        sa.text("UPDATE api_keys SET scopes = :old WHERE scopes = :new").bindparams(
+            new=ALL_SCOPES_0009 + CASE_SCOPES, old=ALL_SCOPES_0009
+        )
+    )
     op.drop_table("case_media")
     op.drop_table("case_events")
     op.drop_table("review_cases")
