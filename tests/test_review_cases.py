@@ -8,12 +8,16 @@ retention.
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from openidv.cli import app
 from openidv.crypto import load_cipher
 from openidv.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from openidv.evidence import Evidence
@@ -303,3 +307,57 @@ def test_retention_drops_images_of_long_decided_cases_only(store: Store) -> None
     assert kept.media == [] and kept.summary.final_outcome == "approve"  # the case and decision stay
     assert len(cases.get_case("default", pending).media) == 1
     assert store.verify_audit_chain().ok
+
+
+def test_decided_cases_export_as_labels_that_eval_run_reads(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = ReviewCases(store)
+    verifier = verifier_for(store)
+    decided = {}
+    for i, (score, outcome) in enumerate(
+        [(0.35, "reject"), (0.4, "reject"), (0.6, "approve"), (0.65, "approve")]
+    ):
+        record = verify(verifier, score, subject_id=f"cust-{i}")
+        detail = cases.case_of_verification("default", record.id)
+        assert detail is not None
+        cases.claim("default", detail.id, ALICE)
+        cases.decide("default", detail.id, ALICE, outcome, f"Anna Eriksson said {outcome}")
+        decided[detail.id] = outcome
+    _review_case(store, cases)  # still open: not exported
+    monkeypatch.setenv("OPENIDV_DATABASE_URL", store.engine.url.render_as_string(hide_password=False))
+    out = tmp_path / "labels"
+    runner = CliRunner()
+    exported = runner.invoke(app, ["cases", "export", "--out", str(out), "--json"])
+    assert exported.exit_code == 0, exported.output
+    manifest = (out / "manifest.csv").read_text()
+    for secret in ("alice", "Anna", "ERIKSSON", "cust-", "L898902C3"):
+        assert secret not in manifest
+    rows = list(csv.DictReader(line for line in manifest.splitlines() if not line.startswith("#")))
+    assert {r["id"]: r["label"] for r in rows} == {
+        case_id: "fraud" if outcome == "reject" else "legit" for case_id, outcome in decided.items()
+    }
+    assert {r["country"] for r in rows} == {"UTO"} and {r["document_type"] for r in rows} == {"passport"}
+    assert sorted(p.name for p in (out / "scores").iterdir()) == ["mrz.csv", "test_metadata_score.csv"]
+    report_dir = tmp_path / "report"
+    ran = runner.invoke(
+        app,
+        [
+            "eval",
+            "run",
+            "--manifest",
+            str(out / "manifest.csv"),
+            "--scores",
+            str(out / "scores" / "test_metadata_score.csv"),
+            "--out",
+            str(report_dir),
+        ],
+    )
+    assert ran.exit_code == 0, ran.output
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["task"] == "classification"
+    assert report["counts"]["rows"] == 4 and report["counts"]["ok"] == 4
+    # no decided case yet in another tenant: a clear error, exit 2
+    store.create_tenant("empty")
+    nothing = runner.invoke(app, ["cases", "export", "--out", str(tmp_path / "none"), "--tenant", "empty"])
+    assert nothing.exit_code == 2 and "no decided review case" in nothing.output

@@ -80,6 +80,9 @@ register_vendors_drift(vendors_app)  # `openidv vendors drift` and `openidv vend
 from openidv.cli.users_cmd import users_app  # noqa: E402
 
 app.add_typer(users_app, name="users")  # `openidv users ...`: review console accounts (docs/console.md)
+from openidv.cli.cases_cmd import cases_app  # noqa: E402
+
+app.add_typer(cases_app, name="cases")  # `openidv cases list|export` (docs/review.md)
 # --- end of sub-command registration ---
 
 

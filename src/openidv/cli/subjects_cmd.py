@@ -106,7 +106,8 @@ def purge_command(
         f"{verb} {report.verifications} verification(s), {report.templates} template(s), "
         f"{report.liveness_sessions} liveness session(s), {report.jobs} finished async job(s), "
         f"{report.webhook_events} settled webhook event(s), "
-        f"{report.graph_accounts} identity-graph account(s), {report.vendor_calls} vendor call record(s)"
+        f"{report.graph_accounts} identity-graph account(s), {report.vendor_calls} vendor call record(s), "
+        f"{report.case_media} review case image(s)"
     )
 
 
