@@ -342,6 +342,7 @@ def test_purge_erases_what_is_past_its_retention(app: App) -> None:
         retention_graph_days=0,
         retention_telemetry_days=0,
         retention_vendor_calls_days=0,
+        retention_case_media_days=0,
     )
     assert subjects.purge(keep_all).cutoffs == {
         "verifications": None,
@@ -350,6 +351,7 @@ def test_purge_erases_what_is_past_its_retention(app: App) -> None:
         "graph_accounts": None,
         "telemetry_sessions": None,
         "vendor_calls": None,
+        "case_media": None,
     }
 
 

@@ -279,6 +279,11 @@ def test_erasure_removes_the_subjects_cases_and_keeps_the_chain(store: Store) ->
     other = _review_case(store, cases, subject_id="cust-8")
     cases.claim("default", case_id, ALICE)
     cases.decide("default", case_id, ALICE, "approve", "Anna Eriksson in person")
+    exported = SubjectService(store, None).export("cust-7")["review_cases"]
+    assert [(c["case_id"], c["final_outcome"], c["images"]) for c in exported] == [
+        (case_id, "approve", ["selfie"])
+    ]
+    assert "alice" not in str(exported)
     SubjectService(store, None).erase("cust-7", actor="test")
     with pytest.raises(NotFound):
         cases.get_case("default", case_id)

@@ -36,7 +36,7 @@ from openidv.services.graph_service import GraphService
 from openidv.services.telemetry_sessions import TelemetrySessions
 from openidv.settings import Settings
 from openidv.store import privacy
-from openidv.store.case_store import purge_case_media
+from openidv.store.case_store import export_cases, purge_case_media
 from openidv.store.graph_repository import GraphRepository, StoredAccount
 from openidv.store.job_queue import purge_finished_jobs
 from openidv.store.repository import Store
@@ -147,6 +147,7 @@ class SubjectService:
             "graph_account": self._graph_account(subject_id, tenant),
             "devices": self._devices_of(subject_id, tenant),
             "telemetry_sessions": self.telemetry.export_subject(subject_id, tenant=tenant),
+            "review_cases": export_cases(self.store, tenant, [v["id"] for v in verifications]),
         }
 
     def _graph_account(self, subject_id: str, tenant: str) -> dict[str, Any] | None:

@@ -318,6 +318,29 @@ def decided_cases(session: Session, tenant: str | None) -> list[ReviewCase]:
 # ---------------------------------------------------------------------------------------------- erasure
 
 
+def export_cases(store: Store, tenant: str, verification_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The review cases of these verifications for a subject's export: what was decided and why, and
+    which images are kept (not the images, nor who reviewed: that is the tenant's staff's data)."""
+    if not verification_ids:
+        return []
+    with store.transaction() as session:
+        cases = cases_of_verifications(session, tenant, verification_ids)
+        return [
+            {
+                "case_id": case.id,
+                "verification_id": case.verification_id,
+                "state": case.state,
+                "automated_outcome": case.automated_outcome,
+                "final_outcome": case.final_outcome,
+                "opened_at": case.opened_at.isoformat(),
+                "decided_at": case.decided_at.isoformat() if case.decided_at else None,
+                "decision_reason": case.decision_reason,
+                "images": [m.kind for m in media_of(session, case.id)],
+            }
+            for case in sorted(cases.values(), key=lambda c: c.opened_at)
+        ]
+
+
 def delete_cases_of(session: Session, verification_ids: Sequence[str]) -> int:
     """Delete the cases of these verifications with their events and media (erasure, retention); returns
     how many cases went. The audit log keeps its ``case.*`` entries, which hold no free text or images."""
