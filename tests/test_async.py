@@ -528,7 +528,7 @@ def test_list_pages_newest_first_with_filters(world: World) -> None:
         if cursor is None:
             break
     assert [i["id"] for i in seen] == [queued, *reversed(made)]
-    assert set(seen[0]) == {"id", "created_at", "status", "outcome"}
+    assert set(seen[0]) == {"id", "created_at", "status", "outcome", "final_outcome", "review"}
     assert seen[0]["status"] == "queued" and seen[1] == {
         **seen[1],
         "status": "completed",

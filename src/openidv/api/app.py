@@ -59,7 +59,7 @@ from openidv.settings import Settings
 from openidv.store.job_queue import queue_depth
 from openidv.store.repository import Store
 from openidv.store.webhook_store import outbox_counts
-from openidv.verification import request_digest
+from openidv.verification import VerificationRecord, request_digest
 
 _REQUEST_BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -223,7 +223,9 @@ def _register_routes(app: FastAPI) -> None:
             earlier = await run_in_threadpool(store.find_idempotent, key.id, idempotency_key, digest)
             if earlier is not None:
                 return JSONResponse(
-                    earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"}
+                    await _reviewed(store, key.tenant_id, earlier),
+                    status_code=200,
+                    headers={"Idempotent-Replayed": "true"},
                 )
             queued = await replay_job(request, key, idempotency_key, digest)
             if queued is not None:
@@ -240,9 +242,15 @@ def _register_routes(app: FastAPI) -> None:
         if not record.replayed:
             request.app.state.metrics.observe_verification(record)
         if record.replayed:  # lost the race to a concurrent request with the same key: answer as a replay
-            return JSONResponse(record.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"})
+            return JSONResponse(
+                await _reviewed(store, key.tenant_id, record),
+                status_code=200,
+                headers={"Idempotent-Replayed": "true"},
+            )
         return JSONResponse(
-            record.to_api(), status_code=201, headers={"Location": f"/v1/verifications/{record.id}"}
+            await _reviewed(store, key.tenant_id, record),
+            status_code=201,
+            headers={"Location": f"/v1/verifications/{record.id}"},
         )
 
     @app.get(
@@ -269,6 +277,14 @@ def _register_routes(app: FastAPI) -> None:
         return JSONResponse(body)
 
     _add_schema(app)
+
+
+async def _reviewed(store: Store, tenant: str, record: VerificationRecord) -> dict[str, Any]:
+    """The verification's answer with its human review: ``review`` (the case a ``review`` decision
+    opened, or None) and ``final_outcome``; the automated ``decision`` is unchanged."""
+    body = record.to_api()
+    body.update(await run_in_threadpool(verification_review, store, tenant, record.id, body["decision"]))
+    return body
 
 
 def _form_mode(value: object) -> str | None:
