@@ -85,8 +85,8 @@ def test_queue_case_media_claim_decide_and_the_verification_shows_both_outcomes(
     assert {c["check"] for c in detail["verification"]["checks"]} == {"test_metadata_score", "mrz"}
     media_id = detail["media"][0]["id"]
     image = api.client.get(f"/v1/cases/{case_id}/media/{media_id}", headers=reviewer)
-    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
-    assert image.headers["cache-control"] == "no-store" and image.content.startswith(b"\x89PNG")
+    assert image.status_code == 200 and image.headers["content-type"] == detail["media"][0]["content_type"]
+    assert image.headers["cache-control"] == "no-store" and image.content.startswith(b"\xff\xd8\xff")
     assert len(image.content) == detail["media"][0]["size"]
 
     claimed = _post(api, f"/v1/cases/{case_id}/claim", reviewer, reviewer="alice")

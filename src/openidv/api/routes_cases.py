@@ -141,7 +141,7 @@ async def get_case(case_id: CaseId, key: Caller, cases: Cases) -> dict[str, Any]
 @router.get(
     "/{case_id}/media/{media_id}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "The image"}},
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The image"}},
 )
 async def get_media(case_id: CaseId, media_id: MediaId, key: Caller, cases: Cases) -> Response:
     """One image of the case (never cached: it shows the applicant)."""
