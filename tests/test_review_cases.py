@@ -253,6 +253,7 @@ def test_queue_filters_sla_and_pages(store: Store) -> None:
     cases.claim("default", ids[0], ALICE)
     assert [c.id for c in cases.list_cases("default", state="claimed").items] == [ids[0]]
     assert [c.id for c in cases.list_cases("default", assignee="alice").items] == [ids[0]]
+    assert len(cases.list_cases("default", state="active").items) == 3
     assert len(cases.list_cases("default", reason_code="FACE_MISMATCH").items) == 3
     assert cases.list_cases("default", reason_code="FACE_DUPLICATE_IDENTITY").items == []
     assert cases.list_cases("default", min_age=timedelta(hours=1)).items == []

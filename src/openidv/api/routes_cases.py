@@ -2,7 +2,8 @@
 
 So a team can plug in its own review tools; the console works the same queue through the same service.
 
-- ``GET /v1/cases`` (``cases:read``): the queue, most urgent first; filters ``state``, ``reason_code``,
+- ``GET /v1/cases`` (``cases:read``): the queue, most urgent first; filters ``state`` (or ``active``),
+  ``reason_code``,
   ``assignee``, ``min_age_s``, ``sla`` (breached, due_soon, ok), ``limit``, ``cursor``.
 - ``GET /v1/cases/{case_id}`` (``cases:read``): the case, its trail, its images (ids), the verification.
 - ``GET /v1/cases/{case_id}/media/{media_id}`` (``cases:read``): one image, ``Cache-Control: no-store``.
@@ -98,7 +99,8 @@ async def list_cases(
     key: Caller,
     cases: Cases,
     state: Annotated[
-        Literal["open", "claimed", "escalated", "awaiting_confirmation", "decided"] | None, Query()
+        Literal["open", "claimed", "escalated", "awaiting_confirmation", "decided", "active"] | None,
+        Query(description="a state, or active: every state but decided"),
     ] = None,
     reason_code: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Z0-9_]+$")] = None,
     assignee: Annotated[str | None, Query(max_length=100)] = None,

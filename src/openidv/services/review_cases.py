@@ -333,9 +333,10 @@ class ReviewCases:
         limit: int = 50,
         cursor: str | None = None,
     ) -> CasePage:
-        """One page of the tenant's cases, most urgent (earliest due) first."""
-        if state is not None and state not in STATES:
-            raise InvalidInput(f"state: one of {', '.join(STATES)}")
+        """One page of the tenant's cases, most urgent (earliest due) first; ``state`` is one of ``STATES``
+        or ``active`` (every state but decided)."""
+        if state is not None and state not in (*STATES, "active"):
+            raise InvalidInput(f"state: one of {', '.join(STATES)} or active")
         if sla is not None and sla not in case_store.SLA_FILTERS:
             raise InvalidInput(f"sla: one of {', '.join(case_store.SLA_FILTERS)}")
         if reason_code is not None and not (

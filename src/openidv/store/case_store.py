@@ -280,7 +280,9 @@ def queue_page(
 ) -> tuple[list[ReviewCase], str | None]:
     """One page of the tenant's cases, most urgent first, and the next page's cursor (None on the last)."""
     query = select(ReviewCase).where(ReviewCase.tenant_id == tenant)
-    if filters.state is not None:
+    if filters.state == "active":
+        query = query.where(ReviewCase.state.in_(ACTIVE_STATES))
+    elif filters.state is not None:
         query = query.where(ReviewCase.state == filters.state)
     if filters.reason_code is not None:
         query = query.where(ReviewCase.reason_index.like(f"%,{filters.reason_code},%"))
