@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -367,3 +368,26 @@ def test_decided_cases_export_as_labels_that_eval_run_reads(
     store.create_tenant("empty")
     nothing = runner.invoke(app, ["cases", "export", "--out", str(tmp_path / "none"), "--tenant", "empty"])
     assert nothing.exit_code == 2 and "no decided review case" in nothing.output
+
+
+def test_two_reviewers_claiming_at_once_one_wins(store: Store) -> None:
+    cases = ReviewCases(store)
+    case_id = _review_case(store, cases)
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def claim(reviewer: Reviewer) -> None:
+        start.wait()
+        try:
+            cases.claim("default", case_id, reviewer)
+            outcomes.append("won")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=claim, args=(Reviewer(f"r{i}"),)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "conflict", "conflict", "won"]
+    assert _actions(store, case_id).count("case.claimed") == 1
