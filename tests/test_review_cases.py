@@ -333,8 +333,15 @@ def test_decided_cases_export_as_labels_that_eval_run_reads(
         decided[detail.id] = outcome
     _review_case(store, cases)  # still open: not exported
     monkeypatch.setenv("OPENIDV_DATABASE_URL", store.engine.url.render_as_string(hide_password=False))
-    out = tmp_path / "labels"
     runner = CliRunner()
+    listed = runner.invoke(app, ["cases", "list", "--state", "open", "--json"])
+    assert listed.exit_code == 0, listed.output
+    open_id = json.loads(listed.output)["items"][0]["id"]
+    assert open_id not in decided and len(json.loads(listed.output)["items"]) == 1
+    table = runner.invoke(app, ["cases", "list", "--state", "decided"])
+    assert table.exit_code == 0 and all(case_id in table.output for case_id in decided)
+    assert runner.invoke(app, ["cases", "list", "--sla", "late"]).exit_code == 2
+    out = tmp_path / "labels"
     exported = runner.invoke(app, ["cases", "export", "--out", str(out), "--json"])
     assert exported.exit_code == 0, exported.output
     manifest = (out / "manifest.csv").read_text()
