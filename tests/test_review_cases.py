@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from openidv.cli import app
 from openidv.crypto import load_cipher
-from openidv.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from openidv.errors import ConfigurationError, Conflict, InvalidInput, NotFound, PermissionDenied
 from openidv.evidence import Evidence
 from openidv.imageio import as_image
 from openidv.services.async_jobs import AsyncWorker, WorkerOptions
@@ -398,3 +398,16 @@ def test_two_reviewers_claiming_at_once_one_wins(store: Store) -> None:
         t.join()
     assert sorted(outcomes) == ["conflict", "conflict", "conflict", "won"]
     assert _actions(store, case_id).count("case.claimed") == 1
+
+
+def test_a_sealed_image_copied_onto_another_case_fails_to_open(store: Store) -> None:
+    cases = ReviewCases(store)
+    first, second = _review_case(store, cases), _review_case(store, cases)
+    with store.transaction() as session:
+        a = session.execute(select(CaseMedia).where(CaseMedia.case_id == first)).scalar_one()
+        b = session.execute(select(CaseMedia).where(CaseMedia.case_id == second)).scalar_one()
+        a.data_sealed, b.data_sealed = b.data_sealed, a.data_sealed
+        ids = a.id, b.id
+    for case_id, media_id in zip((first, second), ids, strict=True):
+        with pytest.raises(ConfigurationError, match="moved"):
+            cases.media("default", case_id, media_id)
