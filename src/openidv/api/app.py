@@ -38,6 +38,7 @@ from openidv.api.routes_async import (
     wants_async,
 )
 from openidv.api.routes_async import router as async_router
+from openidv.api.routes_cases import get_review_cases
 from openidv.api.routes_cases import router as cases_router
 from openidv.api.routes_faces import router as faces_router
 from openidv.api.routes_graph import router as graph_router
@@ -149,7 +150,8 @@ def create_app(
     app.include_router(cases_router, dependencies=[Depends(require_api_key)])
     app.include_router(collector_router)  # the script (public) and telemetry posts (a session's token)
     # the review console (/console): its own sessions and roles, no API key (openidv.api.auth)
-    install_console(app, settings, app.state.store)
+    # the console works the very ReviewCases the /v1/cases routes use (one queue, built on first use)
+    install_console(app, settings, app.state.store, review_cases=get_review_cases)
     document_problems(app)  # after every route: each operation's error responses as problem+json
     return app
 

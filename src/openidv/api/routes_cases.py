@@ -74,6 +74,7 @@ class ConfirmationIn(BaseModel):
 
 
 def get_review_cases(request: Request) -> ReviewCases:
+    """The app's one ``ReviewCases`` (the console works the same instance, so both see one queue)."""
     state = request.app.state
     if getattr(state, "review_cases", None) is None:
         state.review_cases = ReviewCases(

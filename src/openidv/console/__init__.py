@@ -9,6 +9,8 @@ template, context)`` and guarded with ``ConsoleUser`` (any role) / ``SupervisorU
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,9 +29,10 @@ from openidv.console.render import render
 from openidv.console.routes import router
 
 # the page modules add their routes to ``router`` when imported (one router: one guard test walks it)
-from openidv.console import audit_pages, eval_pages  # noqa: F401  isort: skip
+from openidv.console import audit_pages, case_pages, eval_pages  # noqa: F401  isort: skip
 from openidv.console.eval_catalog import EvalCatalog
 from openidv.services.console_accounts import ConsoleAccounts, ConsoleIdentity, ConsolePolicy
+from openidv.services.review_cases import ReviewCases
 from openidv.settings import Settings
 
 _HEADINGS = {403: "Not allowed", 429: "Too many requests"}
@@ -52,11 +55,25 @@ async def _on_refusal(request: Request, exc: Exception) -> Response:
     )
 
 
-def install_console(app: FastAPI, settings: Settings, store: Any) -> None:
-    """Serve the console from ``app``: routes, error pages, headers, and the accounts on ``store``."""
+def _own_review_cases(store: Any, settings: Settings) -> Callable[[Request], ReviewCases]:
+    cases = ReviewCases(store, sla=timedelta(hours=settings.review_sla_hours))
+    return lambda _request: cases
+
+
+def install_console(
+    app: FastAPI,
+    settings: Settings,
+    store: Any,
+    *,
+    review_cases: Callable[[Request], ReviewCases] | None = None,
+) -> None:
+    """Serve the console from ``app``: routes, error pages, headers, and the accounts on ``store``.
+    ``review_cases`` gives the app's review queue for a request (the API's, so both work one queue);
+    without it the console builds its own without webhooks."""
     app.state.console_accounts = ConsoleAccounts(store, ConsolePolicy.from_settings(settings))
     app.state.console_insecure_cookies = settings.console_insecure_cookies
     app.state.eval_catalog = EvalCatalog(settings.eval_dirs)
+    app.state.console_review_cases = review_cases or _own_review_cases(store, settings)
     app.include_router(router)
     app.add_exception_handler(ConsoleRedirect, _on_redirect)
     app.add_exception_handler(ConsoleRefusal, _on_refusal)

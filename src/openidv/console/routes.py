@@ -139,12 +139,6 @@ async def sign_out(request: Request, user: ConsoleUser) -> Response:
     return response
 
 
-# a placeholder until the review queue takes over ``/console/`` (replace this route, keep the guard)
-@router.get("/")
-def home(request: Request, user: ConsoleUser) -> Response:
-    return render(request, "home.html")
-
-
 @router.get("/account")
 def account(request: Request, user: ConsoleUser) -> Response:
     policy = get_accounts(request).policy
