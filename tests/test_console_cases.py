@@ -165,7 +165,8 @@ def test_images_are_served_only_to_the_tenant_and_never_cached(world: World) -> 
     verify(world.verifier, REVIEW)
     ana = world.browser("ana", "analyst")
     case_id = re.findall(r'data-case="([0-9a-f-]{36})"', ana.get("/console/").text)[0]
-    cases = world.app_client.app.state.review_cases  # type: ignore[attr-defined]  (built by the queue page)
+    # built by the queue page on first use
+    cases = world.app_client.app.state.review_cases  # type: ignore[attr-defined]
     detail = cases.get_case("default", case_id)
     assert detail.media, "the selfie was kept for the reviewer"
     url = f"/console/cases/{case_id}/media/{detail.media[0].id}"
