@@ -42,8 +42,44 @@ class Shot:
 
 SHOTS: tuple[Shot, ...] = (
     Shot("console-sign-in.png", "/console/sign-in", None, height=640),
+    Shot("console-queue.png", "/console/", "alex.analyst"),
+    Shot("console-case.png", "/console/cases/{case}", "alex.analyst", height=1400),
+    Shot("console-evaluation.png", "/console/evaluation", "alex.analyst"),
+    Shot("console-report.png", "/console/evaluation/{report}", "alex.analyst", height=1200),
+    Shot("console-audit.png", "/console/audit", "sam.supervisor"),
     Shot("console-admin-users.png", "/console/admin/users", "admin.ada"),
 )
+
+
+def seed_cases(app: Any) -> dict[str, str]:
+    """Two demo applicants through the real pipeline to ``review`` (real selfies; SYNTHETIC passport pages
+    carrying real portraits), the first claimed by the analyst; returns the ids the shots' paths name."""
+    from openidv.console.eval_catalog import EvalCatalog
+    from openidv.demo import FACE_CASES, find_shared_data, passport_photo
+    from openidv.evidence import Evidence
+    from openidv.imageio import load_image
+    from openidv.services.review_cases import ReviewCases, Reviewer
+
+    shared = find_shared_data()
+    if shared is None:
+        raise SystemExit("../shared/data not found (set OPENIDV_SHARED_DATA)")
+    faces = shared / "faces"
+    work = Path(os.environ["OPENIDV_DATA_DIR"]) / "documents"
+    for index, (_, expected, selfie, document, subject) in enumerate(FACE_CASES):
+        if expected != "review":
+            continue
+        evidence = Evidence(
+            selfie=load_image(faces / selfie, name=selfie),
+            document_image=load_image(passport_photo(faces / document, work, index), name=document),
+            subject_id=subject,
+        )
+        app.state.verifier.verify(evidence, actor="screenshots")
+    cases = ReviewCases(app.state.store)
+    first = cases.list_cases("default").items[0]
+    cases.claim("default", first.id, Reviewer("console:alex.analyst", "analyst", via="console"))
+    reports = EvalCatalog(app.state.settings.eval_dirs).reports()
+    report = next(r for r in reports if r.label.endswith("face-eval/pairs"))
+    return {"case": first.id, "report": report.id}
 
 
 def seed(accounts: Any) -> None:
@@ -105,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop(name, None)  # a throw-away deployment, whatever the shell points at
     os.environ["OPENIDV_ENCRYPTION_KEY"] = base64.b64encode(os.urandom(32)).decode()
     os.environ["OPENIDV_AUDIT_KEY"] = base64.b64encode(os.urandom(32)).decode()
+    os.environ["OPENIDV_EVAL_DIRS"] = str(REPO / "docs")  # the evaluation reports this repository ships
     from playwright.sync_api import sync_playwright
 
     from openidv.api.app import create_app
@@ -115,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     store = Store.from_settings(settings)
     app = create_app(settings, store=store)
     seed(app.state.console_accounts)
+    ids = seed_cases(app)
     args.out.mkdir(parents=True, exist_ok=True)
     with _serve(app) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
@@ -124,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 page = context.new_page()
                 if shot.user is not None:
                     _sign_in(page, base, shot.user)
-                page.goto(f"{base}{shot.path}")
+                page.goto(f"{base}{shot.path.format(**ids)}")
                 page.screenshot(path=str(args.out / shot.file), full_page=True)
                 context.close()
                 print(f"wrote {args.out / shot.file}")

@@ -38,7 +38,10 @@ def demo_applicant(shared_data: Path, out: Path) -> Evidence:
 
 @pytest.fixture
 def served(
-    database_url: str, tmp_path: Path, shared_data: Path, browser: Any  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+    shared_data: Path,
+    browser: Any,  # noqa: F811
 ) -> Iterator[tuple[str, Any, Store, str]]:
     store = Store(make_engine(database_url))
     app = create_app(Settings(data_dir=tmp_path), store=store)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import sys
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from rich.table import Table
 from openidv import demo_sessions
 from openidv.checks.document.mrz import compose_mrz
 from openidv.checks.face.params import FaceDuplicateParams
-from openidv.crypto import KeyRing
+from openidv.crypto import load_keyring
 from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import DeclaredData, Evidence
 from openidv.imageio import load_image
@@ -397,7 +396,9 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     # checkpoints live beside its database (keys/audit.key, created on first run)
     store = Store.from_url(
         f"sqlite:///{out_dir / 'openidv.sqlite3'}",
-        keyring=KeyRing(secrets.token_bytes(32)),
+        # the demo's own key (``<out>/keys/biometric.key``), so `openidv serve` on the same folder opens
+        # the review cases' sealed images in the console
+        keyring=load_keyring(Settings(data_dir=out_dir), demo=True),
         audit_log=AuditLog.from_settings(Settings(data_dir=out_dir), demo=True),
     )
     policy = load_policy()
@@ -434,6 +435,16 @@ def run_demo(out_dir: Path, console: Console | None = None) -> list[dict[str, An
     )
     (out_dir / "decisions.json").write_text(json.dumps(rows, indent=2, default=str), encoding="utf-8")
     console.print(f"wrote {out_dir / 'decisions.json'} and {out_dir / 'openidv.sqlite3'}")
+    reviews = sum(1 for row in rows if row["decision"] == "review")
+    console.print(
+        f"{reviews} review decisions opened {reviews} cases for people to decide. To work them in the review "
+        f"console (docs/console.md):\n"
+        f"  export OPENIDV_DATA_DIR={out_dir}\n"
+        f"  .venv/bin/openidv users create --name me --role supervisor --password-stdin   # type a password\n"
+        f"  .venv/bin/openidv serve   # then open http://127.0.0.1:8000/console/",
+        markup=False,
+        highlight=False,
+    )
     store.engine.dispose()
     return rows
 

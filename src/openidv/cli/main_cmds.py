@@ -115,7 +115,8 @@ def serve_command(
         ),
     ] = None,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs; /healthz, /readyz, /metrics)."""
+    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs; /healthz, /readyz, /metrics) and the
+    review console at /console (accounts: `openidv users create`)."""
     import logging.config
 
     import uvicorn

@@ -57,7 +57,9 @@ class ThresholdLine:
     def text(self) -> str:
         """``score < 0.725 (match; tuned for fmr=1e-4, published)``: what a reviewer reads."""
         target = f"for {self.target}" if self.target else "no target recorded"
-        origin = self.source_kind if not self.status else f"{self.source_kind}, {self.status}"
+        origin = self.source_kind
+        if self.status and self.status != self.source_kind:
+            origin = f"{origin}, {self.status}"
         return f"{self.name}: {self.value:g} ({target}; {origin})"
 
 
