@@ -130,24 +130,51 @@ def _short(value: Any) -> str:
 #: a few details worth a line, per check (everything else stays in the API's full record)
 FACTS: Mapping[str, tuple[str, ...]] = {
     "face_match": ("backend", "model", "cosine"),
-    "face_duplicate": ("matches", "gallery", "searched"),
+    "face_duplicate": ("gallery", "gallery_size", "matches", "same_subject_hits"),
     "document_read": ("template", "fields_read", "fields_expected"),
     "document_consistency": ("template", "failed"),
-    "device": ("device_id", "signals", "accounts_24h", "reputation_source"),
-    "behaviour": ("model", "pointer_probability", "typing_probability", "events"),
-    "capture_session": ("model", "anomalies"),
-    "graph": ("component_size", "ring", "neighbours", "shared"),
-    "injection": ("signals",),
-    "pad": ("model",),
+    "device": ("device_id", "known_device", "counts", "flags", "reputation_source"),
+    "behaviour": ("model", "pointer_events", "key_strokes", "pointer"),
+    "capture_session": ("model", "unusual"),
+    "graph": ("linked_accounts",),
+    "injection": ("signals", "replay_matches"),
+    "pad": ("model", "likely_species"),
 }
+#: at most this many graph neighbours are listed on the page (the API has them all)
+MAX_NEIGHBOURS = 10
+
+
+def graph_neighbourhood(details: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The identity graph around the applicant in reviewer's words: the ring, then each linked account
+    with how far it is and what it shares."""
+    out: list[tuple[str, str]] = []
+    ring = details.get("ring")
+    if isinstance(ring, Mapping) and ring.get("size"):
+        kinds = sorted({str(s.get("kind")) for s in ring.get("shared") or [] if isinstance(s, Mapping)})
+        out.append(("ring", f"{ring['size']} accounts sharing {', '.join(kinds) or 'identifiers'}"))
+    for link in list(details.get("links") or [])[:MAX_NEIGHBOURS]:
+        if not isinstance(link, Mapping):
+            continue
+        hops = link.get("hops", 1)
+        shared = ", ".join(str(k) for k in link.get("shared") or []) or "a linked account"
+        out.append(
+            (
+                f"account {str(link.get('account_id', '?'))[:8]}",
+                f"{hops} hop{'s' if hops != 1 else ''}, shares {shared}",
+            )
+        )
+    return out
 
 
 def _facts(result: CheckResult) -> tuple[tuple[str, str], ...]:
-    return tuple(
+    facts = [
         (key, _short(result.details[key]))
         for key in FACTS.get(result.check, ())
         if key in result.details and result.details[key] not in (None, "", [], {})
-    )
+    ]
+    if result.check == "graph":
+        facts += graph_neighbourhood(result.details)
+    return tuple(facts)
 
 
 def check_line(policy: Policy, result: CheckResult) -> CheckLine:
