@@ -705,3 +705,14 @@ def test_purge_removes_finished_jobs_and_settled_events_past_retention(
     assert world.webhooks.counts() == {"pending": 1, "delivered": 0, "dead": 0}
     with world.store.transaction() as s:
         assert s.execute(select(func.count()).select_from(Job)).scalar_one() == 0
+
+
+def test_an_async_replay_of_a_stored_verification_carries_its_review(world: World) -> None:
+    key = {"Idempotency-Key": "order-18"}
+    first = world.client.post("/v1/verifications", json={**BODY, "mode": "sync"}, headers={**world.a, **key})
+    assert first.status_code == 201
+    again = world.client.post("/v1/verifications", json={**BODY, "mode": "async"}, headers={**world.a, **key})
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    body = again.json()
+    assert body["id"] == first.json()["id"]
+    assert body["final_outcome"] == first.json()["final_outcome"] and "review" in body

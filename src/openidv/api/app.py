@@ -35,6 +35,7 @@ from openidv.api.routes_async import (
     enqueue_verification,
     get_async_status,
     replay_job,
+    reviewed_answer,
     wants_async,
 )
 from openidv.api.routes_async import router as async_router
@@ -60,7 +61,7 @@ from openidv.settings import Settings
 from openidv.store.job_queue import queue_depth
 from openidv.store.repository import Store
 from openidv.store.webhook_store import outbox_counts
-from openidv.verification import VerificationRecord, request_digest
+from openidv.verification import request_digest
 
 _REQUEST_BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -225,7 +226,7 @@ def _register_routes(app: FastAPI) -> None:
             earlier = await run_in_threadpool(store.find_idempotent, key.id, idempotency_key, digest)
             if earlier is not None:
                 return JSONResponse(
-                    await _reviewed(store, key.tenant_id, earlier),
+                    await reviewed_answer(store, key.tenant_id, earlier),
                     status_code=200,
                     headers={"Idempotent-Replayed": "true"},
                 )
@@ -245,12 +246,12 @@ def _register_routes(app: FastAPI) -> None:
             request.app.state.metrics.observe_verification(record)
         if record.replayed:  # lost the race to a concurrent request with the same key: answer as a replay
             return JSONResponse(
-                await _reviewed(store, key.tenant_id, record),
+                await reviewed_answer(store, key.tenant_id, record),
                 status_code=200,
                 headers={"Idempotent-Replayed": "true"},
             )
         return JSONResponse(
-            await _reviewed(store, key.tenant_id, record),
+            await reviewed_answer(store, key.tenant_id, record),
             status_code=201,
             headers={"Location": f"/v1/verifications/{record.id}"},
         )
@@ -279,14 +280,6 @@ def _register_routes(app: FastAPI) -> None:
         return JSONResponse(body)
 
     _add_schema(app)
-
-
-async def _reviewed(store: Store, tenant: str, record: VerificationRecord) -> dict[str, Any]:
-    """The verification's answer with its human review: ``review`` (the case a ``review`` decision
-    opened, or None) and ``final_outcome``; the automated ``decision`` is unchanged."""
-    body = record.to_api()
-    body.update(await run_in_threadpool(verification_review, store, tenant, record.id, body["decision"]))
-    return body
 
 
 def _form_mode(value: object) -> str | None:

@@ -19,11 +19,13 @@ from openidv.api.auth import Caller, get_store
 from openidv.crypto import load_cipher
 from openidv.errors import ConfigurationError
 from openidv.evidence import Evidence
+from openidv.services.review_cases import verification_review
 from openidv.store.job_evidence import pack_evidence
 from openidv.store.job_queue import JobQueue, JobStatus
 from openidv.store.repository import ApiKeyInfo, Store
 from openidv.store.verification_list import list_verifications
 from openidv.store.webhook_store import WebhookStore
+from openidv.verification import VerificationRecord
 
 router = APIRouter()
 
@@ -81,6 +83,15 @@ def job_body(job: JobStatus) -> dict[str, Any]:
     return body
 
 
+async def reviewed_answer(store: Store, tenant: str, record: VerificationRecord) -> dict[str, Any]:
+    """The verification's answer with its human review: ``review`` (the case a ``review`` decision
+    opened, or None) and ``final_outcome``; the automated ``decision`` is unchanged. Every answer that
+    returns a stored verification (synchronous, replayed, or found by an async idempotent replay) uses it."""
+    body = record.to_api()
+    body.update(await run_in_threadpool(verification_review, store, tenant, record.id, body["decision"]))
+    return body
+
+
 async def enqueue_verification(
     request: Request, evidence: Evidence, digest: str, key: ApiKeyInfo, idempotency_key: str | None
 ) -> JSONResponse:
@@ -91,7 +102,11 @@ async def enqueue_verification(
         store: Store = request.app.state.store
         earlier = await run_in_threadpool(store.find_idempotent, key.id, idempotency_key, digest)
         if earlier is not None:
-            return JSONResponse(earlier.to_api(), status_code=200, headers={"Idempotent-Replayed": "true"})
+            return JSONResponse(
+                await reviewed_answer(store, key.tenant_id, earlier),
+                status_code=200,
+                headers={"Idempotent-Replayed": "true"},
+            )
     packed = await run_in_threadpool(pack_evidence, evidence)
     job, created = await run_in_threadpool(
         lambda: queue.enqueue(
