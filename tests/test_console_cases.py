@@ -179,3 +179,23 @@ def test_images_are_served_only_to_the_tenant_and_never_cached(world: World) -> 
     olga = TestClient(world.app_client.app, base_url=BASE, follow_redirects=False)
     assert sign_in(olga, "olga", PASSWORD, tenant="other").status_code == 303
     assert olga.get(url).status_code == 404 and olga.get(f"/console/cases/{case_id}").status_code == 404
+
+
+def test_the_queue_shows_active_cases_unless_asked_for_all(world: World) -> None:
+    verify(world.verifier, REVIEW)
+    verify(world.verifier, REVIEW)
+    ana = world.browser("ana", "analyst")
+    first = re.findall(r'data-case="([0-9a-f-]{36})"', ana.get("/console/").text)[0]
+    page = ana.get(f"/console/cases/{first}")
+    _post(ana, f"/console/cases/{first}/claim", page.text)
+    page = ana.get(f"/console/cases/{first}")
+    _post(ana, f"/console/cases/{first}/decision", page.text, outcome="reject", reason="document altered")
+    active = re.findall(r'data-case="([0-9a-f-]{36})"', ana.get("/console/").text)
+    everything = re.findall(
+        r'data-case="([0-9a-f-]{36})"', ana.get("/console/", params={"state": "all"}).text
+    )
+    decided = re.findall(
+        r'data-case="([0-9a-f-]{36})"', ana.get("/console/", params={"state": "decided"}).text
+    )
+    assert first not in active and len(active) == 1
+    assert set(everything) == {first, *active} and decided == [first]

@@ -58,7 +58,7 @@ def queue(request: Request, user: ConsoleUser) -> Response:
         min_age = timedelta(hours=float(filters["min_age_h"])) if filters["min_age_h"] else None
         page = get_cases(request).list_cases(
             user.tenant,
-            state=filters["state"],
+            state={None: "active", "all": None}.get(filters["state"], filters["state"]),
             reason_code=filters["reason_code"],
             assignee=reviewer(user).id if filters["assignee"] == "me" else None,
             min_age=min_age,
