@@ -23,6 +23,7 @@ from openidv.crypto import load_cipher
 from openidv.errors import ConfigurationError, Conflict, InvalidInput, NotFound, PermissionDenied
 from openidv.evidence import Evidence
 from openidv.imageio import as_image
+from openidv.services import Services, Verifier
 from openidv.services.async_jobs import AsyncWorker, WorkerOptions
 from openidv.services.review_cases import ReviewCases, Reviewer, verification_review
 from openidv.services.review_media import review_media
@@ -32,7 +33,7 @@ from openidv.store.job_evidence import pack_evidence
 from openidv.store.job_queue import JobQueue
 from openidv.store.models import AuditEntry
 from openidv.store.repository import Store
-from openidv.store.review_tables import CaseEvent, CaseMedia, ReviewCase
+from openidv.store.review_tables import CaseEvent, CaseMedia, HeldMedia, ReviewCase
 from openidv.store.webhook_store import WebhookStore
 from tests.review_helpers import (
     APPROVE,
@@ -40,6 +41,7 @@ from tests.review_helpers import (
     REVIEW,
     TD3,
     metadata_check,  # noqa: F401  (fixture)
+    review_policy,
     selfie_pixels,
     verifier_for,
     verify,
@@ -411,3 +413,48 @@ def test_a_sealed_image_copied_onto_another_case_fails_to_open(store: Store) -> 
     for case_id, media_id in zip((first, second), ids, strict=True):
         with pytest.raises(ConfigurationError, match="moved"):
             cases.media("default", case_id, media_id)
+
+
+def _held(store: Store) -> list[HeldMedia]:
+    with store.transaction() as session:
+        return list(session.scalars(select(HeldMedia).order_by(HeldMedia.verification_id)))
+
+
+def test_a_contested_rejection_is_reviewed_with_the_images_held_for_it(store: Store) -> None:
+    cases = ReviewCases(store)
+    rejected = verify(verifier_for(store), REJECT)
+    assert cases.list_cases("default").items == []  # a rejection opens no case...
+    (held,) = _held(store)  # ...but its images are held, sealed, for a contest
+    assert held.verification_id == rejected.id and held.kind == "selfie"
+    (selfie,) = review_media(Evidence(selfie=as_image(selfie_pixels())), [])
+    assert selfie.data not in bytes(held.data_sealed) and selfie.data[:64] not in bytes(held.data_sealed)
+    opened = cases.open_case("default", rejected.id, SUE, "the applicant contests the rejection")
+    assert [m.kind for m in opened.media] == ["selfie"]
+    image = cases.media("default", opened.id, opened.media[0].id)
+    assert image.data == selfie.data  # the very image, now sealed to the case
+    assert _held(store) == []  # moved, not copied
+    assert store.verify_audit_chain().ok
+
+
+def test_held_images_end_with_their_hold_and_with_their_subject(store: Store) -> None:
+    verifier = Verifier(review_policy(), Services(), store, hold_rejected=timedelta(days=30))
+    first = verify(verifier, REJECT, subject_id="cust-1")
+    second = verify(verifier, REJECT, subject_id="cust-2")
+    third = verify(verifier, REJECT, subject_id="cust-3")
+    SubjectService(store, None).erase("cust-1", actor="test")
+    assert {h.verification_id for h in _held(store)} == {second.id, third.id}
+    # past the hold, a case opened for a contest gets no image, even before the purge ran
+    late = ReviewCases(store, clock=lambda: datetime.now(UTC) + timedelta(days=31))
+    assert late.open_case("default", third.id, SUE, "contest after the hold").media == []
+    service, settings = SubjectService(store, None), Settings()
+    assert service.purge(settings, now=datetime.now(UTC) + timedelta(days=29)).case_media == 0
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert service.purge(settings, dry_run=True, now=later).case_media == 1
+    assert service.purge(settings, now=later).case_media == 1
+    assert _held(store) == [] and first.id and store.verify_audit_chain().ok
+
+
+def test_no_image_is_held_when_the_hold_is_zero(store: Store) -> None:
+    verify(Verifier(review_policy(), Services(), store, hold_rejected=timedelta(0)), REJECT)
+    verify(verifier_for(store), APPROVE)  # an approval never holds anything
+    assert _held(store) == []

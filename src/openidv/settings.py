@@ -27,6 +27,8 @@
                           The audit log is never purged (it holds no personal data).
 ``OPENIDV_REVIEW_SLA_HOURS`` hours a human review case may stay open before its SLA is breached (default
                           24; ``due_at`` is set when the case opens, docs/review.md).
+``OPENIDV_REVIEW_HOLD_REJECTED_DAYS`` days a rejected verification's images are held, sealed, so a contest of
+                          the rejection can be reviewed with them (default 30; ``0`` holds nothing).
 ``OPENIDV_RETENTION_CASE_MEDIA_DAYS`` days the images of a decided review case are kept after its
                           decision; default 90 (``0`` keeps them as long as the verification).
 ``OPENIDV_RETENTION_TELEMETRY_DAYS`` days a telemetry session (device attributes and behaviour events of the
@@ -104,6 +106,8 @@ class Settings:
     retention_case_media_days: int = 90
     #: the SLA of a review case: ``due_at`` = opened + this many hours
     review_sla_hours: int = 24
+    #: days a rejected verification's images are held so a contest can be reviewed with them (0: none)
+    review_hold_rejected_days: int = 30
     #: vendors.yaml (``OPENIDV_VENDORS``): external IDV vendors behind the ``vendor_router`` service; None:
     #: this deployment calls no vendor
     vendors_path: Path | None = None
@@ -150,6 +154,7 @@ class Settings:
             retention_vendor_calls_days=_count(env, "OPENIDV_RETENTION_VENDOR_CALLS_DAYS", 365),
             retention_case_media_days=_count(env, "OPENIDV_RETENTION_CASE_MEDIA_DAYS", 90),
             review_sla_hours=max(1, _count(env, "OPENIDV_REVIEW_SLA_HOURS", 24)),
+            review_hold_rejected_days=max(0, _count(env, "OPENIDV_REVIEW_HOLD_REJECTED_DAYS", 30)),
             vendors_path=Path(env["OPENIDV_VENDORS"]).expanduser() if env.get("OPENIDV_VENDORS") else None,
             telemetry_session_ttl_s=max(1, _count(env, "OPENIDV_TELEMETRY_SESSION_TTL_S", 3600)),
             collector_origins=parse_origins(env.get("OPENIDV_COLLECTOR_ORIGINS") or ""),

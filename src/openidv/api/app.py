@@ -137,6 +137,7 @@ def create_app(
         app.state.services,
         app.state.store,
         review_sla=timedelta(hours=settings.review_sla_hours),
+        hold_rejected=timedelta(days=settings.review_hold_rejected_days),
     )
     _register_routes(app)
     _register_ops_routes(app, metrics_enabled=settings.metrics_enabled)

@@ -150,6 +150,7 @@ def _build(settings: Settings, store: Store) -> tuple[Any, Any, Any]:
         Services.open(settings, store, policy),
         store,
         review_sla=timedelta(hours=settings.review_sla_hours),
+        hold_rejected=timedelta(days=settings.review_hold_rejected_days),
     )
     return (
         verifier,

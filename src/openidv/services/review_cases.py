@@ -62,6 +62,8 @@ DECISIONS = ("approve", "reject", "escalate")
 REVIEWED_EVENT = "verification.reviewed"
 MAX_REASON = 2000
 DEFAULT_SLA = timedelta(hours=24)
+#: how long a rejected verification's images are held for a contest (``OPENIDV_REVIEW_HOLD_REJECTED_DAYS``)
+DEFAULT_HOLD_REJECTED = timedelta(days=30)
 DEFAULT_DUE_SOON = timedelta(hours=4)
 
 
@@ -257,11 +259,16 @@ def policy_case_step(
     evidence: Evidence,
     *,
     sla: timedelta = DEFAULT_SLA,
+    hold_rejected: timedelta = DEFAULT_HOLD_REJECTED,
 ) -> Callable[[Session], None] | None:
-    """The in-transaction step that opens the case of a verification the policy sent to review (None for
-    approve and reject). Its images are made now, outside the transaction; a failure to make them opens
-    the case without images rather than failing the verification."""
-    if record.decision.outcome != Outcome.REVIEW:
+    """The in-transaction step that opens the case of a verification the policy sent to review, or, for a
+    rejection, holds its images for ``hold_rejected`` so a contest can be reviewed with them (a
+    supervisor's ``open_case`` moves them into the case); None for an approval (or a rejection with no
+    hold). Images are made now, outside the transaction; a failure to make them opens the case without
+    images rather than failing the verification."""
+    outcome = record.decision.outcome
+    holding = outcome == Outcome.REJECT and hold_rejected > timedelta(0)
+    if outcome != Outcome.REVIEW and not holding:
         return None
     try:
         media = review_media(evidence, record.checks)
@@ -269,6 +276,22 @@ def policy_case_step(
         log.exception("verification %s: making the review images failed", record.id)
         media = []
     tenant = evidence.tenant_id
+    if holding:
+        if not media:
+            return None
+
+        def hold(session: Session) -> None:
+            until = datetime.now(UTC) + hold_rejected
+            case_store.hold_media(
+                session,
+                store.keyring,
+                tenant=tenant,
+                verification_id=record.id,
+                media=media,
+                held_until=until,
+            )
+
+        return hold
 
     def open_case(session: Session) -> None:
         now = datetime.now(UTC)
@@ -384,6 +407,8 @@ class ReviewCases:
             row = case_store.verification_row(session, tenant, verification_id)
             if case_store.case_of_verification(session, tenant, verification_id) is not None:
                 raise Conflict(f"verification {verification_id} already has a case")
+            # a contested rejection: the images held for it move into the case
+            held = case_store.take_held_media(session, self.store.keyring, tenant, verification_id, now=now)
             case = case_store.add_case(
                 session,
                 self.store.keyring,
@@ -395,6 +420,7 @@ class ReviewCases:
                 automated_outcome=row.decision.outcome,
                 opened_at=now,
                 due_at=now + self.sla,
+                media=held,
                 audit_extra={"via": actor.via},
             )
             case_id = case.id

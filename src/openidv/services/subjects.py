@@ -36,7 +36,7 @@ from openidv.services.graph_service import GraphService
 from openidv.services.telemetry_sessions import TelemetrySessions
 from openidv.settings import Settings
 from openidv.store import privacy
-from openidv.store.case_store import export_cases, purge_case_media
+from openidv.store.case_store import export_cases, purge_case_media, purge_held_media
 from openidv.store.graph_repository import GraphRepository, StoredAccount
 from openidv.store.job_queue import purge_finished_jobs
 from openidv.store.repository import Store
@@ -247,6 +247,8 @@ class SubjectService:
         case_media = 0
         if (before := cut["case_media"]) is not None:
             case_media = purge_case_media(self.store, before, dry_run=dry_run)
+        # images held for a contest go when their hold ends, whatever the retention settings
+        case_media += purge_held_media(self.store, now, dry_run=dry_run)
         jobs = events = 0
         if (before := cut["verifications"]) is not None:
             jobs = purge_finished_jobs(self.store, before, dry_run=dry_run)

@@ -22,7 +22,7 @@ from openidv.decision.policy import Policy, load_policy
 from openidv.evidence import Evidence
 from openidv.pipeline import Pipeline
 from openidv.services.container import Services
-from openidv.services.review_cases import DEFAULT_SLA, policy_case_step
+from openidv.services.review_cases import DEFAULT_HOLD_REJECTED, DEFAULT_SLA, policy_case_step
 from openidv.settings import Settings
 from openidv.store.repository import Store
 from openidv.verification import (
@@ -45,10 +45,14 @@ class Verifier:
         *,
         timeout_s: float | None = None,
         review_sla: timedelta = DEFAULT_SLA,
+        hold_rejected: timedelta = DEFAULT_HOLD_REJECTED,
     ) -> None:
-        """``review_sla``: the SLA of the review cases it opens (``OPENIDV_REVIEW_SLA_HOURS``)."""
+        """``review_sla``: the SLA of the review cases it opens (``OPENIDV_REVIEW_SLA_HOURS``);
+        ``hold_rejected``: how long a rejection's images are held for a contest
+        (``OPENIDV_REVIEW_HOLD_REJECTED_DAYS``; zero holds nothing)."""
         self.policy = policy
         self.review_sla = review_sla
+        self.hold_rejected = hold_rejected
         self.services = services
         self.store = store
         self.pipeline = Pipeline(policy, services=services.as_mapping(), timeout_s=timeout_s)
@@ -70,6 +74,7 @@ class Verifier:
             Services.open(settings, store, policy),
             store,
             review_sla=timedelta(hours=settings.review_sla_hours),
+            hold_rejected=timedelta(days=settings.review_hold_rejected_days),
         )
 
     def verify(
@@ -96,7 +101,9 @@ class Verifier:
             return run.record
         steps = [
             self._follow_ups(run, evidence.tenant_id),
-            policy_case_step(self.store, run.record, evidence, sla=self.review_sla),
+            policy_case_step(
+                self.store, run.record, evidence, sla=self.review_sla, hold_rejected=self.hold_rejected
+            ),
         ]
         in_transaction = _then(_all(steps), then, run.record)
         return self.store.save_verification(

@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, delete, func, or_, select
@@ -34,7 +34,9 @@ from openidv.store.review_tables import (
     DECIDED,
     CaseEvent,
     CaseMedia,
+    HeldMedia,
     ReviewCase,
+    held_aad,
     media_aad,
 )
 
@@ -239,6 +241,91 @@ def open_media(session: Session, ring: KeyRing, tenant: str, case_id: str, media
     return StoredMedia(row.kind, row.title, data, row.content_type, dict(row.notes or {}))
 
 
+# ------------------------------------------------------------------------- images held for a contest
+
+
+def hold_media(
+    session: Session,
+    ring: KeyRing,
+    *,
+    tenant: str,
+    verification_id: str,
+    media: Sequence[MediaLike],
+    held_until: datetime,
+) -> int:
+    """Keep a rejected verification's images (sealed) until ``held_until``, in the caller's transaction."""
+    for position, item in enumerate(media):
+        media_id = str(uuid.uuid4())
+        session.add(
+            HeldMedia(
+                id=media_id,
+                tenant_id=tenant,
+                verification_id=verification_id,
+                position=position,
+                kind=item.kind,
+                title=item.title[:200],
+                content_type=item.content_type,
+                notes=dict(item.notes),
+                data_sealed=ring.encrypt(item.data, held_aad(verification_id, media_id)),
+                size=len(item.data),
+                held_until=held_until,
+            )
+        )
+    return len(media)
+
+
+def take_held_media(
+    session: Session, ring: KeyRing, tenant: str, verification_id: str, *, now: datetime
+) -> list[StoredMedia]:
+    """The held images of the tenant's verification, unsealed and removed (they move into a case);
+    images past their hold are not handed out."""
+    rows = list(
+        session.scalars(
+            select(HeldMedia)
+            .where(HeldMedia.tenant_id == tenant, HeldMedia.verification_id == verification_id)
+            .order_by(HeldMedia.position)
+        )
+    )
+    out = [
+        StoredMedia(
+            row.kind,
+            row.title,
+            ring.decrypt(bytes(row.data_sealed), held_aad(verification_id, row.id)),
+            row.content_type,
+            dict(row.notes or {}),
+        )
+        for row in rows
+        if _aware(row.held_until) > now
+    ]
+    if rows:
+        session.execute(delete(HeldMedia).where(HeldMedia.id.in_([r.id for r in rows])))
+    return out
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def purge_held_media(store: Store, now: datetime, *, dry_run: bool = False) -> int:
+    """Delete the held images whose hold has ended; returns how many went (or would go)."""
+    expired = select(HeldMedia.id).where(HeldMedia.held_until <= now)
+    with store.transaction() as session:
+        if dry_run:
+            return int(session.scalar(select(func.count()).select_from(expired.subquery())) or 0)
+        ids = list(session.scalars(expired))
+        if not ids:
+            return 0
+        session.execute(delete(HeldMedia).where(HeldMedia.id.in_(ids)))
+        audit.append(
+            session,
+            actor="purge",
+            action="case.held_media_purged",
+            subject=None,
+            payload={"media": len(ids), "held_until_before": now.isoformat()},
+        )
+        return len(ids)
+
+
 # ---------------------------------------------------------------------------------------------- queue
 
 
@@ -344,10 +431,12 @@ def export_cases(store: Store, tenant: str, verification_ids: Sequence[str]) -> 
 
 
 def delete_cases_of(session: Session, verification_ids: Sequence[str]) -> int:
-    """Delete the cases of these verifications with their events and media (erasure, retention); returns
-    how many cases went. The audit log keeps its ``case.*`` entries, which hold no free text or images."""
+    """Delete the cases of these verifications with their events and media, and any images held for a
+    contest of them (erasure, retention); returns how many cases went. The audit log keeps its
+    ``case.*`` entries, which hold no free text or images."""
     if not verification_ids:
         return 0
+    session.execute(delete(HeldMedia).where(HeldMedia.verification_id.in_(list(verification_ids))))
     case_ids = list(
         session.scalars(select(ReviewCase.id).where(ReviewCase.verification_id.in_(list(verification_ids))))
     )

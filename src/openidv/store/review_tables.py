@@ -123,3 +123,33 @@ class CaseMedia(Base):
 
 def media_aad(case_id: str, media_id: str) -> bytes:
     return f"openidv-case-media:{case_id}:{media_id}:data".encode()
+
+
+class HeldMedia(Base):
+    """The images of a rejected verification, held so a contest of the rejection can be reviewed with
+    them: moved into ``case_media`` when a supervisor opens a case for the verification, deleted at
+    ``held_until`` (``openidv purge``) or with the subject."""
+
+    __tablename__ = "held_media"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    verification_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    notes: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    #: the image, envelope-encrypted with the key ring, bound to this row (``held_aad``)
+    data_sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    held_until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_held_media_verification", "verification_id"),
+        Index("ix_held_media_held_until", "held_until"),
+    )
+
+
+def held_aad(verification_id: str, media_id: str) -> bytes:
+    return f"openidv-held-media:{verification_id}:{media_id}:data".encode()
