@@ -12,9 +12,6 @@ case (keyset pagination, base64url JSON, opaque to clients).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,8 +22,9 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from openidv.crypto import KeyRing
-from openidv.errors import InvalidInput, NotFound
+from openidv.errors import NotFound
 from openidv.store import audit
+from openidv.store.keyset_cursor import decode_cursor, encode_cursor
 from openidv.store.models import Verification
 from openidv.store.repository import Store
 from openidv.store.review_tables import (
@@ -338,23 +336,6 @@ class QueueFilter:
     sla: str | None = None
 
 
-def encode_cursor(case: ReviewCase) -> str:
-    raw = json.dumps([case.due_at.isoformat(), case.id], separators=(",", ":")).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, item_id = json.loads(raw)
-        when = datetime.fromisoformat(at)
-        if not isinstance(item_id, str) or when.tzinfo is None or len(item_id) > 36:
-            raise ValueError
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidInput("cursor: not a cursor this API returned; start again without it") from None
-    return when, item_id
-
-
 def queue_page(
     session: Session,
     tenant: str,
@@ -393,7 +374,7 @@ def queue_page(
     query = query.order_by(ReviewCase.due_at, ReviewCase.id).limit(limit + 1)
     rows = list(session.execute(query).scalars())
     page = rows[:limit]
-    return page, encode_cursor(page[-1]) if len(rows) > limit else None
+    return page, encode_cursor(page[-1].due_at, page[-1].id) if len(rows) > limit else None
 
 
 def decided_cases(session: Session, tenant: str | None) -> list[ReviewCase]:

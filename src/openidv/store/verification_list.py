@@ -10,9 +10,6 @@ and state) and ``final_outcome`` (the human decision once the case is decided, e
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +18,7 @@ from sqlalchemy import and_, or_, select
 
 from openidv.errors import InvalidInput
 from openidv.results import Outcome
+from openidv.store.keyset_cursor import decode_cursor, encode_cursor
 from openidv.store.models import DecisionRow, Verification
 from openidv.store.queue_tables import COMPLETED, FAILED, QUEUED, RUNNING, Job
 from openidv.store.repository import Store
@@ -49,23 +47,6 @@ class ListItem:
             "final_outcome": self.case_outcome or self.outcome,
             "review": None if self.case_id is None else {"case_id": self.case_id, "state": self.case_state},
         }
-
-
-def encode_cursor(item: ListItem) -> str:
-    raw = json.dumps([item.created_at.isoformat(), item.id], separators=(",", ":")).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, item_id = json.loads(raw)
-        when = datetime.fromisoformat(at)
-        if not isinstance(item_id, str) or when.tzinfo is None or len(item_id) > 36:
-            raise ValueError
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidInput("cursor: not a cursor this API returned; start again without it") from None
-    return when, item_id
 
 
 def list_verifications(
@@ -128,7 +109,7 @@ def list_verifications(
             items += [ListItem(i, at, s, None) for i, at, s in session.execute(jobs).all()]
     items.sort(key=lambda it: (it.created_at, it.id), reverse=True)
     page = items[:limit]
-    next_cursor = encode_cursor(page[-1]) if len(items) > limit else None
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(items) > limit else None
     return page, next_cursor
 
 
