@@ -2,8 +2,7 @@
 through an onboarding page on another origin, posting to the real API (uvicorn on a free port, embedded
 SQLite), then a verification that reads the session's telemetry.
 
-Skipped with a message where Chromium or Playwright is missing, except under ``OPENIDV_REQUIRE_SERVICES=1``
-(CI; ``make test`` installs Chromium first with ``scripts/ensure_chromium.sh``), where that fails instead.
+Chromium and its skip rules: tests/browser_helpers.py.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import functools
 import http.server
 import importlib.util
 import json
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,18 +24,9 @@ from openidv.api.app import create_app
 from openidv.services.telemetry_sessions import TelemetrySessions
 from openidv.settings import Settings
 from openidv.store.repository import Store
+from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.telemetry_helpers import TD3, free_port, serve
 
-CHROMIUM = os.environ.get("OPENIDV_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SECRET = "S3cr3t-Pa55word!"
 TYPED_NAME = "Eriksson"
 CLIPBOARD = "clip-secret@example.com"
@@ -69,20 +58,9 @@ PAGE = """<!doctype html>
 """
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("OPENIDV_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (OPENIDV_REQUIRE_SERVICES=1; scripts/ensure_chromium.sh installs it)")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).is_file():
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        _unavailable("the playwright package is not installed (the dev extra has it)")
-    from playwright.sync_api import sync_playwright
-
+    sync_playwright = require_browser()
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),

@@ -3,14 +3,11 @@ by Playwright against the real app (uvicorn on a free port, embedded SQLite), ov
 ``http://127.0.0.1``: Chromium treats loopback as a secure context, so the Secure session cookie is kept
 and sent there without any setting.
 
-Skipped with a message where Chromium or Playwright is missing, except under ``OPENIDV_REQUIRE_SERVICES=1``
-(CI; ``make test`` installs Chromium first with ``scripts/ensure_chromium.sh``), where that fails instead.
+Chromium and its skip rules: tests/browser_helpers.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,35 +19,15 @@ from openidv.api.app import create_app
 from openidv.services.console_accounts import ConsoleAccounts
 from openidv.settings import Settings
 from openidv.store.repository import Store
+from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.telemetry_helpers import serve
 
-CHROMIUM = os.environ.get("OPENIDV_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery"
-
-
-def _unavailable(message: str) -> None:
-    if os.environ.get("OPENIDV_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (OPENIDV_REQUIRE_SERVICES=1; scripts/ensure_chromium.sh installs it)")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).is_file():
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        _unavailable("the playwright package is not installed (the dev extra has it)")
-    from playwright.sync_api import sync_playwright
-
+    sync_playwright = require_browser()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
