@@ -31,12 +31,12 @@ from typing import Any, ClassVar, Protocol
 from openidv.checks.base import Check, CheckParams, FollowUp
 from openidv.checks.graph.identifiers import identifiers_of
 from openidv.checks.identity_graph_params import GraphParams
+from openidv.checks.mrz_reading import DOCUMENT_CHECKS, mrz_field_sets
 from openidv.checks.services import IDENTITY_GRAPH
 from openidv.evidence import ApplicantData, Evidence
 from openidv.results import CheckResult, Meaning, Status
 
-#: the checks whose results name the applicant's document and face
-DOCUMENT_CHECKS = ("mrz", "document_read")
+#: the check whose result names the applicant's face (the document: ``mrz_reading.DOCUMENT_CHECKS``)
 FACE_CHECK = "face_duplicate"
 #: the device check's stable device id (fuzzy-matched fingerprint) links accounts when the caller sends none
 DEVICE_CHECK = "device"
@@ -121,13 +121,8 @@ def fact_fields(evidence: Evidence) -> dict[str, Any]:
 
 def _document_read(prior: Mapping[str, CheckResult]) -> tuple[str | None, str | None]:
     """Document number and issuer as the MRZ (either check) read them, when it did."""
-    for name in DOCUMENT_CHECKS:
-        result = prior.get(name)
-        if result is None or result.status != Status.OK:
-            continue
-        details = result.details
-        fields = details.get("fields") if name == "mrz" else (details.get("reading") or {}).get("mrz_fields")
-        if isinstance(fields, Mapping) and fields.get("document_number") and fields.get("issuer"):
+    for fields in mrz_field_sets(prior):
+        if fields.get("document_number") and fields.get("issuer"):
             return str(fields["document_number"]), str(fields["issuer"])
     return None, None
 

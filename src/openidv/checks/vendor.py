@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Protocol
 
 from openidv.checks.base import Check, CheckParams, FollowUp
 from openidv.checks.document.icao_codes import iso_countries
+from openidv.checks.mrz_reading import DOCUMENT_CHECKS, mrz_field_sets
 from openidv.checks.services import VENDOR_ROUTER
 from openidv.checks.vendor_params import VendorParams
 from openidv.evidence import Evidence
@@ -33,8 +34,6 @@ from openidv.imageio import Image, encode_jpeg
 from openidv.results import CheckResult, Meaning, Status
 from openidv.vendor_types import MEANING, Capability, VendorRequest
 
-#: the checks whose reading names the document's issuer and type
-DOCUMENT_CHECKS = ("mrz", "document_read")
 #: the ICAO 9303 document code's first letter -> our document type
 _DOCUMENT_CODES = {"P": "passport", "I": "id_card", "A": "id_card", "C": "id_card", "V": "visa"}
 
@@ -81,13 +80,8 @@ def document_type_of(code: str | None) -> str | None:
 
 def _read_document(prior: Mapping[str, CheckResult]) -> tuple[str | None, str | None]:
     """Issuer and document type as the MRZ was read by either document check, when it was."""
-    for name in DOCUMENT_CHECKS:
-        result = prior.get(name)
-        if result is None or result.status != Status.OK:
-            continue
-        details = result.details
-        fields = details.get("fields") if name == "mrz" else (details.get("reading") or {}).get("mrz_fields")
-        if isinstance(fields, Mapping) and fields.get("issuer"):
+    for fields in mrz_field_sets(prior):
+        if fields.get("issuer"):
             return alpha2(str(fields["issuer"])), document_type_of(str(fields.get("document_code") or ""))
     return None, None
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from openidv.checks.document.localize import FAMILIES, PPMM
 from openidv.evidence import Evidence
-from openidv.imageio import Image, UInt8Array
+from openidv.imageio import Image, UInt8Array, encode_jpeg
 from openidv.results import CheckResult
 
 #: longest side of a stored image: enough to judge a face or read a document, small enough to keep
@@ -41,23 +41,21 @@ class ReviewMedia:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def encode_jpeg(pixels: np.ndarray[Any, Any], max_side: int = MAX_SIDE, quality: int = 90) -> bytes:
-    """BGR pixels as JPEG, reduced so the longest side is at most ``max_side``: photos for a person to
-    look at (a lossless PNG of a document photo is ten times the size and shows nothing more)."""
+def review_jpeg(pixels: np.ndarray[Any, Any], max_side: int = MAX_SIDE) -> bytes:
+    """BGR pixels as JPEG (``imageio.encode_jpeg``), reduced so the longest side is at most ``max_side``:
+    photos for a person to look at (a lossless PNG of a document photo is ten times the size and shows
+    nothing more)."""
     h, w = pixels.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
         pixels = cv2.resize(
             pixels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
         )
-    ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("could not encode a review image")
-    return bytes(buf.tobytes())
+    return encode_jpeg(Image.from_array(pixels, order="bgr", source="review"))
 
 
 def _whole(kind: str, title: str, image: Image) -> ReviewMedia:
-    return ReviewMedia(kind, title, encode_jpeg(image.pixels), notes={"source_size": list(image.source_size)})
+    return ReviewMedia(kind, title, review_jpeg(image.pixels), notes={"source_size": list(image.source_size)})
 
 
 def _result(results: Sequence[CheckResult], name: str) -> CheckResult | None:
@@ -101,7 +99,7 @@ def _faces(evidence: Evidence, match: CheckResult | None) -> list[ReviewMedia]:
         quality = (match.details.get(side) or {}).get("quality")
         if quality:
             notes["quality"] = quality
-        out.append(ReviewMedia(kind, title, encode_jpeg(crop, 480), notes=notes))
+        out.append(ReviewMedia(kind, title, review_jpeg(crop, 480), notes=notes))
     return out
 
 
@@ -174,7 +172,7 @@ def annotate_document(
         return None
     notes = {"legend": LEGEND, "drawn": drawn, "failed_tests": sorted(failed_fields)}
     return ReviewMedia(
-        "document_annotated", "Document with the checks' findings", encode_jpeg(canvas), notes=notes
+        "document_annotated", "Document with the checks' findings", review_jpeg(canvas), notes=notes
     )
 
 

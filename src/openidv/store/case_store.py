@@ -13,12 +13,12 @@ case (keyset pagination, base64url JSON, opaque to clients).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from openidv.crypto import KeyRing
@@ -293,34 +293,44 @@ def take_held_media(
             dict(row.notes or {}),
         )
         for row in rows
-        if _aware(row.held_until) > now
+        if row.held_until > now
     ]
     if rows:
         session.execute(delete(HeldMedia).where(HeldMedia.id.in_([r.id for r in rows])))
     return out
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def purge_held_media(store: Store, now: datetime, *, dry_run: bool = False) -> int:
     """Delete the held images whose hold has ended; returns how many went (or would go)."""
-    expired = select(HeldMedia.id).where(HeldMedia.held_until <= now)
+    return _purge_images(
+        store,
+        HeldMedia,
+        select(HeldMedia.id).where(HeldMedia.held_until <= now),
+        dry_run=dry_run,
+        action="case.held_media_purged",
+        payload=lambda _session, ids: {"media": len(ids), "held_until_before": now.isoformat()},
+    )
+
+
+def _purge_images(
+    store: Store,
+    model: type[CaseMedia] | type[HeldMedia],
+    expired: Select[Any],
+    *,
+    dry_run: bool,
+    action: str,
+    payload: Callable[[Session, list[str]], dict[str, Any]],
+) -> int:
+    """Delete the image rows ``expired`` selects (by id) with one audit entry; count them on a dry run."""
     with store.transaction() as session:
         if dry_run:
             return int(session.scalar(select(func.count()).select_from(expired.subquery())) or 0)
         ids = list(session.scalars(expired))
         if not ids:
             return 0
-        session.execute(delete(HeldMedia).where(HeldMedia.id.in_(ids)))
-        audit.append(
-            session,
-            actor="purge",
-            action="case.held_media_purged",
-            subject=None,
-            payload={"media": len(ids), "held_until_before": now.isoformat()},
-        )
+        audited = payload(session, ids)  # read before the rows go
+        session.execute(delete(model).where(model.id.in_(ids)))
+        audit.append(session, actor="purge", action=action, subject=None, payload=audited)
         return len(ids)
 
 
@@ -437,19 +447,11 @@ def purge_case_media(store: Store, before: datetime, *, dry_run: bool = False) -
         .join(ReviewCase, ReviewCase.id == CaseMedia.case_id)
         .where(ReviewCase.state == DECIDED, ReviewCase.decided_at < before)
     )
-    with store.transaction() as session:
-        if dry_run:
-            return int(session.scalar(select(func.count()).select_from(expired.subquery())) or 0)
-        ids = list(session.scalars(expired))
-        if not ids:
-            return 0
+
+    def payload(session: Session, ids: list[str]) -> dict[str, Any]:
         cases = list(session.scalars(select(CaseMedia.case_id).where(CaseMedia.id.in_(ids)).distinct()))
-        session.execute(delete(CaseMedia).where(CaseMedia.id.in_(ids)))
-        audit.append(
-            session,
-            actor="purge",
-            action="case.media_purged",
-            subject=None,
-            payload={"media": len(ids), "cases": len(cases), "decided_before": before.isoformat()},
-        )
-        return len(ids)
+        return {"media": len(ids), "cases": len(cases), "decided_before": before.isoformat()}
+
+    return _purge_images(
+        store, CaseMedia, expired, dry_run=dry_run, action="case.media_purged", payload=payload
+    )
